@@ -1,0 +1,153 @@
+"""Validation speed: nova_ft's Rust validator vs a straightforward Python loop, side by side.
+
+Both check the same rules (JSON per line, schema, roles and alternation, non-empty text,
+media blocks, reserved strings, record bounds, duplicates, system-prompt consistency, labels)
+on the same 20,000-record file. Prints the time of each and the ratio.
+
+    python benches/validate_bench.py [--records 20000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import nova_ft
+
+RESERVED = [
+    "user:",
+    "bot:",
+    "assistant:",
+    "system:",
+    "<image>",
+    "<video>",
+    "[eos]",
+    "thought:",
+    "<unk>",
+]
+
+
+def python_validate(path: Path) -> tuple[int, list[str]]:
+    """The loop a user would write: json.loads each line and check the rules."""
+    errors: list[str] = []
+    records = 0
+    systems: Counter[str] = Counter()
+    seen: set[str] = set()
+    labels: Counter[str] = Counter()
+    duplicates = 0
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                errors.append(f"{path}:{n}: record: Invalid JSON syntax - {e}")
+                continue
+            if not isinstance(rec, dict):
+                errors.append(f"{path}:{n}: record: expected a JSON object")
+                continue
+            bad = False
+            system = rec.get("system") or []
+            for i, block in enumerate(system):
+                text = block.get("text") if isinstance(block, dict) else None
+                if not isinstance(text, str) or not text.strip():
+                    errors.append(f"{path}:{n}: system[{i}].text: empty text")
+                    bad = True
+                elif any(r in text.lower() for r in RESERVED):
+                    errors.append(f"{path}:{n}: system[{i}].text: reserved string")
+                    bad = True
+            msgs = rec.get("messages")
+            if not isinstance(msgs, list) or len(msgs) < 2:
+                errors.append(f"{path}:{n}: messages: both user and assistant needed")
+                continue
+            for i, m in enumerate(msgs):
+                role = m.get("role")
+                expected = "user" if i % 2 == 0 else "assistant"
+                if role not in ("user", "assistant") or role != expected:
+                    errors.append(f"{path}:{n}: messages[{i}].role: expected {expected}")
+                    bad = True
+                for j, block in enumerate(m.get("content") or []):
+                    if any(k in block for k in ("image", "video", "document")):
+                        errors.append(f"{path}:{n}: messages[{i}].content[{j}]: media")
+                        bad = True
+                    text = block.get("text")
+                    if not isinstance(text, str) or not text.strip():
+                        errors.append(f"{path}:{n}: messages[{i}].content[{j}].text: empty")
+                        bad = True
+                    elif role == "user" and any(r in text.lower() for r in RESERVED):
+                        errors.append(f"{path}:{n}: messages[{i}].content[{j}].text: reserved")
+                        bad = True
+            if msgs[-1].get("role") != "assistant":
+                errors.append(f"{path}:{n}: messages: last turn should be assistant")
+                bad = True
+            if bad:
+                continue
+            records += 1
+            systems["\n".join(b["text"] for b in system)] += 1
+            key = json.dumps(rec, sort_keys=True)
+            if key in seen:
+                duplicates += 1
+            seen.add(key)
+            labels[msgs[-1]["content"][0]["text"]] += 1
+    if not 8 <= records <= 20_000:
+        errors.append(f"{path}: dataset: {records} out of bounds")
+    return records, errors
+
+
+def make_file(path: Path, n: int) -> None:
+    """Realistic records: the tutorial's synthetic rows with varied, longer user turns."""
+    ds = nova_ft.Dataset.synthetic(seed=1, train=n, valid=0)
+    lines = ds.jsonl("train").decode().splitlines()
+    with open(path, "w") as f:
+        for i, line in enumerate(lines):
+            rec = json.loads(line)
+            rec["messages"][0]["content"][0]["text"] += f" on day {i} with a window seat please"
+            f.write(json.dumps(rec) + "\n")
+
+
+def side_by_side(contenders: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each contender, run interleaved (after one warm-up each) so both see
+    the same machine state."""
+    for fn in contenders.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "train.jsonl"
+        make_file(path, args.records)
+        size_mb = path.stat().st_size / 1e6
+        py_records, py_errors = python_validate(path)
+        report = nova_ft.validate(path)
+        assert report.ok and not py_errors, "the benchmark file must be valid for both"
+        assert report.stats.records == py_records
+        medians = side_by_side(
+            {"python": lambda: python_validate(path), "nova_ft": lambda: nova_ft.validate(path)},
+            args.repeat,
+        )
+        py_time, rs_time = medians["python"], medians["nova_ft"]
+        print(f"file: {args.records:,} records, {size_mb:.1f} MB (median of {args.repeat} runs)")
+        for name, seconds in (("python json.loads loop", py_time), ("nova_ft.validate", rs_time)):
+            rate = args.records / seconds
+            print(f"{name + ':':<24}{seconds * 1e3:8.1f} ms  ({rate:,.0f} rec/s)")
+        print(f"ratio: {py_time / rs_time:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()

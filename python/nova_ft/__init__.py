@@ -1,0 +1,40 @@
+"""nova_ft: from labelled examples to a fine-tuned Amazon Nova Micro on Bedrock.
+
+Build and validate training data in Bedrock's ``bedrock-conversation-2024`` format, and (as
+the package grows) run the whole customization workflow against AWS or the bundled local
+emulator. See the README for the two set-up commands.
+"""
+
+from . import exceptions
+from ._issue import Issue
+from ._nova_ft import SCHEMA_VERSION, SQL_SYSTEM_PROMPT, SYNTHETIC_SYSTEM_PROMPT, __version__
+from .dataset import Dataset, estimate_tokens, price_table, validate
+from .exceptions import (
+    DataFileError,
+    DatasetValidationError,
+    InvalidParameterError,
+    NovaFtError,
+)
+from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQL_SYSTEM_PROMPT",
+    "SYNTHETIC_SYSTEM_PROMPT",
+    "CostEstimate",
+    "DataFileError",
+    "DataStats",
+    "Dataset",
+    "DatasetValidationError",
+    "InvalidParameterError",
+    "Issue",
+    "NovaFtError",
+    "OverlapReport",
+    "PriceTable",
+    "ValidationReport",
+    "__version__",
+    "estimate_tokens",
+    "exceptions",
+    "price_table",
+    "validate",
+]

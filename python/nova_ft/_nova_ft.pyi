@@ -1,0 +1,88 @@
+# Type stubs for the native module built from src/py. Checked against the built module by
+# `python -m mypy.stubtest nova_ft._nova_ft` in CI.
+import os
+from collections.abc import Sequence
+from typing import Any, final
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQL_SYSTEM_PROMPT",
+    "SYNTHETIC_SYSTEM_PROMPT",
+    "DatasetCore",
+    "__version__",
+    "convert_file",
+    "convert_rows",
+    "estimate_tokens",
+    "load_jsonl",
+    "price_table",
+    "synthetic_dataset",
+    "validate_files",
+]
+
+__version__: str
+SYNTHETIC_SYSTEM_PROMPT: str
+SQL_SYSTEM_PROMPT: str
+SCHEMA_VERSION: str
+
+@final
+class DatasetCore:
+    @property
+    def labels(self) -> list[str] | None: ...
+    def split_names(self) -> list[str]: ...
+    def split_len(self, split: str) -> int: ...
+    def records(self, split: str) -> Any: ...
+    def jsonl(self, split: str) -> bytes: ...
+    def write_jsonl(self, dir: str | os.PathLike[str]) -> list[str]: ...
+    def write_split(self, split: str, path: str | os.PathLike[str]) -> None: ...
+    def overlap_report(self) -> Any: ...
+    def validate(
+        self,
+        splits: Sequence[str] | None = None,
+        task: str = "sft",
+        max_issues: int = 100,
+        epochs: int = 2,
+    ) -> Any: ...
+
+def synthetic_dataset(
+    seed: int = 7, train: int = 800, valid: int = 100, test: int = 0, test_seed: int | None = None
+) -> DatasetCore: ...
+def convert_rows(
+    rows: list[Any],
+    kind: str,
+    *,
+    fields: dict[str, str] | None = None,
+    instruction: str | None = None,
+    labels: Sequence[str] | None = None,
+    valid: float = 0.1,
+    test: float = 0.0,
+    seed: int = 0,
+    stratify: bool = True,
+    drop_leaks: bool = False,
+    source: str = "rows",
+) -> DatasetCore: ...
+def convert_file(
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    fields: dict[str, str] | None = None,
+    instruction: str | None = None,
+    labels: Sequence[str] | None = None,
+    valid: float = 0.1,
+    test: float = 0.0,
+    seed: int = 0,
+    stratify: bool = True,
+    drop_leaks: bool = False,
+) -> DatasetCore: ...
+def load_jsonl(
+    files: Sequence[tuple[str, str | os.PathLike[str]]], task: str = "sft"
+) -> DatasetCore: ...
+def validate_files(
+    paths: Sequence[str | os.PathLike[str]],
+    task: str = "sft",
+    max_issues: int = 100,
+    max_record_tokens: int = 32000,
+    check_counts: bool = True,
+    epochs: int = 2,
+) -> Any: ...
+def estimate_tokens(text: str) -> int: ...
+def price_table() -> Any: ...

@@ -1,0 +1,37 @@
+//! The PyO3 bindings: thin wrappers over `crate::core`, one file per concern. Every call that
+//! does real work releases the GIL; results cross as plain Python data, and the typed
+//! façade (dataclasses, reprs, DataFrames) lives in `python/nova_ft`.
+
+mod dataset;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+pub mod _nova_ft {
+    #[pymodule_export]
+    use super::dataset::{
+        convert_file, convert_rows, estimate_tokens, load_jsonl, price_table, synthetic_dataset,
+        validate_files, PyDataset,
+    };
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add(
+            "SYNTHETIC_SYSTEM_PROMPT",
+            crate::core::dataset::synth::SYSTEM_PROMPT,
+        )?;
+        m.add(
+            "SQL_SYSTEM_PROMPT",
+            crate::core::dataset::convert::SQL_SYSTEM_PROMPT,
+        )?;
+        m.add(
+            "SCHEMA_VERSION",
+            crate::core::dataset::record::SCHEMA_VERSION,
+        )?;
+        Ok(())
+    }
+}

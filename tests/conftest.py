@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+GOOD: dict[str, Any] = {
+    "schemaVersion": "bedrock-conversation-2024",
+    "system": [{"text": "Classify the intent."}],
+    "messages": [
+        {"role": "user", "content": [{"text": "flights to boston"}]},
+        {"role": "assistant", "content": [{"text": "flight"}]},
+    ],
+}
+
+
+def record(user: str = "flights to boston", answer: str = "flight") -> dict[str, Any]:
+    rec: dict[str, Any] = json.loads(json.dumps(GOOD))
+    rec["messages"][0]["content"][0]["text"] = user
+    rec["messages"][1]["content"][0]["text"] = answer
+    return rec
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("shared/data is not beside the project")
+    return SHARED_DATA
