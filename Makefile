@@ -35,8 +35,8 @@ test-rust:
 	cargo test --no-default-features
 
 lint-python:
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest nova_ft._nova_ft
 
