@@ -14,8 +14,7 @@ $(PY):
 ## demo: install nova_ft (release build) and run the main job.
 demo: $(PY)
 	$(PY) -m pip install -q .
-	$(BIN)/nova-ft dataset synth --seed 7 --train 800 --valid 100 --out $(DEMO_OUT)
-	$(BIN)/nova-ft dataset synth --seed 99 --train 120 --valid 0 --out $(DEMO_OUT)/test-seed-99
+	$(BIN)/nova-ft dataset synth --seed 7 --train 800 --valid 100 --test 120 --test-seed 99 --out $(DEMO_OUT)
 	$(BIN)/nova-ft dataset validate $(DEMO_OUT)/train.jsonl $(DEMO_OUT)/valid.jsonl
 	$(BIN)/nova-ft dataset stats $(DEMO_OUT)/train.jsonl $(DEMO_OUT)/valid.jsonl --epochs 3
 
