@@ -188,3 +188,18 @@ def test_bad_file_names_are_rejected(tmp_path: Path) -> None:
     )
     report = nova_ft.validate(path)
     assert [i.field for i in report.errors] == ["file"]
+
+
+def test_repeated_system_prompts_are_still_checked_when_they_change(tmp_path: Path) -> None:
+    """The validator remembers the last good system prompt; changes must still be checked."""
+    lines = [json.dumps(record(user=f"q{i}")) for i in range(10)]
+    lines.append(json.dumps({**record(user="a"), "system": [{"text": "System: be nice"}]}))  # 11
+    lines.append(json.dumps(record(user="b")))  # 12: back to the first prompt
+    lines.append(json.dumps({**record(user="c"), "system": None}))  # 13: no prompt is fine
+    lines.append(json.dumps({**record(user="d"), "system": "not a list"}))  # 14
+    lines.append(json.dumps({**record(user="e"), "system": [{"text": "Be brief."}]}))  # 15
+    report = nova_ft.validate(write_lines(tmp_path / "train.jsonl", lines))
+    assert [(i.line, i.field) for i in report.errors] == [(11, "system[0].text"), (14, "system")]
+    assert report.stats.records == 13
+    previews = [v["preview"] for v in report.stats.system_prompts]
+    assert previews == ["Classify the intent.", "", "Be brief."]

@@ -191,25 +191,33 @@ pub struct RecordFacts<'a> {
     pub tokens: (usize, usize),
 }
 
+/// The hash that identifies a system prompt (its text blocks in order).
+pub fn system_hash<S: AsRef<str>>(system: &[S]) -> u64 {
+    let mut hasher = FxHasher::default();
+    for block in system {
+        block.as_ref().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 impl<'a> RecordFacts<'a> {
-    /// Facts of a record from its system blocks, the turns before the answer (role, text
-    /// blocks), and the answer.
+    /// Facts of a record from its system prompt (hash and texts), the turns before the answer
+    /// (role, text blocks), and the answer. The preview is taken only when the prompt differs
+    /// from `previous_system`.
     pub fn of<S: AsRef<str>, T: AsRef<str>>(
+        system_hash: u64,
         system: &[S],
         prompt_turns: &[(&str, &[T])],
         answer: Option<Cow<'a, str>>,
         tokens: (usize, usize),
         previous_system: Option<u64>,
     ) -> Self {
-        let mut hasher = FxHasher::default();
-        for block in system {
-            block.as_ref().hash(&mut hasher);
-        }
-        let system_hash = hasher.finish();
         let system_preview = (previous_system != Some(system_hash)).then(|| {
             let joined: Vec<&str> = system.iter().map(AsRef::as_ref).collect();
             joined.join("\n").chars().take(60).collect()
         });
+        let mut hasher = FxHasher::default();
+        hasher.write_u64(system_hash);
         for (role, texts) in prompt_turns {
             role.hash(&mut hasher);
             for text in texts.iter() {
@@ -362,6 +370,7 @@ mod tests {
         );
         builder.add(
             RecordFacts::of(
+                system_hash(&[system]),
                 &[system],
                 &turns[..1],
                 Some(Cow::Borrowed(answer)),

@@ -7,10 +7,11 @@
 //! in the same semantic checks, so each rule is written once.
 
 use super::record::{Conversation, Message, Role, SCHEMA_VERSION};
-use super::stats::{DataStats, RecordFacts, StatsBuilder};
+use super::stats::{system_hash, DataStats, RecordFacts, StatsBuilder};
 use crate::core::error::{NovaError, Result};
 use crate::core::tokens::estimate_tokens;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -219,7 +220,10 @@ pub fn validate_records(
     for (name, records) in splits {
         collector.start_file(&format!("{name}.jsonl"));
         for (i, record) in records.iter().enumerate() {
-            let outcome = analyzer.check_view(&RecordView::from_conversation(record), i + 1, false);
+            let view = RecordView::from_conversation(record);
+            let outcome = analyzer
+                .check_view(&view, SystemSource::Blocks(&view.system), i + 1, false)
+                .unwrap_or_default();
             collector.absorb(outcome, i + 1);
         }
         collector.end_file();
@@ -230,16 +234,12 @@ pub fn validate_records(
 // ---------------------------------------------------------------------------------------------
 // The borrowed view every check runs on.
 
-/// A record as the checks see it. Parsed straight from the line (borrowing its text) on the
-/// fast path, or assembled from a generic JSON value by the diagnosing slow path.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A record as the checks see it: fields borrowed from the line (fast path), from a generic
+/// JSON value (the diagnosing slow path) or from records in memory.
+#[derive(Debug)]
 struct RecordView<'a> {
-    #[serde(rename = "schemaVersion", borrow, default)]
     schema_version: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "null_as_empty")]
     system: Vec<TextBlock<'a>>,
-    #[serde(borrow)]
     messages: Vec<Turn<'a>>,
 }
 
@@ -265,12 +265,38 @@ struct Turn<'a> {
     content: Vec<TextBlock<'a>>,
 }
 
-/// `"system": null` means no system prompt.
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Vec<TextBlock<'de>>, D::Error> {
-    Ok(Option::<Vec<TextBlock<'de>>>::deserialize(deserializer)?.unwrap_or_default())
+/// The fast path's parse: `system` is kept as raw JSON so a repeated system prompt can be
+/// recognised by its bytes, without unescaping and re-checking it for every record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastRecord<'a> {
+    #[serde(rename = "schemaVersion", borrow, default)]
+    schema_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    system: Option<&'a RawValue>,
+    #[serde(borrow)]
+    messages: Vec<Turn<'a>>,
 }
+
+/// Where a record's system prompt comes from.
+enum SystemSource<'s, 'v> {
+    /// Already parsed (slow path, records in memory).
+    Blocks(&'s [TextBlock<'v>]),
+    /// The raw JSON of the `system` field (fast path); `None` when absent.
+    Raw(Option<&'v RawValue>),
+}
+
+/// A system prompt that passed the checks, remembered because most records repeat it.
+struct SystemInfo {
+    /// The raw JSON it was parsed from, when it came from the fast path.
+    raw: Option<Box<str>>,
+    texts: Vec<String>,
+    tokens: usize,
+    hash: u64,
+}
+
+/// The raw `system` JSON could not be parsed as text blocks: diagnose the line slowly.
+struct NeedsDiagnosis;
 
 fn borrowed(text: &str) -> TextBlock<'_> {
     TextBlock {
@@ -294,9 +320,9 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    fn to_conversation(&self) -> Conversation {
+    fn to_conversation(&self, system: &[String]) -> Conversation {
         Conversation {
-            system: self.system.iter().map(|b| b.text.to_string()).collect(),
+            system: system.to_vec(),
             messages: self
                 .messages
                 .iter()
@@ -344,8 +370,8 @@ struct Analyzer<'o> {
     options: &'o ValidationOptions,
     issues: Vec<LineIssue>,
     errors: usize,
-    /// The last system prompt that passed, with its tokens: most records repeat it.
-    last_good_system: Option<(Vec<String>, usize)>,
+    /// The last system prompt that passed: most records repeat it.
+    system: Option<SystemInfo>,
     last_system_hash: Option<u64>,
 }
 
@@ -355,7 +381,7 @@ impl<'o> Analyzer<'o> {
             options,
             issues: Vec::new(),
             errors: 0,
-            last_good_system: None,
+            system: None,
             last_system_hash: None,
         }
     }
@@ -398,8 +424,16 @@ impl<'o> Analyzer<'o> {
     /// Check one raw line (without its newline).
     fn check_line<'v>(&mut self, bytes: &'v [u8], line: usize, keep: bool) -> Outcome<'v> {
         // Fast path: parse straight from the bytes (serde_json checks UTF-8 as it goes).
-        if let Ok(view) = serde_json::from_slice::<RecordView<'_>>(bytes) {
-            return self.check_view(&view, line, keep);
+        if let Ok(fast) = serde_json::from_slice::<FastRecord<'_>>(bytes) {
+            let view = RecordView {
+                schema_version: fast.schema_version,
+                system: Vec::new(),
+                messages: fast.messages,
+            };
+            if let Ok(outcome) = self.check_view(&view, SystemSource::Raw(fast.system), line, keep)
+            {
+                return outcome;
+            }
         }
         // Slow path: find out what exactly is wrong with this line.
         let text = match std::str::from_utf8(bytes) {
@@ -436,7 +470,10 @@ impl<'o> Analyzer<'o> {
         if self.errors > errors_before {
             return self.take();
         }
-        let outcome = self.check_view(&view, line, keep);
+        // Parsed blocks never need diagnosis, so the default (empty) outcome is unreachable.
+        let outcome = self
+            .check_view(&view, SystemSource::Blocks(&view.system), line, keep)
+            .unwrap_or_default();
         Outcome {
             facts: outcome.facts.map(RecordFacts::into_owned),
             ..outcome
@@ -629,8 +666,17 @@ impl<'o> Analyzer<'o> {
     }
 
     /// The semantic rules, shared by every parse path.
-    fn check_view<'v>(&mut self, view: &RecordView<'v>, line: usize, keep: bool) -> Outcome<'v> {
+    /// The semantic rules, shared by every parse path. Fails only when a raw system prompt
+    /// does not parse, before anything is reported, so the caller can diagnose the line.
+    fn check_view<'v>(
+        &mut self,
+        view: &RecordView<'v>,
+        system: SystemSource<'_, 'v>,
+        line: usize,
+        keep: bool,
+    ) -> Result<Outcome<'v>, NeedsDiagnosis> {
         let errors_before = self.errors;
+        let system_ok = self.check_system(system, line)?;
         let task = self.options.task;
         if let Some(version) = view
             .schema_version
@@ -645,7 +691,10 @@ impl<'o> Analyzer<'o> {
                 ),
             );
         }
-        let system_tokens = self.check_system(&view.system, line);
+        let system_tokens = match (&self.system, system_ok) {
+            (Some(info), true) => info.tokens,
+            _ => 0,
+        };
         let messages = &view.messages;
         let needed = match task {
             Task::FineTuning => 2,
@@ -716,7 +765,7 @@ impl<'o> Analyzer<'o> {
             self.error(line, "record", format!("about {tokens} tokens (estimated), over the {} a record may hold: shorten or split it", self.options.max_record_tokens));
         }
         if self.errors != errors_before {
-            return self.take();
+            return Ok(self.take());
         }
         let prompt_end = answer_index.unwrap_or(messages.len());
         let prompt_turns: Vec<(&str, &[TextBlock<'v>])> = messages[..prompt_end]
@@ -735,40 +784,77 @@ impl<'o> Analyzer<'o> {
                     .join("\n"),
             ),
         });
+        let info = self
+            .system
+            .as_ref()
+            .expect("a valid record has a checked system prompt");
         let facts = RecordFacts::of(
-            &view.system,
+            info.hash,
+            &info.texts,
             &prompt_turns,
             answer,
             (input_tokens, output_tokens),
             self.last_system_hash,
         );
+        let record = keep.then(|| view.to_conversation(&info.texts));
         self.last_system_hash = Some(facts.system_hash);
-        let record = keep.then(|| view.to_conversation());
-        Outcome {
+        Ok(Outcome {
             issues: std::mem::take(&mut self.issues),
             facts: Some(facts),
             record,
-        }
+        })
     }
 
-    /// Check the system prompt blocks; returns their tokens. Nearly every record repeats the
-    /// same prompt, so the last prompt that passed is remembered and not checked again.
-    fn check_system(&mut self, system: &[TextBlock<'_>], line: usize) -> usize {
-        if let Some((text, tokens)) = &self.last_good_system {
-            if text.len() == system.len() && text.iter().zip(system).all(|(a, b)| *a == b.text) {
-                return *tokens;
+    /// Check a record's system prompt and remember it when it passes. Most records repeat the
+    /// last prompt, which is then recognised by its raw bytes (or texts) and not checked again.
+    /// Returns whether it passed; fails when raw JSON does not parse as text blocks.
+    fn check_system(
+        &mut self,
+        source: SystemSource<'_, '_>,
+        line: usize,
+    ) -> Result<bool, NeedsDiagnosis> {
+        let parsed: Vec<TextBlock<'_>>;
+        let (blocks, raw): (&[TextBlock<'_>], Option<&str>) = match source {
+            SystemSource::Raw(raw) => {
+                let raw_text = raw.map_or("null", RawValue::get);
+                if self
+                    .system
+                    .as_ref()
+                    .is_some_and(|s| s.raw.as_deref() == Some(raw_text))
+                {
+                    return Ok(true);
+                }
+                parsed = serde_json::from_str::<Option<Vec<TextBlock<'_>>>>(raw_text)
+                    .map_err(|_| NeedsDiagnosis)?
+                    .unwrap_or_default();
+                (&parsed, Some(raw_text))
             }
-        }
+            SystemSource::Blocks(blocks) => {
+                let same = self.system.as_ref().is_some_and(|s| {
+                    s.texts.len() == blocks.len()
+                        && s.texts.iter().zip(blocks).all(|(a, b)| *a == b.text)
+                });
+                if same {
+                    return Ok(true);
+                }
+                (blocks, None)
+            }
+        };
         let errors_before = self.errors;
-        for (i, block) in system.iter().enumerate() {
+        for (i, block) in blocks.iter().enumerate() {
             self.check_prompt_text(&block.text, || format!("system[{i}].text"), line);
         }
-        let tokens = system.iter().map(|b| estimate_tokens(&b.text)).sum();
-        if self.errors == errors_before {
-            self.last_good_system =
-                Some((system.iter().map(|b| b.text.to_string()).collect(), tokens));
+        if self.errors != errors_before {
+            return Ok(false);
         }
-        tokens
+        let texts: Vec<String> = blocks.iter().map(|b| b.text.to_string()).collect();
+        self.system = Some(SystemInfo {
+            raw: raw.map(Box::from),
+            tokens: texts.iter().map(|t| estimate_tokens(t)).sum(),
+            hash: system_hash(&texts),
+            texts,
+        });
+        Ok(true)
     }
 
     fn check_prompt_text(&mut self, text: &str, field: impl Fn() -> String, line: usize) {
