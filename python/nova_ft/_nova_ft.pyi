@@ -10,8 +10,7 @@ __all__ = [
     "SYNTHETIC_SYSTEM_PROMPT",
     "DatasetCore",
     "__version__",
-    "convert_file",
-    "convert_rows",
+    "convert",
     "estimate_tokens",
     "load_jsonl",
     "price_table",
@@ -46,32 +45,19 @@ class DatasetCore:
 def synthetic_dataset(
     seed: int = 7, train: int = 800, valid: int = 100, test: int = 0, test_seed: int | None = None
 ) -> DatasetCore: ...
-def convert_rows(
-    rows: list[Any],
+def convert(
+    source: str | os.PathLike[str] | list[Any],
     kind: str,
     *,
     fields: dict[str, str] | None = None,
     instruction: str | None = None,
     labels: Sequence[str] | None = None,
-    valid: float = 0.1,
+    valid: float = 0.0,
     test: float = 0.0,
     seed: int = 0,
     stratify: bool = True,
     drop_leaks: bool = False,
-    source: str = "rows",
-) -> DatasetCore: ...
-def convert_file(
-    path: str | os.PathLike[str],
-    kind: str,
-    *,
-    fields: dict[str, str] | None = None,
-    instruction: str | None = None,
-    labels: Sequence[str] | None = None,
-    valid: float = 0.1,
-    test: float = 0.0,
-    seed: int = 0,
-    stratify: bool = True,
-    drop_leaks: bool = False,
+    name: str | None = None,
 ) -> DatasetCore: ...
 def load_jsonl(
     files: Sequence[tuple[str, str | os.PathLike[str]]], task: str = "sft"

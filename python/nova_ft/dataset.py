@@ -135,13 +135,11 @@ class Dataset:
     @classmethod
     def _convert(cls, data: Rows, kind: str, fields: dict[str, str], **options: Any) -> Dataset:
         if isinstance(data, (str, os.PathLike)):
-            return cls(_nova_ft.convert_file(Path(data), kind, fields=fields, **options))
+            return cls(_nova_ft.convert(Path(data), kind, fields=fields, **options))
         if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
             rows = data.to_dict(orient="records")
-            return cls(
-                _nova_ft.convert_rows(rows, kind, fields=fields, source="DataFrame", **options)
-            )
-        return cls(_nova_ft.convert_rows([dict(r) for r in data], kind, fields=fields, **options))
+            return cls(_nova_ft.convert(rows, kind, fields=fields, name="DataFrame", **options))
+        return cls(_nova_ft.convert([dict(r) for r in data], kind, fields=fields, **options))
 
     @classmethod
     def from_jsonl(

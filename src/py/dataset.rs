@@ -170,11 +170,50 @@ fn row_spec(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build(
+/// Rows to convert: a `.jsonl`/`.csv` path, or a list of dicts.
+#[derive(FromPyObject)]
+pub enum RowsSource<'py> {
+    Path(PathBuf),
+    Rows(Bound<'py, PyList>),
+}
+
+fn rows_from_list(
     py: Python<'_>,
-    rows: Vec<SourceRow>,
-    source: String,
+    rows: &Bound<'_, PyList>,
+    source: &str,
+) -> PyResult<Vec<SourceRow>> {
+    let mut parsed = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let not_a_mapping = |detail: String| {
+            to_pyerr(
+                py,
+                NovaError::invalid(format!(
+                    "{source}: row {} is not a dict of fields{detail}",
+                    i + 1
+                )),
+            )
+        };
+        let value: Value =
+            pythonize::depythonize(&row).map_err(|e| not_a_mapping(format!(": {e}")))?;
+        let Value::Object(fields) = value else {
+            return Err(not_a_mapping(String::new()));
+        };
+        parsed.push(SourceRow {
+            line: i + 1,
+            fields,
+        });
+    }
+    Ok(parsed)
+}
+
+/// Convert intent (`text`, `label`) or SQL (`question`, `context`, `sql`) rows into records
+/// and split them (seeded; stratified by label for intent data).
+#[pyfunction]
+#[pyo3(signature = (source, kind, *, fields=None, instruction=None, labels=None, valid=0.0, test=0.0, seed=0, stratify=true, drop_leaks=false, name=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn convert(
+    py: Python<'_>,
+    source: RowsSource<'_>,
     kind: &str,
     fields: Option<&Bound<'_, PyDict>>,
     instruction: Option<String>,
@@ -184,7 +223,18 @@ fn build(
     seed: i64,
     stratify: bool,
     drop_leaks: bool,
+    name: Option<String>,
 ) -> PyResult<PyDataset> {
+    let (rows, name) = match source {
+        RowsSource::Path(path) => {
+            let name = name.unwrap_or_else(|| path.display().to_string());
+            (detach(py, || read_rows(&path))?, name)
+        }
+        RowsSource::Rows(list) => {
+            let name = name.unwrap_or_else(|| "rows".to_string());
+            (rows_from_list(py, &list, &name)?, name)
+        }
+    };
     let spec = row_spec(py, kind, fields, instruction, labels)?;
     let split = SplitSpec {
         valid,
@@ -193,101 +243,9 @@ fn build(
         stratify,
     };
     let dataset = detach(py, move || {
-        Dataset::from_rows(&rows, &source, &spec, split, drop_leaks)
+        Dataset::from_rows(&rows, &name, &spec, split, drop_leaks)
     })?;
     Ok(PyDataset::new(dataset))
-}
-
-/// Convert rows (a list of dicts) of intent (`text`, `label`) or SQL (`question`, `context`,
-/// `sql`) data into records and split them.
-#[pyfunction]
-#[pyo3(signature = (rows, kind, *, fields=None, instruction=None, labels=None, valid=0.1, test=0.0, seed=0, stratify=true, drop_leaks=false, source="rows"))]
-#[allow(clippy::too_many_arguments)]
-pub fn convert_rows(
-    py: Python<'_>,
-    rows: &Bound<'_, PyList>,
-    kind: &str,
-    fields: Option<&Bound<'_, PyDict>>,
-    instruction: Option<String>,
-    labels: Option<Vec<String>>,
-    valid: f64,
-    test: f64,
-    seed: i64,
-    stratify: bool,
-    drop_leaks: bool,
-    source: &str,
-) -> PyResult<PyDataset> {
-    let mut parsed = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let value: Value = pythonize::depythonize(&row).map_err(|e| {
-            to_pyerr(
-                py,
-                NovaError::invalid(format!(
-                    "{source}: row {}: cannot read it as a mapping of fields: {e}",
-                    i + 1
-                )),
-            )
-        })?;
-        let Value::Object(fields) = value else {
-            return Err(to_pyerr(
-                py,
-                NovaError::invalid(format!("{source}: row {} is not a dict of fields", i + 1)),
-            ));
-        };
-        parsed.push(SourceRow {
-            line: i + 1,
-            fields,
-        });
-    }
-    build(
-        py,
-        parsed,
-        source.to_string(),
-        kind,
-        fields,
-        instruction,
-        labels,
-        valid,
-        test,
-        seed,
-        stratify,
-        drop_leaks,
-    )
-}
-
-/// Like `convert_rows`, reading a `.jsonl` or `.csv` file.
-#[pyfunction]
-#[pyo3(signature = (path, kind, *, fields=None, instruction=None, labels=None, valid=0.1, test=0.0, seed=0, stratify=true, drop_leaks=false))]
-#[allow(clippy::too_many_arguments)]
-pub fn convert_file(
-    py: Python<'_>,
-    path: PathBuf,
-    kind: &str,
-    fields: Option<&Bound<'_, PyDict>>,
-    instruction: Option<String>,
-    labels: Option<Vec<String>>,
-    valid: f64,
-    test: f64,
-    seed: i64,
-    stratify: bool,
-    drop_leaks: bool,
-) -> PyResult<PyDataset> {
-    let source = path.display().to_string();
-    let rows = detach(py, || read_rows(&path))?;
-    build(
-        py,
-        rows,
-        source,
-        kind,
-        fields,
-        instruction,
-        labels,
-        valid,
-        test,
-        seed,
-        stratify,
-        drop_leaks,
-    )
 }
 
 /// Load conversation JSONL files as splits: `{"train": path, "valid": path, ...}`.

@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 pub mod _nova_ft {
     #[pymodule_export]
     use super::dataset::{
-        convert_file, convert_rows, estimate_tokens, load_jsonl, price_table, synthetic_dataset,
-        validate_files, PyDataset,
+        convert, estimate_tokens, load_jsonl, price_table, synthetic_dataset, validate_files,
+        PyDataset,
     };
 
     use pyo3::prelude::*;
