@@ -2,6 +2,7 @@
 //! PyO3 bindings and is compiled only with the `python` feature.
 
 pub mod core;
+pub mod emulator;
 
 #[cfg(feature = "python")]
 mod py;

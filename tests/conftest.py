@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,41 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("shared/data is not beside the project")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """One emulator per test module, on a free port, with a temporary data directory."""
+    from nova_ft import LocalEmulator
+
+    with LocalEmulator(deployment_delay=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture
+def aws(emulator: Any) -> Callable[[str], Any]:
+    """boto3 clients pointed at the emulator, exactly as a user would make them."""
+    boto3 = pytest.importorskip("boto3")
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=emulator.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    return client
+
+
+TRUST_BEDROCK: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "bedrock.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}

@@ -6,9 +6,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import nova_ft
 import pandas as pd
 import pytest
+
+import nova_ft
 import tutorial_generator as tutorial
 from nova_ft.cli import main
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nova_ft
 import pytest
+
+import nova_ft
 import tutorial_generator as tutorial
 from nova_ft.cli import main
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nova_ft
 import pytest
+
+import nova_ft
 from conftest import GOOD, record, write_lines
 from nova_ft.cli import main
 

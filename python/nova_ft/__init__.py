@@ -9,6 +9,7 @@ from . import exceptions
 from ._issue import Issue
 from ._nova_ft import SCHEMA_VERSION, SQL_SYSTEM_PROMPT, SYNTHETIC_SYSTEM_PROMPT, __version__
 from .dataset import Dataset, estimate_tokens, price_table, validate
+from .emulator import LocalEmulator
 from .exceptions import (
     DataFileError,
     DatasetValidationError,
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetValidationError",
     "InvalidParameterError",
     "Issue",
+    "LocalEmulator",
     "NovaFtError",
     "OverlapReport",
     "PriceTable",

@@ -9,6 +9,7 @@ __all__ = [
     "SQL_SYSTEM_PROMPT",
     "SYNTHETIC_SYSTEM_PROMPT",
     "DatasetCore",
+    "EmulatorCore",
     "__version__",
     "convert",
     "estimate_tokens",
@@ -41,6 +42,29 @@ class DatasetCore:
         max_issues: int = 100,
         epochs: int = 2,
     ) -> Any: ...
+
+@final
+class EmulatorCore:
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | os.PathLike[str] | None = None,
+        region: str = "us-east-1",
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        deployment_delay: float = 2.0,
+    ) -> EmulatorCore: ...
+    @property
+    def endpoint_url(self) -> str: ...
+    @property
+    def data_dir(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def stop(self) -> None: ...
+    def serve_forever(self) -> None: ...
 
 def synthetic_dataset(
     seed: int = 7, train: int = 800, valid: int = 100, test: int = 0, test_seed: int | None = None

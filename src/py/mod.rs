@@ -3,7 +3,9 @@
 //! façade (dataclasses, reprs, DataFrames) lives in `python/nova_ft`.
 
 mod dataset;
+mod emulator;
 mod errors;
+mod runtime;
 
 use pyo3::prelude::*;
 
@@ -14,6 +16,8 @@ pub mod _nova_ft {
         convert, estimate_tokens, load_jsonl, price_table, synthetic_dataset, validate_files,
         PyDataset,
     };
+    #[pymodule_export]
+    use super::emulator::PyEmulator;
 
     use pyo3::prelude::*;
 

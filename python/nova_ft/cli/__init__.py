@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import NovaFtError
-from . import _dataset
+from . import _dataset, _emulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _dataset.register(commands, common)
+    _emulator.register(commands, common)
     return parser
 
 
@@ -50,7 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

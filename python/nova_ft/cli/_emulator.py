@@ -1,0 +1,66 @@
+"""``nova-ft emulator serve``: run the local AWS emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..emulator import LocalEmulator
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    emulator = commands.add_parser("emulator", help="run the local AWS emulator")
+    sub = emulator.add_subparsers(dest="emulator_command", required=True, metavar="ACTION")
+    serve = sub.add_parser(
+        "serve",
+        help="serve S3, IAM, STS, Bedrock and bedrock-runtime on one port",
+        description="Serve the local AWS emulator until Ctrl-C or SIGTERM. Prints one line "
+        "with the endpoint URL once it accepts connections.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=4566, help="port (0 picks a free one)")
+    serve.add_argument("--data-dir", type=Path, default=None, help="keep state here")
+    serve.add_argument("--region", default="us-east-1")
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="added Bedrock latency")
+    serve.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency")
+    serve.add_argument("--throttle-rate", type=float, default=0.0, help="share throttled (429)")
+    serve.add_argument("--error-rate", type=float, default=0.0, help="share failed (500/503)")
+    serve.add_argument(
+        "--deployment-delay", type=float, default=2.0, help="seconds a deployment is Creating"
+    )
+    serve.set_defaults(handler=run_serve)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    emulator = LocalEmulator(
+        args.data_dir,
+        args.port,
+        host=args.host,
+        region=args.region,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        throttle_rate=args.throttle_rate,
+        error_rate=args.error_rate,
+        deployment_delay=args.deployment_delay,
+    )
+    print(
+        f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    print("nova_ft emulator stopped", file=sys.stderr, flush=True)
+    return 0

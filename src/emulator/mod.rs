@@ -1,0 +1,76 @@
+//! The local AWS: one HTTP server on loopback speaking the wire protocols of S3, IAM, STS,
+//! Bedrock and bedrock-runtime for the calls nova_ft makes, so the same SDK code (ours, boto3,
+//! the AWS CLI) runs against it or against AWS. Pure Rust; the bindings live in `src/py`.
+
+pub mod faults;
+pub mod iam;
+pub mod policy;
+pub mod request;
+pub mod server;
+pub mod state;
+pub mod sts;
+pub mod wire;
+
+use crate::core::error::Result;
+use faults::Faults;
+use state::{State, Store};
+use std::path::PathBuf;
+use std::time::Duration;
+use wire::AwsError;
+
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How the emulator is set up.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Where state and objects live; `None` = a temporary directory removed at shutdown.
+    pub data_dir: Option<PathBuf>,
+    pub region: String,
+    pub account_id: String,
+    pub faults: Faults,
+    /// How long a new deployment stays `Creating` before it is `Active`.
+    pub deployment_delay: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: None,
+            region: DEFAULT_REGION.into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            faults: Faults::default(),
+            deployment_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What every handler gets: the configuration and the store.
+#[derive(Debug)]
+pub struct Ctx {
+    pub config: EmulatorConfig,
+    pub store: Store,
+}
+
+impl Ctx {
+    pub fn new(config: EmulatorConfig) -> Result<Ctx> {
+        let store = Store::open(config.data_dir.as_deref())?;
+        Ok(Ctx { config, store })
+    }
+
+    /// Persist the state; a failure to write is an internal error of the call that changed it.
+    pub fn save(&self, state: &State) -> std::result::Result<(), AwsError> {
+        self.store.save(state).map_err(|e| {
+            AwsError::new(
+                500,
+                "InternalFailure",
+                format!("the emulator could not save its state: {e}"),
+            )
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! The HTTP front: one port, one handler that identifies the service of each call, applies
+//! injected faults, and hands the call to that service's handler.
+
+use super::faults::Faults;
+use super::request::{credential_scope, route, AwsRequest, Service};
+use super::wire::{
+    json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
+};
+use super::{iam, sts, Ctx, EmulatorConfig};
+use crate::core::error::{NovaError, Result};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Largest request body accepted (S3 parts and objects included).
+const MAX_BODY: usize = 1 << 30;
+
+/// A running emulator: its address, and the means to stop it.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    pub ctx: Arc<Ctx>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop accepting connections and wait for the server to finish. State is already on
+    /// disk (every change is saved as it happens).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Bind and start serving on the current tokio runtime. Binding happens before this returns,
+/// so a port in use is reported here, and the endpoint accepts connections as soon as it does.
+pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
+    let bind = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| NovaError::invalid(format!("the emulator cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| NovaError::invalid(format!("no local address: {e}")))?;
+    let ctx = Arc::new(Ctx::new(config)?);
+    let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = server.await {
+            eprintln!("nova_ft emulator: server error: {e}");
+        }
+    });
+    Ok(RunningEmulator {
+        addr,
+        ctx,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
+    let request_id = request_id();
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => return response(400, "text/plain", format!("unreadable request body: {e}")),
+    };
+    let raw_path = parts.uri.path().to_string();
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let scope = credential_scope(&parts.headers, &query);
+    let service = route(
+        scope.as_ref().map(|(_, _, s)| s.as_str()),
+        &parts.method,
+        &raw_path,
+        &body,
+    );
+    let head = parts.method == Method::HEAD;
+    let req = AwsRequest {
+        method: parts.method,
+        raw_path,
+        query,
+        headers: parts.headers,
+        body,
+        service,
+        region: scope
+            .as_ref()
+            .map(|(_, r, _)| r.clone())
+            .unwrap_or_else(|| ctx.config.region.clone()),
+        access_key: scope.map(|(k, _, _)| k),
+    };
+
+    let faults = ctx.config.faults;
+    let outcome = if Faults::applies_to(service) && faults != Faults::default() {
+        let delay = faults.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match faults.draw() {
+            Some(error) => Err(error),
+            None => dispatch(&ctx, &req, &request_id).await,
+        }
+    } else {
+        dispatch(&ctx, &req, &request_id).await
+    };
+
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(error) => error_response(service, &error, &request_id, head),
+    };
+    let id = HeaderValue::from_str(&request_id).expect("ascii id");
+    let headers = response.headers_mut();
+    match service {
+        Service::S3 => {
+            headers.insert("x-amz-request-id", id.clone());
+            headers.insert("x-amz-id-2", id);
+        }
+        _ => {
+            headers.insert("x-amzn-requestid", id);
+        }
+    }
+    response
+}
+
+async fn dispatch(
+    ctx: &Arc<Ctx>,
+    req: &AwsRequest,
+    request_id: &str,
+) -> Result<HttpResponse, AwsError> {
+    match req.service {
+        Service::Sts => sts::handle(ctx, req, request_id),
+        Service::Iam => iam::handle(ctx, req, request_id),
+        other => Err(AwsError::new(
+            501,
+            "NotImplemented",
+            format!("the nova_ft emulator does not serve {} yet", other.name()),
+        )),
+    }
+}
+
+fn error_response(
+    service: Service,
+    error: &AwsError,
+    request_id: &str,
+    head: bool,
+) -> HttpResponse {
+    match service {
+        Service::S3 => s3_error(error, request_id, head),
+        Service::Iam => query_error(error, iam::NAMESPACE, request_id),
+        Service::Sts => query_error(error, sts::NAMESPACE, request_id),
+        Service::Bedrock | Service::BedrockRuntime => json_error(error),
+    }
+}
+
+/// An empty 200 body, for calls without output.
+pub fn empty(status: u16) -> HttpResponse {
+    response(status, "", Body::empty())
+}

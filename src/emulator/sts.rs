@@ -1,0 +1,28 @@
+//! STS (awsQuery): GetCallerIdentity, answered with the emulator's account.
+
+use super::request::AwsRequest;
+use super::wire::{query_ok, xml_escape, AwsError, Outcome};
+use super::Ctx;
+
+pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
+    let form = req.form();
+    let action = form
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    match action {
+        "GetCallerIdentity" => {
+            let account = &ctx.config.account_id;
+            let user = req.access_key.as_deref().unwrap_or("anonymous");
+            let result = format!(
+                "<Arn>arn:aws:iam::{account}:user/nova-ft-local</Arn><UserId>{}</UserId><Account>{account}</Account>",
+                xml_escape(user)
+            );
+            Ok(query_ok("GetCallerIdentity", NAMESPACE, Some(&result), request_id))
+        }
+        other => Err(AwsError::new(400, "InvalidAction", format!("The action {other} is not valid for this web service (the nova_ft emulator serves GetCallerIdentity)."))),
+    }
+}

@@ -1,0 +1,204 @@
+//! Response shapes of the three AWS protocols the emulator speaks, and their error forms.
+//!
+//! - restJson1 (Bedrock, bedrock-runtime): JSON bodies; errors carry `x-amzn-ErrorType` and
+//!   `{"message": ...}`.
+//! - awsQuery (IAM, STS): `<OpResponse><OpResult>...</OpResult><ResponseMetadata>`; errors are
+//!   `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
+//! - restXml (S3): bare `<Error><Code/><Message/>...</Error>`; HEAD errors have no body.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub type HttpResponse = Response<Body>;
+
+/// A failed call: the error code and HTTP status the real service uses, and a message.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra XML children for S3 errors (`<Key>`, `<BucketName>`, ...).
+    pub s3_extra: Vec<(&'static str, String)>,
+}
+
+impl AwsError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        AwsError {
+            status: StatusCode::from_u16(status).expect("valid status"),
+            code,
+            message: message.into(),
+            s3_extra: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.s3_extra.push((name, value.into()));
+        self
+    }
+
+    // The restJson1 shapes Bedrock uses.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(400, "ValidationException", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "ResourceNotFoundException", message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(400, "ConflictException", message)
+    }
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(403, "AccessDeniedException", message)
+    }
+}
+
+pub type Outcome = Result<HttpResponse, AwsError>;
+
+/// A fresh request id (UUID v4 layout).
+pub fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A random id of `len` lowercase letters and digits (Bedrock resource ids use 12).
+pub fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// ISO-8601 with milliseconds and `Z`, as Bedrock and S3 bodies use.
+pub fn iso_millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// ISO-8601 to the second, as IAM and STS use.
+pub fn iso_seconds(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An HTTP date (`Last-Modified`).
+pub fn http_date(t: DateTime<Utc>) -> String {
+    httpdate::fmt_http_date(t.into())
+}
+
+/// Escape text for an XML element.
+pub fn xml_escape(text: &str) -> String {
+    quick_xml::escape::escape(text).into_owned()
+}
+
+pub fn response(status: u16, content_type: &str, body: impl Into<Body>) -> HttpResponse {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
+    if !content_type.is_empty() {
+        response.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_str(content_type).expect("ascii"),
+        );
+    }
+    response
+}
+
+pub fn json(status: u16, value: &serde_json::Value) -> HttpResponse {
+    response(status, "application/json", value.to_string())
+}
+
+pub fn json_error(error: &AwsError) -> HttpResponse {
+    let mut response = json(
+        error.status.as_u16(),
+        &serde_json::json!({ "message": error.message }),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(error.code));
+    response
+}
+
+/// A successful awsQuery response. `result` is the inner XML of `<OpResult>`; `None` for
+/// operations without output (no `<OpResult>` element at all).
+pub fn query_ok(
+    operation: &str,
+    namespace: &str,
+    result: Option<&str>,
+    request_id: &str,
+) -> HttpResponse {
+    let result = result
+        .map(|inner| format!("<{operation}Result>{inner}</{operation}Result>"))
+        .unwrap_or_default();
+    let body = format!(
+        "<{operation}Response xmlns=\"{namespace}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation}Response>"
+    );
+    response(200, "text/xml", body)
+}
+
+pub fn query_error(error: &AwsError, namespace: &str, request_id: &str) -> HttpResponse {
+    let kind = if error.status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let body = format!(
+        "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+        error.code,
+        xml_escape(&error.message)
+    );
+    response(error.status.as_u16(), "text/xml", body)
+}
+
+pub fn s3_error(error: &AwsError, request_id: &str, head: bool) -> HttpResponse {
+    if head {
+        return response(error.status.as_u16(), "", Body::empty());
+    }
+    let extra: String = error
+        .s3_extra
+        .iter()
+        .map(|(name, value)| format!("<{name}>{}</{name}>", xml_escape(value)))
+        .collect();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>{extra}<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>",
+        error.code,
+        xml_escape(&error.message)
+    );
+    response(error.status.as_u16(), "application/xml", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_expected_shapes() {
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+        let short = random_id(12);
+        assert!(
+            short.len() == 12
+                && short
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn timestamps_use_aws_formats() {
+        let t = DateTime::parse_from_rfc3339("2025-07-20T12:34:56.789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(iso_millis(t), "2025-07-20T12:34:56.789Z");
+        assert_eq!(iso_seconds(t), "2025-07-20T12:34:56Z");
+        assert_eq!(http_date(t), "Sun, 20 Jul 2025 12:34:56 GMT");
+    }
+}

@@ -1,0 +1,105 @@
+//! Bindings for the local AWS emulator (wrapped by `nova_ft.LocalEmulator`).
+
+use super::errors::to_pyerr;
+use super::runtime::{runtime, wait_for};
+use crate::emulator::faults::Faults;
+use crate::emulator::server::{start, RunningEmulator};
+use crate::emulator::EmulatorConfig;
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A running emulator on the shared runtime. `stop()` ends it; so does dropping it.
+#[pyclass(name = "EmulatorCore", module = "nova_ft._nova_ft", frozen)]
+pub struct PyEmulator {
+    running: Mutex<Option<RunningEmulator>>,
+    endpoint_url: String,
+    data_dir: String,
+}
+
+#[pymethods]
+impl PyEmulator {
+    #[new]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        host: &str,
+        port: u16,
+        data_dir: Option<PathBuf>,
+        region: &str,
+        latency_ms: f64,
+        jitter_ms: f64,
+        throttle_rate: f64,
+        error_rate: f64,
+        deployment_delay: f64,
+    ) -> PyResult<Self> {
+        let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
+        if !(rate_ok(throttle_rate)
+            && rate_ok(error_rate)
+            && latency_ms >= 0.0
+            && jitter_ms >= 0.0
+            && deployment_delay >= 0.0)
+        {
+            return Err(to_pyerr(
+                py,
+                crate::core::error::NovaError::invalid(
+                    "rates must be in [0, 1] and latencies and delays at least 0",
+                ),
+            ));
+        }
+        let config = EmulatorConfig {
+            host: host.to_string(),
+            port,
+            data_dir,
+            region: region.to_string(),
+            faults: Faults {
+                latency: Duration::from_secs_f64(latency_ms / 1000.0),
+                jitter: Duration::from_secs_f64(jitter_ms / 1000.0),
+                throttle_rate,
+                error_rate,
+            },
+            deployment_delay: Duration::from_secs_f64(deployment_delay),
+            ..EmulatorConfig::default()
+        };
+        let running = py
+            .detach(|| runtime().block_on(start(config)))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(PyEmulator {
+            endpoint_url: running.endpoint_url(),
+            data_dir: running.ctx.store.dir().display().to_string(),
+            running: Mutex::new(Some(running)),
+        })
+    }
+
+    #[getter]
+    fn endpoint_url(&self) -> &str {
+        &self.endpoint_url
+    }
+
+    #[getter]
+    fn data_dir(&self) -> &str {
+        &self.data_dir
+    }
+
+    #[getter]
+    fn running(&self) -> bool {
+        self.running.lock().map(|r| r.is_some()).unwrap_or(false)
+    }
+
+    /// Stop the server (idempotent). Everything it stored is already on disk.
+    fn stop(&self, py: Python<'_>) {
+        let taken = self.running.lock().ok().and_then(|mut r| r.take());
+        if let Some(mut running) = taken {
+            py.detach(|| runtime().block_on(running.stop()));
+        }
+    }
+
+    /// Block until interrupted (Ctrl-C, or a signal handler that raises), then stop.
+    fn serve_forever(&self, py: Python<'_>) -> PyResult<()> {
+        let result = wait_for(py, std::future::pending::<()>());
+        self.stop(py);
+        result
+    }
+}
