@@ -6,6 +6,7 @@ pub mod faults;
 pub mod iam;
 pub mod policy;
 pub mod request;
+pub mod s3;
 pub mod server;
 pub mod state;
 pub mod sts;

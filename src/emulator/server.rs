@@ -6,7 +6,7 @@ use super::request::{credential_scope, route, AwsRequest, Service};
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
-use super::{iam, sts, Ctx, EmulatorConfig};
+use super::{iam, s3, sts, Ctx, EmulatorConfig};
 use crate::core::error::{NovaError, Result};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -162,6 +162,7 @@ async fn dispatch(
     match req.service {
         Service::Sts => sts::handle(ctx, req, request_id),
         Service::Iam => iam::handle(ctx, req, request_id),
+        Service::S3 => s3::handle(ctx, req),
         other => Err(AwsError::new(
             501,
             "NotImplemented",
