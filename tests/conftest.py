@@ -46,7 +46,7 @@ def emulator() -> Iterator[Any]:
     """One emulator per test module, on a free port, with a temporary data directory."""
     from nova_ft import LocalEmulator
 
-    with LocalEmulator(deployment_delay=0.2) as emu:
+    with LocalEmulator(deployment_delay=0.2, job_step_delay=0.05) as emu:
         yield emu
 
 

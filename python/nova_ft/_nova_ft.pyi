@@ -56,6 +56,7 @@ class EmulatorCore:
         throttle_rate: float = 0.0,
         error_rate: float = 0.0,
         deployment_delay: float = 2.0,
+        job_step_delay: float = 0.3,
     ) -> EmulatorCore: ...
     @property
     def endpoint_url(self) -> str: ...

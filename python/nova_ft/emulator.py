@@ -34,6 +34,7 @@ class LocalEmulator:
         throttle_rate: share of Bedrock calls answered with ThrottlingException (429).
         error_rate: share of Bedrock calls answered with a 500 or 503 error.
         deployment_delay: seconds a new deployment stays ``Creating``.
+        job_step_delay: seconds before each of a job's three steps, so progress shows.
 
     Use it as a context manager, or call :meth:`stop`. :attr:`env` holds what a boto3 or AWS
     CLI user needs (endpoint, region, dummy credentials).
@@ -51,6 +52,7 @@ class LocalEmulator:
         throttle_rate: float = 0.0,
         error_rate: float = 0.0,
         deployment_delay: float = 2.0,
+        job_step_delay: float = 0.3,
     ) -> None:
         self.region = region
         self._core = _nova_ft.EmulatorCore(
@@ -63,6 +65,7 @@ class LocalEmulator:
             throttle_rate=throttle_rate,
             error_rate=error_rate,
             deployment_delay=deployment_delay,
+            job_step_delay=job_step_delay,
         )
 
     @property

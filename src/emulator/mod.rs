@@ -2,10 +2,16 @@
 //! Bedrock and bedrock-runtime for the calls nova_ft makes, so the same SDK code (ours, boto3,
 //! the AWS CLI) runs against it or against AWS. Pure Rust; the bindings live in `src/py`.
 
+pub mod bedrock;
+pub mod catalog;
+pub mod eventstream;
 pub mod faults;
 pub mod iam;
+pub mod jobs;
+pub mod models;
 pub mod policy;
 pub mod request;
+pub mod runtime;
 pub mod s3;
 pub mod server;
 pub mod state;
@@ -14,8 +20,11 @@ pub mod wire;
 
 use crate::core::error::Result;
 use faults::Faults;
+use models::TrainedModel;
 use state::{State, Store};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wire::AwsError;
 
@@ -35,6 +44,8 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// How long a new deployment stays `Creating` before it is `Active`.
     pub deployment_delay: Duration,
+    /// The pause before each of a job's three sub-steps, so progress can be watched.
+    pub job_step_delay: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -47,21 +58,28 @@ impl Default for EmulatorConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             faults: Faults::default(),
             deployment_delay: Duration::from_secs(2),
+            job_step_delay: Duration::from_millis(300),
         }
     }
 }
 
-/// What every handler gets: the configuration and the store.
+/// What every handler gets: the configuration, the store, and the loaded models.
 #[derive(Debug)]
 pub struct Ctx {
     pub config: EmulatorConfig,
     pub store: Store,
+    /// Trained models by custom-model ARN, loaded from their artifacts on first use.
+    pub models: Mutex<HashMap<String, Arc<TrainedModel>>>,
 }
 
 impl Ctx {
     pub fn new(config: EmulatorConfig) -> Result<Ctx> {
         let store = Store::open(config.data_dir.as_deref())?;
-        Ok(Ctx { config, store })
+        Ok(Ctx {
+            config,
+            store,
+            models: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Persist the state; a failure to write is an internal error of the call that changed it.

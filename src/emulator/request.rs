@@ -44,6 +44,8 @@ pub struct AwsRequest {
     pub region: String,
     /// The access key id the caller signed with, when it signed.
     pub access_key: Option<String>,
+    /// When the request arrived (for `metrics.latencyMs`).
+    pub received: std::time::Instant,
 }
 
 impl AwsRequest {

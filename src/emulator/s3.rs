@@ -1031,6 +1031,50 @@ fn field<'a>(fields: &'a [(String, String)], path: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+// ---------------------------------------------------------------------------------------------
+// For the emulator's own services (a job reading its data and writing its metrics). Access
+// checks against the job's role happen before these are called.
+
+/// Read an object's bytes.
+pub fn internal_get(ctx: &Ctx, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+    let blob = {
+        let state = ctx.store.lock();
+        let b = state
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket(bucket))?;
+        b.objects
+            .get(key)
+            .ok_or_else(|| no_such_key(key))?
+            .blob
+            .clone()
+    };
+    ctx.store.read_blob(&blob).map_err(internal)
+}
+
+/// Write an object.
+pub fn internal_put(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), AwsError> {
+    if !ctx.store.lock().buckets.contains_key(bucket) {
+        return Err(no_such_bucket(bucket));
+    }
+    let blob = ctx.store.put_blob(&bytes).map_err(internal)?;
+    let object = Object {
+        blob,
+        size: bytes.len() as u64,
+        etag: format!("\"{}\"", hex(&Md5::digest(&bytes))),
+        last_modified: Utc::now(),
+        content_type: Some(content_type.to_string()),
+        checksum_crc32: None,
+    };
+    store_object(ctx, bucket, key, object)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use super::request::{credential_scope, route, AwsRequest, Service};
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
-use super::{iam, s3, sts, Ctx, EmulatorConfig};
+use super::{bedrock, iam, jobs, runtime, s3, sts, Ctx, EmulatorConfig};
 use crate::core::error::{NovaError, Result};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -65,6 +65,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
         .local_addr()
         .map_err(|e| NovaError::invalid(format!("no local address: {e}")))?;
     let ctx = Arc::new(Ctx::new(config)?);
+    jobs::resume_all(&ctx);
     let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -84,6 +85,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
 }
 
 async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
+    let received = std::time::Instant::now();
     let request_id = request_id();
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -120,6 +122,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
             .map(|(_, r, _)| r.clone())
             .unwrap_or_else(|| ctx.config.region.clone()),
         access_key: scope.map(|(k, _, _)| k),
+        received,
     };
 
     let faults = ctx.config.faults;
@@ -163,11 +166,8 @@ async fn dispatch(
         Service::Sts => sts::handle(ctx, req, request_id),
         Service::Iam => iam::handle(ctx, req, request_id),
         Service::S3 => s3::handle(ctx, req),
-        other => Err(AwsError::new(
-            501,
-            "NotImplemented",
-            format!("the nova_ft emulator does not serve {} yet", other.name()),
-        )),
+        Service::Bedrock => bedrock::handle(ctx, req),
+        Service::BedrockRuntime => runtime::handle(ctx, req),
     }
 }
 

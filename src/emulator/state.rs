@@ -139,6 +139,9 @@ pub struct Job {
     pub training_loss: Option<f64>,
     pub validation_losses: Vec<f64>,
     pub job_tags: Vec<(String, String)>,
+    /// The create request without its token, to tell a retry from a different request.
+    #[serde(default)]
+    pub request_fingerprint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -34,13 +34,15 @@ impl PyEmulator {
         throttle_rate: f64,
         error_rate: f64,
         deployment_delay: f64,
+        job_step_delay: f64,
     ) -> PyResult<Self> {
         let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
         if !(rate_ok(throttle_rate)
             && rate_ok(error_rate)
             && latency_ms >= 0.0
             && jitter_ms >= 0.0
-            && deployment_delay >= 0.0)
+            && deployment_delay >= 0.0
+            && job_step_delay >= 0.0)
         {
             return Err(to_pyerr(
                 py,
@@ -61,6 +63,7 @@ impl PyEmulator {
                 error_rate,
             },
             deployment_delay: Duration::from_secs_f64(deployment_delay),
+            job_step_delay: Duration::from_secs_f64(job_step_delay),
             ..EmulatorConfig::default()
         };
         let running = py

@@ -209,6 +209,29 @@ pub fn load_conversations(path: &Path, task: Task) -> Result<Vec<Conversation>> 
     Ok(records)
 }
 
+/// Validate named in-memory sources (for example objects read from S3) as one job's data, with
+/// the record-count bounds over all of them, and return each source's records; on any error,
+/// every problem found.
+pub fn load_sources(
+    sources: &[(&str, &[u8])],
+    task: Task,
+) -> Result<(Vec<Vec<Conversation>>, ValidationReport)> {
+    let options = ValidationOptions {
+        task,
+        ..ValidationOptions::default()
+    };
+    let mut collector = Collector::new(options);
+    let mut all = Vec::with_capacity(sources.len());
+    for (name, bytes) in sources {
+        let records = collector
+            .read_source(*bytes, name, true)
+            .map_err(|e| NovaError::io(*name, e))?;
+        all.push(records);
+    }
+    let report = collector.finish().into_result()?;
+    Ok((all, report))
+}
+
 /// Validate splits already in memory as one job's data. Each split is reported as the file it
 /// would be written to (`<split>.jsonl`), with 1-based record numbers as line numbers.
 pub fn validate_records(
@@ -960,7 +983,18 @@ impl Collector {
     /// core checks the current one, and outcomes are merged in line order.
     fn read_file(&mut self, path: &Path, keep: bool) -> Result<Vec<Conversation>> {
         let file = std::fs::File::open(path).map_err(|e| NovaError::io(path, e))?;
-        self.start_file(&path.display().to_string());
+        self.read_source(file, &path.display().to_string(), keep)
+            .map_err(|e| NovaError::io(path, e))
+    }
+
+    /// Stream any reader as the data file `name` (a path, or an S3 URI in the emulator).
+    fn read_source(
+        &mut self,
+        source: impl Read + Send,
+        name: &str,
+        keep: bool,
+    ) -> std::io::Result<Vec<Conversation>> {
+        self.start_file(name);
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
@@ -970,11 +1004,11 @@ impl Collector {
         let mut records = Vec::new();
         let mut next_line = 1usize;
         let mut saw_bytes = false;
-        std::thread::scope(|scope| -> Result<()> {
+        std::thread::scope(|scope| -> std::io::Result<()> {
             let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
-            scope.spawn(move || read_blocks(file, BLOCK_BYTES, sender));
+            scope.spawn(move || read_blocks(source, BLOCK_BYTES, sender));
             for block in blocks {
-                let block = block.map_err(|e| NovaError::io(path, e))?;
+                let block = block?;
                 saw_bytes |= !block.is_empty();
                 let lines = split_lines(&block);
                 self.stats.reserve(lines.len());
