@@ -44,10 +44,11 @@ test-python:
 
 lint: lint-rust lint-python
 
-## bench: validation speed against a plain Python loop (release build).
+## bench: speed against baselines run side by side (release build; the emulator bench needs wrk).
 bench: $(PY)
 	$(BIN)/maturin develop --release --extras test
 	$(PY) benches/validate_bench.py
+	$(PY) benches/emulator_throughput.py
 
 clean:
 	rm -rf $(VENV) target $(DEMO_OUT)

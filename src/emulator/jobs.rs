@@ -102,9 +102,13 @@ fn write_as_role(
         .map_err(|e| format!("{}: s3://{bucket}/{key}: {}", e.code, e.message))
 }
 
-/// Change a job under the lock and save; returns false if the job has gone.
+/// Change a job under the lock and save; returns false if the job has gone (or the emulator is
+/// stopping: the next emulator on this data directory resumes the job instead).
 fn update(ctx: &Ctx, arn: &str, change: impl FnOnce(&mut Job)) -> bool {
     let mut state = ctx.store.lock();
+    if ctx.is_shutting_down() {
+        return false;
+    }
     let Some(job) = state.jobs.get_mut(arn) else {
         return false;
     };
@@ -188,8 +192,16 @@ fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
     });
 }
 
+/// Wait the configured step delay, in slices, so a shutdown is noticed quickly.
 fn pause(ctx: &Ctx) {
-    std::thread::sleep(ctx.config.job_step_delay);
+    let deadline = std::time::Instant::now() + ctx.config.job_step_delay;
+    while !ctx.is_shutting_down() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+    }
 }
 
 /// Hyperparameters with Nova's defaults (epochs 2, learning rate 1e-5, warmup 10).
@@ -340,6 +352,9 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         .map(|(_, _, l)| vec![*l])
         .unwrap_or_default();
     let mut state = ctx.store.lock();
+    if ctx.is_shutting_down() {
+        return Ending::Stopped;
+    }
     state.custom_models.insert(
         model_arn.clone(),
         CustomModel {

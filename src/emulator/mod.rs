@@ -24,6 +24,7 @@ use models::TrainedModel;
 use state::{State, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wire::AwsError;
@@ -70,6 +71,9 @@ pub struct Ctx {
     pub store: Store,
     /// Trained models by custom-model ARN, loaded from their artifacts on first use.
     pub models: Mutex<HashMap<String, Arc<TrainedModel>>>,
+    /// Set when the server stops: running jobs stop writing, so a later emulator on the same
+    /// data directory (which resumes them) is the only writer.
+    pub shutting_down: AtomicBool,
 }
 
 impl Ctx {
@@ -79,7 +83,12 @@ impl Ctx {
             config,
             store,
             models: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
         })
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Persist the state; a failure to write is an internal error of the call that changed it.

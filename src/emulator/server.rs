@@ -37,6 +37,9 @@ impl RunningEmulator {
     /// Stop accepting connections and wait for the server to finish. State is already on
     /// disk (every change is saved as it happens).
     pub async fn stop(&mut self) {
+        self.ctx
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -48,6 +51,9 @@ impl RunningEmulator {
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
+        self.ctx
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
