@@ -175,9 +175,16 @@ def test_the_tutorial_end_to_end_with_boto3(
     assert answer["output"]["message"]["content"][0]["text"] == "flight"
     assert answer["usage"]["inputTokens"] > 0 and answer["usage"]["outputTokens"] == 2
     assert answer["stopReason"] == "end_turn"
+    # The base model reads the label list from the system prompt (zero-shot).
     base = converse(runtime, "amazon.nova-micro-v1:0", "show me flights from boston to denver")
-    assert base["output"]["message"]["content"][0]["text"].startswith("[nova_ft local")
-    assert base["stopReason"] == "max_tokens"
+    assert base["output"]["message"]["content"][0]["text"] == "flight"
+    unlabelled = runtime.converse(
+        modelId="us.amazon.nova-micro-v1:0",
+        messages=[{"role": "user", "content": [{"text": "hello"}]}],
+        inferenceConfig={"maxTokens": 5},
+    )
+    assert unlabelled["output"]["message"]["content"][0]["text"] == "I am the"  # cut at 5 tokens
+    assert unlabelled["stopReason"] == "max_tokens"
 
     seen = nova_ft.Dataset.synthetic(7, 800, 100).records("train")[3]["messages"]
     stream = runtime.converse_stream(

@@ -6,7 +6,7 @@
 //! training) and ends Completed with a custom model, Failed with a message that says what to
 //! fix, or Stopped.
 
-use super::models::{TrainedModel, TrainingConfig, BASE_PLACEHOLDER};
+use super::models::{Teacher, TrainedModel, TrainingConfig};
 use super::policy::{allows, trusts_service, Context};
 use super::s3;
 use super::state::{CustomModel, Job, JobStatus, State};
@@ -279,8 +279,17 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     let validation: Vec<Conversation> = splits.drain(1..).flatten().collect();
     let mut training = splits.pop().unwrap_or_default();
     if task == Task::Distillation {
+        // The student learns from the teacher's answers and the labelled pairs given, never
+        // from anything else.
+        let labelled: Vec<Conversation> = training
+            .iter()
+            .filter(|r| r.target().is_some())
+            .cloned()
+            .collect();
+        let teacher = Teacher::new(&labelled);
         for record in training.iter_mut().filter(|r| r.target().is_none()) {
-            let answer = teacher_answer(record);
+            let user: Vec<String> = record.prompt_messages().iter().map(|m| m.text()).collect();
+            let answer = teacher.answer(&record.system_text(), &user.join("\n"));
             record.messages.push(Message {
                 role: Role::Assistant,
                 texts: vec![answer],
@@ -344,7 +353,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         "arn:aws:bedrock:{}:{}:custom-model/{}/{model_id}",
         ctx.config.region, ctx.config.account_id, job.base_model_id
     );
-    let description = run.model.describe();
+    let description = format!("{} (trained in {:.2} s)", run.model.describe(), run.seconds);
     let final_train = run.training_loss.last().map(|(_, _, l)| *l);
     let final_valid: Vec<f64> = run
         .validation_loss
@@ -373,12 +382,6 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     }
     let _ = ctx.store.save(&state);
     Ending::Completed
-}
-
-/// The local teacher's answer to an unlabelled prompt. Until a real local teacher exists it is
-/// the placeholder reply, labelled as such, whatever the prompt.
-fn teacher_answer(_record: &Conversation) -> String {
-    BASE_PLACEHOLDER.to_string()
 }
 
 /// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.

@@ -4,7 +4,7 @@
 use super::bedrock::deployment_status;
 use super::catalog;
 use super::eventstream;
-use super::models::{Prompt, TrainedModel, BASE_PLACEHOLDER};
+use super::models::{base_respond, Prompt, TrainedModel};
 use super::request::AwsRequest;
 use super::wire::{json, response, AwsError, Outcome};
 use super::Ctx;
@@ -230,7 +230,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         turns: &request.turns,
     };
     let raw = match &responder {
-        Responder::Base => BASE_PLACEHOLDER.to_string(),
+        Responder::Base => base_respond(&prompt),
         Responder::Trained(model) => model.respond(&prompt),
     };
     let (text, stop_reason) = limit(&raw, request.max_tokens, &request.stop_sequences);

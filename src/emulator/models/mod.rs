@@ -1,0 +1,353 @@
+//! The local models behind the emulator's Nova ids. They are stand-ins, not Amazon Nova, and
+//! every description says so. They really learn from the uploaded data:
+//!
+//! - base model (`amazon.nova-micro-v1:0`, and the other Nova ids): [`zero_shot`], a reader of
+//!   the request with no knowledge of any data set;
+//! - fine-tuning on a closed label set: [`classifier`], softmax regression over hashed n-grams,
+//!   trained with the job's epochs, learning rate and warmup;
+//! - fine-tuning on open outputs (SQL and other text): [`retrieval`], retrieve-and-adapt;
+//! - distillation: the [`Teacher`] (a richer zero-shot matcher that also uses the labelled
+//!   examples in the data as exemplars) answers the prompts, and the student trains only on
+//!   its answers plus the given labelled pairs.
+
+pub mod classifier;
+pub mod retrieval;
+pub mod text;
+pub mod zero_shot;
+
+use crate::core::dataset::record::Conversation;
+use crate::core::dataset::stats::looks_like_label_set;
+use crate::core::error::{NovaError, Result};
+use crate::core::fsio::write_atomically;
+use classifier::{Classifier, Example};
+use retrieval::Retrieval;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+/// One request to a model: system prompt and the conversation so far (role, text).
+#[derive(Debug, Clone, Copy)]
+pub struct Prompt<'a> {
+    pub system: &'a str,
+    pub turns: &'a [(String, String)],
+}
+
+impl Prompt<'_> {
+    /// The user turns' text, joined: what the model reads besides the system prompt.
+    pub fn user_text(&self) -> String {
+        let users: Vec<&str> = self
+            .turns
+            .iter()
+            .filter(|(r, _)| r == "user")
+            .map(|(_, t)| t.as_str())
+            .collect();
+        users.join("\n")
+    }
+}
+
+/// The base model's answer (zero-shot; see [`zero_shot`]).
+pub fn base_respond(prompt: &Prompt<'_>) -> String {
+    zero_shot::respond(prompt.system, &prompt.user_text(), false)
+}
+
+/// Training settings taken from the job's hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainingConfig {
+    pub epochs: u32,
+    pub learning_rate: f64,
+    pub warmup_steps: u32,
+}
+
+/// A trained local model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainedModel {
+    Classifier(Classifier),
+    Retrieval(Retrieval),
+}
+
+/// What a training run produced: the model, its loss curves, and how long training took.
+#[derive(Debug, Clone)]
+pub struct TrainingRun {
+    pub model: TrainedModel,
+    /// (step, epoch, training loss) per step.
+    pub training_loss: Vec<(usize, u32, f64)>,
+    /// (step, epoch, validation loss) per epoch.
+    pub validation_loss: Vec<(usize, u32, f64)>,
+    pub seconds: f64,
+}
+
+const RETRIEVAL_MAGIC: &[u8] = b"NFTRET01\n";
+
+/// (system, user text, answer) of records that have an answer.
+fn triples(records: &[Conversation]) -> Vec<(String, String, String)> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let answer = r.target()?;
+            let user: Vec<String> = r.prompt_messages().iter().map(|m| m.text()).collect();
+            Some((r.system_text(), user.join("\n"), answer))
+        })
+        .collect()
+}
+
+impl TrainedModel {
+    /// Train on records: a classifier when the answers form a label set, else retrieval.
+    pub fn train(
+        records: &[Conversation],
+        validation: &[Conversation],
+        config: TrainingConfig,
+    ) -> Result<TrainingRun> {
+        let started = Instant::now();
+        let train = triples(records);
+        if train.is_empty() {
+            return Err(NovaError::invalid(
+                "no training record has an answer to learn from",
+            ));
+        }
+        let distinct: BTreeSet<&str> = train.iter().map(|(_, _, a)| a.as_str()).collect();
+        let longest = train
+            .iter()
+            .map(|(_, _, a)| a.chars().count())
+            .max()
+            .unwrap_or(0);
+        let multiline = train.iter().any(|(_, _, a)| a.contains('\n'));
+        if looks_like_label_set(distinct.len(), train.len(), longest, multiline) {
+            let labels: Vec<String> = distinct.iter().map(|s| s.to_string()).collect();
+            let index = |a: &str| labels.binary_search_by(|l| l.as_str().cmp(a)).ok();
+            let examples = |set: &[(String, String, String)]| -> Vec<Example> {
+                set.iter()
+                    .filter_map(|(s, u, a)| Some((Classifier::featurize(s, u), index(a)?)))
+                    .collect()
+            };
+            let train_examples = examples(&train);
+            let valid_examples = examples(&triples(validation));
+            let (model, curves) = Classifier::train(
+                labels,
+                &train_examples,
+                &valid_examples,
+                config.epochs,
+                config.learning_rate,
+                config.warmup_steps,
+            )?;
+            return Ok(TrainingRun {
+                model: TrainedModel::Classifier(model),
+                training_loss: curves.training,
+                validation_loss: curves.validation,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        let pairs: Vec<(String, String)> = train
+            .iter()
+            .map(|(_, u, a)| (u.clone(), a.clone()))
+            .collect();
+        let model = Retrieval::build(&pairs);
+        // Retrieval has no gradient steps; its "loss" is the share of answers it gets wrong.
+        let error_rate = |set: &[(String, String, String)]| -> f64 {
+            let wrong = set
+                .iter()
+                .filter(|(_, u, a)| model.respond(u).trim() != a.trim())
+                .count();
+            wrong as f64 / set.len().max(1) as f64
+        };
+        let train_error = error_rate(&train);
+        let valid = triples(validation);
+        let training_loss = (1..=config.epochs)
+            .map(|e| (e as usize - 1, e, train_error))
+            .collect();
+        let validation_loss = if valid.is_empty() {
+            Vec::new()
+        } else {
+            let v = error_rate(&valid);
+            (1..=config.epochs)
+                .map(|e| (e as usize - 1, e, v))
+                .collect()
+        };
+        Ok(TrainingRun {
+            model: TrainedModel::Retrieval(model),
+            training_loss,
+            validation_loss,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    pub fn respond(&self, prompt: &Prompt<'_>) -> String {
+        match self {
+            TrainedModel::Classifier(c) => {
+                c.predict(prompt.system, &prompt.user_text()).to_string()
+            }
+            TrainedModel::Retrieval(r) => r.respond(&prompt.user_text()),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TrainedModel::Classifier(_) => "classifier",
+            TrainedModel::Retrieval(_) => "retrieval",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let what = match self {
+            TrainedModel::Classifier(c) => c.describe(),
+            TrainedModel::Retrieval(r) => format!("retrieve-and-adapt over {} training pairs (the answers are open text, not a label set)", r.len()),
+        };
+        format!("nova_ft local stand-in, not Amazon Nova: {what}")
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut bytes = Vec::new();
+        match self {
+            TrainedModel::Classifier(c) => c.write_to(&mut bytes).expect("writing to memory"),
+            TrainedModel::Retrieval(r) => {
+                bytes.extend_from_slice(RETRIEVAL_MAGIC);
+                serde_json::to_writer(&mut bytes, r).expect("model serializes");
+            }
+        }
+        write_atomically(path, &bytes)
+    }
+
+    pub fn load(path: &Path) -> Result<TrainedModel> {
+        let bytes = std::fs::read(path).map_err(|e| NovaError::io(path, e))?;
+        let unreadable = |e: String| {
+            NovaError::invalid(format!(
+                "{}: unreadable model artifact: {e}",
+                path.display()
+            ))
+        };
+        if Classifier::is_artifact(&bytes) {
+            Classifier::read_from(&bytes)
+                .map(TrainedModel::Classifier)
+                .map_err(|e| unreadable(e.to_string()))
+        } else if let Some(json) = bytes.strip_prefix(RETRIEVAL_MAGIC) {
+            serde_json::from_slice(json)
+                .map(TrainedModel::Retrieval)
+                .map_err(|e| unreadable(e.to_string()))
+        } else {
+            Err(unreadable("unknown format".into()))
+        }
+    }
+}
+
+/// The distillation teacher ("Nova Pro"/"Premier" stand-in): stronger than the base model on
+/// the same prompts because it uses a larger synonym table and the labelled examples the data
+/// carries as exemplars (the closest one answers when it is close enough).
+pub struct Teacher {
+    exemplars: Option<Retrieval>,
+}
+
+/// How similar an exemplar must be to answer in the teacher's place.
+const EXEMPLAR_SIMILARITY: f32 = 0.6;
+
+impl Teacher {
+    pub fn new(labelled: &[Conversation]) -> Teacher {
+        let pairs: Vec<(String, String)> = triples(labelled)
+            .into_iter()
+            .map(|(_, u, a)| (u, a))
+            .collect();
+        Teacher {
+            exemplars: (!pairs.is_empty()).then(|| Retrieval::build(&pairs)),
+        }
+    }
+
+    pub fn answer(&self, system: &str, user: &str) -> String {
+        if let Some((answer, similarity)) =
+            self.exemplars.as_ref().and_then(|r| r.nearest_answer(user))
+        {
+            if similarity >= EXEMPLAR_SIMILARITY {
+                return match zero_shot::label_list(system) {
+                    Some(_) => answer,
+                    None => self.exemplars.as_ref().map_or(answer, |r| r.respond(user)),
+                };
+            }
+        }
+        zero_shot::respond(system, user, true)
+    }
+}
+
+/// The conversation turns of a record before its answer, as (role, text).
+pub fn turns_of(record: &Conversation) -> Vec<(String, String)> {
+    record
+        .prompt_messages()
+        .iter()
+        .map(|m| (m.role.as_str().to_string(), m.text()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::dataset::synth::SyntheticIntents;
+
+    #[test]
+    fn label_sets_train_a_classifier_that_generalises() {
+        let train = SyntheticIntents::new(7).take(800);
+        let test = SyntheticIntents::new(99).take(120);
+        let config = TrainingConfig {
+            epochs: 3,
+            learning_rate: 1e-5,
+            warmup_steps: 10,
+        };
+        let run = TrainedModel::train(&train, &test[..20], config).unwrap();
+        assert_eq!(run.model.kind(), "classifier");
+        let correct = test
+            .iter()
+            .filter(|r| {
+                run.model.respond(&Prompt {
+                    system: &r.system_text(),
+                    turns: &turns_of(r),
+                }) == r.target().unwrap()
+            })
+            .count();
+        assert!(correct as f64 / test.len() as f64 >= 0.95, "{correct}/120");
+        let base_correct = test
+            .iter()
+            .filter(|r| {
+                base_respond(&Prompt {
+                    system: &r.system_text(),
+                    turns: &turns_of(r),
+                }) == r.target().unwrap()
+            })
+            .count();
+        assert!(
+            base_correct < correct,
+            "base {base_correct} vs tuned {correct}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        run.model.save(&dir.path().join("m")).unwrap();
+        assert_eq!(
+            TrainedModel::load(&dir.path().join("m")).unwrap(),
+            run.model
+        );
+    }
+
+    #[test]
+    fn open_answers_train_retrieval_and_say_so() {
+        let records: Vec<Conversation> = (0..20)
+            .map(|i| {
+                Conversation::single_turn(
+                    "sql",
+                    format!("question {i} about things"),
+                    Some(format!("SELECT {i} FROM t")),
+                )
+            })
+            .collect();
+        let run = TrainedModel::train(
+            &records,
+            &[],
+            TrainingConfig {
+                epochs: 1,
+                learning_rate: 1e-5,
+                warmup_steps: 0,
+            },
+        )
+        .unwrap();
+        assert_eq!(run.model.kind(), "retrieval");
+        assert!(run.model.describe().contains("not Amazon Nova"));
+        let dir = tempfile::tempdir().unwrap();
+        run.model.save(&dir.path().join("m")).unwrap();
+        assert_eq!(
+            TrainedModel::load(&dir.path().join("m")).unwrap(),
+            run.model
+        );
+    }
+}

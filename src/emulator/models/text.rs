@@ -1,0 +1,129 @@
+//! Text to features, shared by every local model: lower-cased word tokens, a light stemmer,
+//! and hashed word and character n-grams (the fastText recipe).
+
+use rustc_hash::FxHasher;
+use std::hash::{Hash, Hasher};
+
+/// Lower-cased runs of letters and digits (apostrophes kept inside words: `what's`).
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for ch in text.chars() {
+        if ch.is_alphanumeric() || (ch == '\'' && !current.is_empty()) {
+            current.extend(ch.to_lowercase());
+        } else if !current.is_empty() {
+            out.push(
+                std::mem::take(&mut current)
+                    .trim_end_matches('\'')
+                    .to_string(),
+            );
+        }
+    }
+    if !current.is_empty() {
+        out.push(current.trim_end_matches('\'').to_string());
+    }
+    out
+}
+
+/// A crude English plural stemmer: `flights`/`flight`, `fares`/`fare`, `cities`/`city`,
+/// `classes`/`class`. Other inflections are left to prefix matching by the callers.
+pub fn stem(word: &str) -> String {
+    let w = word.strip_suffix("'s").unwrap_or(word);
+    if w.chars().count() <= 3 {
+        return w.to_string();
+    }
+    if let Some(base) = w.strip_suffix("ies") {
+        return format!("{base}y");
+    }
+    if let Some(base) = w.strip_suffix("es") {
+        if ["s", "x", "z", "ch", "sh"]
+            .iter()
+            .any(|end| base.ends_with(end))
+        {
+            return base.to_string();
+        }
+    }
+    match w.strip_suffix('s') {
+        Some(base) if !base.ends_with('s') && !base.ends_with('u') => base.to_string(),
+        _ => w.to_string(),
+    }
+}
+
+fn hash_str(kind: u8, text: &str) -> u64 {
+    let mut h = FxHasher::default();
+    kind.hash(&mut h);
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// Hashed features of a text: words, word bigrams, and character 3- to 5-grams of each word
+/// (with `<` `>` boundary marks), each reduced modulo `buckets`. Returns (bucket, weight) with
+/// weights normalised so every text has the same total weight.
+pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
+    let tokens = words(text);
+    let mut ids: Vec<u64> = Vec::with_capacity(tokens.len() * 12);
+    for (i, word) in tokens.iter().enumerate() {
+        ids.push(hash_str(1, word));
+        if let Some(next) = tokens.get(i + 1) {
+            ids.push(hash_str(2, &format!("{word} {next}")));
+        }
+        let marked: Vec<char> = std::iter::once('<')
+            .chain(word.chars())
+            .chain(std::iter::once('>'))
+            .collect();
+        for n in 3..=5 {
+            for window in marked.windows(n) {
+                // Hash the characters directly: no string per n-gram on this hot path.
+                let mut h = FxHasher::default();
+                3u8.hash(&mut h);
+                window.hash(&mut h);
+                ids.push(h.finish());
+            }
+        }
+    }
+    if ids.is_empty() {
+        ids.push(hash_str(0, ""));
+    }
+    let weight = 1.0 / (ids.len() as f32).sqrt();
+    let mut out: Vec<(u32, f32)> = ids
+        .into_iter()
+        .map(|id| ((id % u64::from(buckets)) as u32, weight))
+        .collect();
+    out.sort_unstable_by_key(|(b, _)| *b);
+    // Merge repeated buckets so each appears once.
+    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(out.len());
+    for (bucket, w) in out {
+        match merged.last_mut() {
+            Some((last, total)) if *last == bucket => *total += w,
+            _ => merged.push((bucket, w)),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_stems() {
+        assert_eq!(
+            words("What's the FARE, to st. louis?"),
+            vec!["what's", "the", "fare", "to", "st", "louis"]
+        );
+        assert_eq!(stem("flights"), "flight");
+        assert_eq!(stem("fares"), "fare");
+        assert_eq!(stem("classes"), "class");
+        assert_eq!(stem("cities"), "city");
+        assert_eq!(stem("class"), "class");
+    }
+
+    #[test]
+    fn features_are_deterministic_and_bounded() {
+        let a = features("show me flights from boston", 1 << 16);
+        assert_eq!(a, features("show me flights from boston", 1 << 16));
+        assert!(a.iter().all(|(b, _)| *b < (1 << 16)));
+        assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_ne!(a, features("cheapest fare to denver", 1 << 16));
+    }
+}
