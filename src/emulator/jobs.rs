@@ -286,10 +286,20 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             .filter(|r| r.target().is_some())
             .cloned()
             .collect();
-        let teacher = Teacher::new(&labelled);
+        let user_text = |r: &Conversation| {
+            r.prompt_messages()
+                .iter()
+                .map(|m| m.text())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let prompts: Vec<(String, String)> = training
+            .iter()
+            .map(|r| (r.system_text(), user_text(r)))
+            .collect();
+        let teacher = Teacher::new(&labelled, &prompts);
         for record in training.iter_mut().filter(|r| r.target().is_none()) {
-            let user: Vec<String> = record.prompt_messages().iter().map(|m| m.text()).collect();
-            let answer = teacher.answer(&record.system_text(), &user.join("\n"));
+            let answer = teacher.answer(&record.system_text(), &user_text(record));
             record.messages.push(Message {
                 role: Role::Assistant,
                 texts: vec![answer],

@@ -4,7 +4,7 @@
 use super::bedrock::deployment_status;
 use super::catalog;
 use super::eventstream;
-use super::models::{base_respond, Prompt, TrainedModel};
+use super::models::{base_respond, Prompt, Teacher, TrainedModel};
 use super::request::AwsRequest;
 use super::wire::{json, response, AwsError, Outcome};
 use super::Ctx;
@@ -15,7 +15,11 @@ use std::sync::Arc;
 
 /// Which model answers a call.
 enum Responder {
-    Base,
+    /// A foundation model id: the zero-shot reader; `teacher` for the larger Nova models
+    /// (Pro, Premier), which read with the distillation teacher's richer synonym table.
+    Base {
+        teacher: bool,
+    },
     Trained(Arc<TrainedModel>),
 }
 
@@ -49,7 +53,9 @@ fn resolve(ctx: &Ctx, model_id: &str) -> Result<Responder, AwsError> {
             model.id
         )));
     }
-    Ok(Responder::Base)
+    Ok(Responder::Base {
+        teacher: catalog::TEACHERS.contains(&model.id),
+    })
 }
 
 /// The trained model behind a custom model ARN, loaded once and cached.
@@ -230,7 +236,10 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         turns: &request.turns,
     };
     let raw = match &responder {
-        Responder::Base => base_respond(&prompt),
+        Responder::Base { teacher: false } => base_respond(&prompt),
+        Responder::Base { teacher: true } => {
+            Teacher::new(&[], &[]).answer(prompt.system, &prompt.user_text())
+        }
         Responder::Trained(model) => model.respond(&prompt),
     };
     let (text, stop_reason) = limit(&raw, request.max_tokens, &request.stop_sequences);
