@@ -31,10 +31,40 @@ struct Entry {
 pub struct Retrieval {
     entries: Vec<Entry>,
     idf: HashMap<String, f32>,
+    /// Stems of words that appear inside literals of the training answers ('texas', 56):
+    /// slot fillers, which say little about which query shape a question needs.
+    #[serde(default)]
+    slot_words: std::collections::HashSet<String>,
 }
 
-fn terms(question: &str, context: &str) -> Vec<(String, f32)> {
-    let mut out: Vec<(String, f32)> = words(question).iter().map(|w| (stem(w), 1.0)).collect();
+/// How much a slot-filler word counts, relative to the other words of a question.
+const SLOT_WEIGHT: f32 = 0.1;
+
+/// Stems of the words inside an SQL answer's string literals and numbers.
+fn literal_words(answer: &str) -> Vec<String> {
+    if !looks_like_sql(answer) {
+        return Vec::new();
+    }
+    sql_tokens(answer)
+        .into_iter()
+        .filter(|t| t.starts_with('\'') || t.starts_with('"') || t.parse::<f64>().is_ok())
+        .flat_map(|t| words(&t).into_iter().map(|w| stem(&w)).collect::<Vec<_>>())
+        .collect()
+}
+
+fn terms(
+    question: &str,
+    context: &str,
+    slots: &std::collections::HashSet<String>,
+) -> Vec<(String, f32)> {
+    let mut out: Vec<(String, f32)> = words(question)
+        .iter()
+        .map(|w| {
+            let s = stem(w);
+            let weight = if slots.contains(&s) { SLOT_WEIGHT } else { 1.0 };
+            (s, weight)
+        })
+        .collect();
     for (table, columns) in parse_schema(context) {
         out.push((format!("t:{}", table.to_lowercase()), 0.5));
         for (column, _) in columns {
@@ -96,9 +126,16 @@ impl Retrieval {
                 (q, c, answer.clone())
             })
             .collect();
+        let slot_words: std::collections::HashSet<String> = split
+            .iter()
+            .flat_map(|(_, _, a)| literal_words(a))
+            .collect();
         let mut df: HashMap<String, f32> = HashMap::new();
         for (q, c, _) in &split {
-            let mut seen: Vec<String> = terms(q, c).into_iter().map(|(t, _)| t).collect();
+            let mut seen: Vec<String> = terms(q, c, &slot_words)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
             seen.sort();
             seen.dedup();
             for t in seen {
@@ -114,7 +151,7 @@ impl Retrieval {
         let entries = split
             .into_iter()
             .map(|(question, context, answer)| {
-                let vector = vectorize(&terms(&question, &context), &idf, default_idf);
+                let vector = vectorize(&terms(&question, &context, &slot_words), &idf, default_idf);
                 Entry {
                     question,
                     context,
@@ -123,7 +160,11 @@ impl Retrieval {
                 }
             })
             .collect();
-        Retrieval { entries, idf }
+        Retrieval {
+            entries,
+            idf,
+            slot_words,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -137,7 +178,11 @@ impl Retrieval {
     /// The nearest entry to a request and its similarity.
     fn nearest(&self, question: &str, context: &str) -> Option<(&Entry, f32)> {
         let default_idf = (1.0 + self.entries.len() as f32).ln();
-        let query = vectorize(&terms(question, context), &self.idf, default_idf);
+        let query = vectorize(
+            &terms(question, context, &self.slot_words),
+            &self.idf,
+            default_idf,
+        );
         self.entries
             .iter()
             .map(|e| (e, cosine(&query, &e.vector)))
@@ -344,6 +389,27 @@ mod tests {
         assert_eq!(
             model.respond(&prompt("what is the population of utah", geo)),
             "SELECT population FROM state WHERE state_name = 'utah'"
+        );
+    }
+
+    #[test]
+    fn slot_values_do_not_decide_which_query_is_retrieved() {
+        let geo = "CREATE TABLE state (state_name TEXT, population INTEGER, area INTEGER)";
+        let pairs = vec![
+            (
+                prompt("what is the population of california", geo),
+                "SELECT population FROM state WHERE state_name = 'california'".to_string(),
+            ),
+            (
+                prompt("what is the area of texas", geo),
+                "SELECT area FROM state WHERE state_name = 'texas'".to_string(),
+            ),
+        ];
+        let model = Retrieval::build(&pairs);
+        // "california" matches the first example, but it is a slot value; "area" decides.
+        assert_eq!(
+            model.respond(&prompt("what is the area of california", geo)),
+            "SELECT area FROM state WHERE state_name = 'california'"
         );
     }
 
