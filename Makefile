@@ -28,7 +28,7 @@ test: lint-rust test-rust dev lint-python test-python
 lint-rust:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --no-default-features -- -D warnings
+	cargo clippy --no-default-features -- -D warnings
 
 test-rust:
 	cargo test --no-default-features
