@@ -20,8 +20,6 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import boto3
-
 import nova_ft
 
 TRUST = {
@@ -36,16 +34,7 @@ TRUST = {
 
 
 def deploy(emu: nova_ft.LocalEmulator) -> str:
-    def client(service: str):  # type: ignore[no-untyped-def]
-        return boto3.client(
-            service,
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-        )
-
-    s3, iam, bedrock = client("s3"), client("iam"), client("bedrock")
+    s3, iam, bedrock = emu.client("s3"), emu.client("iam"), emu.client("bedrock")
     data = nova_ft.Dataset.synthetic(7, 800, 100)
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="train/train.jsonl", Body=data.jsonl("train"))

@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 import nova_ft
@@ -51,19 +50,9 @@ class Lab:
     def __init__(self, emu: nova_ft.LocalEmulator) -> None:
         config = Config(max_pool_connections=16, retries={"mode": "standard"})
 
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                endpoint_url=emu.endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="t",
-                aws_secret_access_key="t",
-                config=config,
-            )
-
         self.emu = emu
         self.s3, self.iam, self.bedrock, self.runtime = (
-            client(s) for s in ("s3", "iam", "bedrock", "bedrock-runtime")
+            emu.client(s, config=config) for s in ("s3", "iam", "bedrock", "bedrock-runtime")
         )
         self.s3.create_bucket(Bucket="quality")
         self.role = self.iam.create_role(

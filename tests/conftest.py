@@ -52,18 +52,9 @@ def emulator() -> Iterator[Any]:
 
 @pytest.fixture
 def aws(emulator: Any) -> Callable[[str], Any]:
-    """boto3 clients pointed at the emulator, exactly as a user would make them."""
-    boto3 = pytest.importorskip("boto3")
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=emulator.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
+    """boto3 clients pointed at the emulator (``LocalEmulator.client``)."""
+    pytest.importorskip("boto3")
+    client: Callable[[str], Any] = emulator.client
     return client
 
 

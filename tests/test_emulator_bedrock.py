@@ -161,7 +161,7 @@ def test_the_tutorial_end_to_end_with_boto3(
         == "Creating"
     )
     with pytest.raises(runtime.exceptions.ModelNotReadyException):
-        runtime_no_retry(aws).converse(
+        runtime_no_retry(emulator).converse(
             modelId=deployment, messages=[{"role": "user", "content": [{"text": "hi"}]}]
         )
     deadline = time.monotonic() + 10
@@ -207,19 +207,11 @@ def test_the_tutorial_end_to_end_with_boto3(
         bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])
 
 
-def runtime_no_retry(aws: Callable[[str], Any]) -> Any:
-    boto3 = pytest.importorskip("boto3")
+def runtime_no_retry(emulator: nova_ft.LocalEmulator) -> Any:
     from botocore.config import Config
 
-    client = aws("bedrock-runtime")
-    return boto3.client(
-        "bedrock-runtime",
-        endpoint_url=client.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    return emulator.client("bedrock-runtime", config=config)
 
 
 def test_the_tutorials_mistakes_fail_like_bedrock(aws: Callable[[str], Any]) -> None:
@@ -354,18 +346,11 @@ def test_stop_and_name_conflicts(
 
 
 def test_fault_injection_throttles_and_fails(aws: Callable[[str], Any]) -> None:
-    boto3 = pytest.importorskip("boto3")
     from botocore.config import Config
 
     with nova_ft.LocalEmulator(throttle_rate=0.5, error_rate=0.2) as emu:
-        runtime = boto3.client(
-            "bedrock-runtime",
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-        )
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        runtime = emu.client("bedrock-runtime", config=config)
         codes: dict[str, int] = {}
         for _ in range(200):
             try:

@@ -14,20 +14,11 @@ import nova_ft
 from conftest import TRUST_BEDROCK
 from test_emulator_bedrock import job_request, scoped_policy
 
-boto3 = pytest.importorskip("boto3")
+pytest.importorskip("boto3")
 
 
 def clients(emu: nova_ft.LocalEmulator) -> dict[str, Any]:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-        )
-
-    return {s: make(s) for s in ("s3", "iam", "bedrock", "bedrock-runtime")}
+    return {s: emu.client(s) for s in ("s3", "iam", "bedrock", "bedrock-runtime")}
 
 
 def test_a_job_running_at_shutdown_resumes_after_restart(tmp_path: Path) -> None:

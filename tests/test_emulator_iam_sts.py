@@ -100,24 +100,12 @@ def test_aws_cli_works_against_the_emulator(emulator: nova_ft.LocalEmulator) -> 
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
-    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("boto3")
     with nova_ft.LocalEmulator(tmp_path) as emu:
-        iam = boto3.client(
-            "iam",
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-        )
+        iam = emu.client("iam")
         iam.create_role(RoleName="kept", AssumeRolePolicyDocument=json.dumps(TRUST_BEDROCK))
     with nova_ft.LocalEmulator(tmp_path) as emu:
-        iam = boto3.client(
-            "iam",
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-        )
+        iam = emu.client("iam")
         assert iam.get_role(RoleName="kept")["Role"]["RoleName"] == "kept"
 
 

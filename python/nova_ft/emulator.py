@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from . import _nova_ft
 
@@ -91,6 +92,22 @@ class LocalEmulator:
             "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
         }
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for ``service`` pointed at this emulator (needs boto3 installed).
+
+        Extra keyword arguments go to ``boto3.client`` (for example ``config=``).
+        """
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_SECRET_KEY,
+            **kwargs,
+        )
 
     def stop(self) -> None:
         """Stop serving (idempotent). State is saved as it changes, so nothing is lost."""

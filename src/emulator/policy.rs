@@ -140,38 +140,11 @@ fn statement_applies(
     action_ok && resource_ok && conditions_hold(statement, context)
 }
 
-/// Whether the policy documents together allow `action` on `resource`.
-pub fn allows(documents: &[&Value], action: &str, resource: &str, context: &Context) -> bool {
+/// IAM's decision over the statements that apply: an explicit Deny wins, then any Allow;
+/// nothing allows by default.
+fn decide<'a>(applicable: impl Iterator<Item = &'a Value>) -> bool {
     let mut allowed = false;
-    for doc in documents {
-        for statement in statements(doc).unwrap_or_default() {
-            if !statement_applies(statement, action, Some(resource), context) {
-                continue;
-            }
-            match statement.get("Effect").and_then(Value::as_str) {
-                Some("Deny") => return false,
-                Some("Allow") => allowed = true,
-                _ => {}
-            }
-        }
-    }
-    allowed
-}
-
-/// Whether a trust policy lets `service` (e.g. `bedrock.amazonaws.com`) assume the role.
-pub fn trusts_service(trust: &Value, service: &str, context: &Context) -> bool {
-    let mut allowed = false;
-    for statement in statements(trust).unwrap_or_default() {
-        let principal_ok = match statement.get("Principal") {
-            Some(Value::String(s)) => s == "*",
-            Some(Value::Object(p)) => {
-                strings(p.get("Service")).contains(&service) || strings(p.get("AWS")).contains(&"*")
-            }
-            _ => false,
-        };
-        if !principal_ok || !statement_applies(statement, "sts:AssumeRole", None, context) {
-            continue;
-        }
+    for statement in applicable {
         match statement.get("Effect").and_then(Value::as_str) {
             Some("Deny") => return false,
             Some("Allow") => allowed = true,
@@ -179,6 +152,36 @@ pub fn trusts_service(trust: &Value, service: &str, context: &Context) -> bool {
         }
     }
     allowed
+}
+
+/// Whether the policy documents together allow `action` on `resource`.
+pub fn allows(documents: &[&Value], action: &str, resource: &str, context: &Context) -> bool {
+    decide(
+        documents
+            .iter()
+            .flat_map(|doc| statements(doc).unwrap_or_default())
+            .filter(|statement| statement_applies(statement, action, Some(resource), context)),
+    )
+}
+
+/// Whether a trust policy lets `service` (e.g. `bedrock.amazonaws.com`) assume the role.
+pub fn trusts_service(trust: &Value, service: &str, context: &Context) -> bool {
+    let names_service = |statement: &Value| match statement.get("Principal") {
+        Some(Value::String(s)) => s == "*",
+        Some(Value::Object(p)) => {
+            strings(p.get("Service")).contains(&service) || strings(p.get("AWS")).contains(&"*")
+        }
+        _ => false,
+    };
+    decide(
+        statements(trust)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|statement| {
+                names_service(statement)
+                    && statement_applies(statement, "sts:AssumeRole", None, context)
+            }),
+    )
 }
 
 #[cfg(test)]
