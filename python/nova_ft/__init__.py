@@ -11,17 +11,29 @@ from ._nova_ft import SCHEMA_VERSION, SQL_SYSTEM_PROMPT, SYNTHETIC_SYSTEM_PROMPT
 from .dataset import Dataset, estimate_tokens, price_table, validate
 from .emulator import LocalEmulator
 from .exceptions import (
+    AuthError,
+    AwsError,
+    ConflictError,
     DataFileError,
     DatasetValidationError,
     InvalidParameterError,
     NovaFtError,
+    QuotaExceededError,
+    ResourceNotFoundError,
+    ServiceError,
+    ServiceValidationError,
+    ThrottlingError,
 )
 from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
+from .session import Session
 
 __all__ = [
     "SCHEMA_VERSION",
     "SQL_SYSTEM_PROMPT",
     "SYNTHETIC_SYSTEM_PROMPT",
+    "AuthError",
+    "AwsError",
+    "ConflictError",
     "CostEstimate",
     "DataFileError",
     "DataStats",
@@ -33,6 +45,12 @@ __all__ = [
     "NovaFtError",
     "OverlapReport",
     "PriceTable",
+    "QuotaExceededError",
+    "ResourceNotFoundError",
+    "ServiceError",
+    "ServiceValidationError",
+    "Session",
+    "ThrottlingError",
     "ValidationReport",
     "__version__",
     "estimate_tokens",

@@ -1,7 +1,7 @@
 # Type stubs for the native module built from src/py. Checked against the built module by
 # `python -m mypy.stubtest nova_ft._nova_ft` in CI.
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, final
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "SYNTHETIC_SYSTEM_PROMPT",
     "DatasetCore",
     "EmulatorCore",
+    "SessionCore",
     "__version__",
     "convert",
     "estimate_tokens",
@@ -66,6 +67,26 @@ class EmulatorCore:
     def running(self) -> bool: ...
     def stop(self) -> None: ...
     def serve_forever(self) -> None: ...
+
+@final
+class SessionCore:
+    @staticmethod
+    def connect(
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> SessionCore: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def endpoint_url(self) -> str | None: ...
+    def caller_identity(self) -> Any: ...
+    def caller_identity_async(self) -> Awaitable[Any]: ...
+    def foundation_models(self, customization: str | None = None) -> Any: ...
+    def foundation_models_async(self, customization: str | None = None) -> Awaitable[Any]: ...
+    def foundation_model(self, model_id: str) -> Any: ...
 
 def synthetic_dataset(
     seed: int = 7, train: int = 800, valid: int = 100, test: int = 0, test_seed: int | None = None

@@ -13,11 +13,19 @@ from typing import Any
 from ._issue import Issue
 
 __all__ = [
+    "AuthError",
+    "AwsError",
+    "ConflictError",
     "DataFileError",
     "DatasetValidationError",
     "InvalidParameterError",
     "Issue",
     "NovaFtError",
+    "QuotaExceededError",
+    "ResourceNotFoundError",
+    "ServiceError",
+    "ServiceValidationError",
+    "ThrottlingError",
 ]
 
 
@@ -84,3 +92,156 @@ class DataFileError(NovaFtError, OSError):
     def __init__(self, message: str, path: str | None = None) -> None:
         NovaFtError.__init__(self, message)
         self.path = path
+
+
+class AwsError(NovaFtError):
+    """An AWS call (or the local emulator's answer to one) failed.
+
+    Attributes:
+        operation: the API operation, e.g. ``CreateModelCustomizationJob``.
+        status: the HTTP status, when a response arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, request_id=request_id, hint=hint)
+        self.operation = operation
+        self.status = status
+
+
+class AuthError(AwsError):
+    """Credentials are missing, wrong or expired, or not allowed to do this."""
+
+
+class ResourceNotFoundError(AwsError):
+    """The named resource does not exist (job, model, deployment, role, bucket, key)."""
+
+
+class ConflictError(AwsError):
+    """The resource exists already, is in use, or is in the wrong state for this call."""
+
+
+class ThrottlingError(AwsError):
+    """AWS asked to slow down; retry later with backoff."""
+
+
+class QuotaExceededError(AwsError):
+    """An account quota or limit was reached."""
+
+
+class ServiceValidationError(AwsError, ValueError):
+    """AWS rejected the request's parameters."""
+
+
+class ServiceError(AwsError):
+    """AWS (or the connection to it) failed; the request may succeed if retried."""
+
+
+#: (error class, codes, what to do) - the one place AWS codes meet nova_ft's errors.
+_AWS_CODES: list[tuple[type[AwsError], set[str], str]] = [
+    (
+        AuthError,
+        {
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidAccessKeyId",
+        },
+        "check your credentials (aws sts get-caller-identity) and the role's policies",
+    ),
+    (
+        ResourceNotFoundError,
+        {
+            "ResourceNotFoundException",
+            "NoSuchEntity",
+            "NoSuchBucket",
+            "NoSuchKey",
+            "NotFound",
+            "NoSuchUpload",
+        },
+        "check the name or ARN, and the region",
+    ),
+    (
+        ConflictError,
+        {
+            "ConflictException",
+            "EntityAlreadyExists",
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
+            "ResourceInUseException",
+            "DeleteConflict",
+        },
+        "the resource exists or is busy: reuse it, or wait and retry",
+    ),
+    (
+        ThrottlingError,
+        {
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "Throttling",
+            "SlowDown",
+            "ModelNotReadyException",
+        },
+        "retry with exponential backoff, or lower the request rate",
+    ),
+    (
+        QuotaExceededError,
+        {"ServiceQuotaExceededException", "LimitExceeded", "TooManyTagsException"},
+        "raise the quota in Service Quotas, or delete unused resources",
+    ),
+    (
+        ServiceValidationError,
+        {
+            "ValidationException",
+            "ValidationError",
+            "InvalidInput",
+            "MalformedPolicyDocument",
+            "InvalidBucketName",
+            "SerializationException",
+            "InvalidParameterValue",
+        },
+        "fix the named parameter and call again",
+    ),
+    (
+        ServiceError,
+        {
+            "InternalServerException",
+            "ServiceUnavailableException",
+            "InternalError",
+            "ServiceFailure",
+            "ConnectionError",
+            "ModelTimeoutException",
+        },
+        "retry; if it persists, check the endpoint and the AWS Health Dashboard",
+    ),
+]
+
+
+def aws_error(
+    operation: str, code: str, message: str, request_id: str | None, status: int | None
+) -> AwsError:
+    """The exception for an AWS error code (used by the native module)."""
+    cls, hint = next(
+        ((cls, hint) for cls, codes, hint in _AWS_CODES if code in codes),
+        (AwsError, "see the AWS documentation for this error code"),
+    )
+    return cls(
+        f"{operation} failed: {message}",
+        code=code,
+        request_id=request_id,
+        hint=hint,
+        operation=operation,
+        status=status,
+    )

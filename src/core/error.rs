@@ -20,6 +20,17 @@ pub enum NovaError {
         omitted: usize,
     },
 
+    /// An AWS call (or the emulator's answer to one) failed.
+    #[error("{operation} failed: {code}: {message}")]
+    Aws {
+        operation: String,
+        /// The AWS error code (`ThrottlingException`, `NoSuchEntity`, ...).
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        status: Option<u16>,
+    },
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

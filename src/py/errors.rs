@@ -28,6 +28,15 @@ fn build(py: Python<'_>, err: NovaError) -> PyResult<PyErr> {
                 .getattr("DatasetValidationError")?
                 .call1((summary, issues, omitted))?
         }
+        NovaError::Aws {
+            operation,
+            code,
+            message,
+            request_id,
+            status,
+        } => module
+            .getattr("aws_error")?
+            .call1((operation, code, message, request_id, status))?,
         NovaError::Io { path, source } => {
             let message = format!("{}: {source}", path.display());
             module

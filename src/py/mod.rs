@@ -6,6 +6,7 @@ mod dataset;
 mod emulator;
 mod errors;
 mod runtime;
+mod session;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,8 @@ pub mod _nova_ft {
     };
     #[pymodule_export]
     use super::emulator::PyEmulator;
+    #[pymodule_export]
+    use super::session::PySession;
 
     use pyo3::prelude::*;
 
