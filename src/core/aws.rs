@@ -48,6 +48,30 @@ pub struct FoundationModelInfo {
     pub inference_types: Vec<String>,
 }
 
+/// `FoundationModelInfo` from the SDK's summary or details type: the two have the same
+/// accessors but no shared trait.
+macro_rules! model_info {
+    ($m:expr) => {{
+        let m = $m;
+        FoundationModelInfo {
+            model_id: m.model_id().to_string(),
+            model_arn: m.model_arn().to_string(),
+            model_name: m.model_name().map(str::to_string),
+            provider: m.provider_name().map(str::to_string),
+            customizations: m
+                .customizations_supported()
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+            inference_types: m
+                .inference_types_supported()
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+        }
+    }};
+}
+
 /// An SDK error as a [`NovaError::Aws`], keeping the code, request id and HTTP status.
 pub fn aws_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> NovaError
 where
@@ -148,22 +172,7 @@ impl AwsSession {
         Ok(out
             .model_summaries()
             .iter()
-            .map(|m| FoundationModelInfo {
-                model_id: m.model_id().to_string(),
-                model_arn: m.model_arn().to_string(),
-                model_name: m.model_name().map(str::to_string),
-                provider: m.provider_name().map(str::to_string),
-                customizations: m
-                    .customizations_supported()
-                    .iter()
-                    .map(|c| c.as_str().to_string())
-                    .collect(),
-                inference_types: m
-                    .inference_types_supported()
-                    .iter()
-                    .map(|c| c.as_str().to_string())
-                    .collect(),
-            })
+            .map(|m| model_info!(m))
             .collect())
     }
 
@@ -181,21 +190,6 @@ impl AwsSession {
                 "GetFoundationModel returned no details for {model_id}"
             ))
         })?;
-        Ok(FoundationModelInfo {
-            model_id: m.model_id().to_string(),
-            model_arn: m.model_arn().to_string(),
-            model_name: m.model_name().map(str::to_string),
-            provider: m.provider_name().map(str::to_string),
-            customizations: m
-                .customizations_supported()
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect(),
-            inference_types: m
-                .inference_types_supported()
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect(),
-        })
+        Ok(model_info!(m))
     }
 }
