@@ -31,6 +31,22 @@ const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+fn method_not_allowed() -> AwsError {
+    AwsError::new(
+        405,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
+}
+
+fn malformed_xml() -> AwsError {
+    AwsError::new(
+        400,
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
 fn no_such_bucket(bucket: &str) -> AwsError {
     AwsError::new(404, "NoSuchBucket", "The specified bucket does not exist")
         .with("BucketName", bucket)
@@ -85,11 +101,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     let method = &req.method;
     match (bucket, key) {
         (None, _) if *method == Method::GET => list_buckets(ctx),
-        (None, _) => Err(AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        (None, _) => Err(method_not_allowed()),
         (Some(bucket), None) => bucket_call(ctx, req, &bucket),
         (Some(bucket), Some(key)) => object_call(ctx, req, &bucket, &key),
     }
@@ -196,11 +208,7 @@ fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
             "NotImplemented",
             "the nova_ft emulator serves ListObjectsV2 (list-type=2), not ListObjects v1",
         )),
-        _ => Err(AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(method_not_allowed()),
     }
 }
 
@@ -286,11 +294,7 @@ fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
             ctx.save(&state)?;
             Ok(status(204))
         }
-        _ => Err(AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(method_not_allowed()),
     }
 }
 
@@ -307,7 +311,7 @@ fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
         Method::PUT => {
             let fields = xml_fields(&req.body)?;
             if field(&fields, "ServerSideEncryptionConfiguration/Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm").is_none() {
-                return Err(AwsError::new(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"));
+                return Err(malformed_xml());
             }
             let body = String::from_utf8_lossy(&req.body);
             let body = body.trim_start();
@@ -331,11 +335,7 @@ fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
             ctx.save(&state)?;
             Ok(status(204))
         }
-        _ => Err(AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(method_not_allowed()),
     }
 }
 
@@ -566,11 +566,7 @@ fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome 
         }
         (&Method::POST, _) if req.has_query("uploads") => create_upload(ctx, req, bucket, key),
         (&Method::POST, Some(upload)) => complete_upload(ctx, req, bucket, key, upload),
-        _ => Err(AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(method_not_allowed()),
     }
 }
 
@@ -911,7 +907,7 @@ fn complete_upload(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str, upload:
         .map(|(_, v)| v.as_str())
         .collect();
     if numbers.is_empty() || numbers.len() != etags.len() {
-        return Err(AwsError::new(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"));
+        return Err(malformed_xml());
     }
     let mut state = ctx.store.lock();
     let u = match state.uploads.get(upload) {
@@ -995,15 +991,15 @@ fn decode_hex(text: &str) -> Vec<u8> {
 
 fn xml_fields(body: &[u8]) -> Result<Vec<(String, String)>, AwsError> {
     use quick_xml::events::Event;
-    let malformed = || {
-        AwsError::new(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
-    };
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut path: Vec<String> = Vec::new();
     let mut out = Vec::new();
     let mut buf = Vec::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|_| malformed())? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|_| malformed_xml())?
+        {
             Event::Start(e) => {
                 path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned())
             }
@@ -1011,7 +1007,7 @@ fn xml_fields(body: &[u8]) -> Result<Vec<(String, String)>, AwsError> {
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|_| malformed())?.into_owned();
+                let text = t.unescape().map_err(|_| malformed_xml())?.into_owned();
                 if !text.trim().is_empty() {
                     out.push((path.join("/"), text));
                 }

@@ -320,18 +320,18 @@ impl Teacher {
     }
 }
 
-/// The conversation turns of a record before its answer, as (role, text).
-pub fn turns_of(record: &Conversation) -> Vec<(String, String)> {
-    record
-        .prompt_messages()
-        .iter()
-        .map(|m| (m.role.as_str().to_string(), m.text()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The conversation turns of a record before its answer, as (role, text).
+    fn turns_of(record: &Conversation) -> Vec<(String, String)> {
+        record
+            .prompt_messages()
+            .iter()
+            .map(|m| (m.role.as_str().to_string(), m.text()))
+            .collect()
+    }
     use crate::core::dataset::synth::SyntheticIntents;
 
     #[test]
