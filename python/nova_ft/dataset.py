@@ -10,11 +10,14 @@ import html
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _nova_ft
 from ._pandas import require_pandas
 from .report import OverlapReport, PriceTable, ValidationReport
+
+if TYPE_CHECKING:
+    from .storage import Bucket, DataLocation
 
 __all__ = ["Dataset", "estimate_tokens", "price_table", "validate"]
 
@@ -237,6 +240,22 @@ class Dataset:
         """Write one split to ``path`` atomically."""
         self._core.write_split(split, Path(path))
         return Path(path)
+
+    def upload(self, bucket: Bucket, prefix: str = "") -> DataLocation:
+        """Validate, then upload ``train`` and ``valid`` to the tutorial's layout
+        (``<prefix>training-data/train.jsonl``, ``<prefix>validation-data/valid.jsonl``).
+
+        Nothing is uploaded if validation fails; a file S3 already holds (same SHA-256) is not
+        sent again. ``test`` stays local: it is held out for the benchmark.
+        """
+        from .storage import upload_steps
+
+        return bucket._session._run(upload_steps(self, bucket, prefix))
+
+    async def upload_async(self, bucket: Bucket, prefix: str = "") -> DataLocation:
+        from .storage import upload_steps
+
+        return await bucket._session._run_async(upload_steps(self, bucket, prefix))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self.size(s)}" for s in self.splits)

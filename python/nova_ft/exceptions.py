@@ -18,8 +18,10 @@ __all__ = [
     "ConflictError",
     "DataFileError",
     "DatasetValidationError",
+    "DeploymentFailedError",
     "InvalidParameterError",
     "Issue",
+    "JobFailedError",
     "NovaFtError",
     "QuotaExceededError",
     "ResourceNotFoundError",
@@ -145,6 +147,34 @@ class ServiceError(AwsError):
     """AWS (or the connection to it) failed; the request may succeed if retried."""
 
 
+class JobFailedError(NovaFtError):
+    """A customization job ended Failed or Stopped.
+
+    Attributes:
+        job_name: the job.
+        status: ``Failed`` or ``Stopped``.
+        failure_message: Bedrock's own explanation (for example the data file and line).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_name: str,
+        status: str,
+        failure_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.job_name = job_name
+        self.status = status
+        self.failure_message = failure_message
+
+
+class DeploymentFailedError(NovaFtError):
+    """A custom model deployment ended Failed instead of Active."""
+
+
 #: (error class, codes, what to do) - the one place AWS codes meet nova_ft's errors.
 _AWS_CODES: list[tuple[type[AwsError], set[str], str]] = [
     (
@@ -158,6 +188,7 @@ _AWS_CODES: list[tuple[type[AwsError], set[str], str]] = [
             "ExpiredToken",
             "ExpiredTokenException",
             "InvalidAccessKeyId",
+            "Forbidden",
         },
         "check your credentials (aws sts get-caller-identity) and the role's policies",
     ),

@@ -7,18 +7,45 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from . import _nova_ft
+from . import _nova_ft, _steps
+from .deployment import Deployment
 from .emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
+from .exceptions import ConflictError, InvalidParameterError
+from .job import DEFAULT_BASE_MODEL, FineTuneJob, Hyperparameters, fine_tune_steps
+from .resources import Resource, ResourceRecord
+from .role import TrainingRole
+from .storage import Bucket, DataLocation
 
-__all__ = ["ON_DEMAND_CUSTOM_MODEL_REGIONS", "Session"]
+__all__ = ["ON_DEMAND_CUSTOM_MODEL_REGIONS", "Reply", "Session"]
+
+T = TypeVar("T")
+log = logging.getLogger("nova_ft")
 
 #: Regions that serve on-demand deployments of customized Nova models.
 ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One Converse answer."""
+
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    #: Wall time of the call as the client saw it.
+    latency_ms: float
+    #: The model id sent (a ``:128k`` fine-tuning base becomes its on-demand id).
+    model_id: str
 
 
 class Session:
@@ -35,10 +62,13 @@ class Session:
         region: str | None = None,
         profile: str | None = None,
         endpoint_url: str | None = None,
+        record_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._core = _nova_ft.SessionCore.connect(region, profile, endpoint_url)
         self._emulator: LocalEmulator | None = None
         self._identity: dict[str, Any] | None = None
+        self._record_path = record_path
+        self._record: ResourceRecord | None = None
 
     @classmethod
     def local(
@@ -55,6 +85,8 @@ class Session:
         )
         session._emulator = emulator
         session._identity = None
+        session._record_path = None
+        session._record = None
         return session
 
     @property
@@ -80,14 +112,45 @@ class Session:
         """Whether this region can serve on-demand deployments of custom Nova models."""
         return self.is_local or self.region in ON_DEMAND_CUSTOM_MODEL_REGIONS
 
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, op: str, **args: Any) -> Any:
+        """One core call, blocking (GIL released, Ctrl-C interrupts it)."""
+        return self._core.call(_steps.call(op, **args))
+
+    def _run(self, steps: _steps.Steps[T]) -> T:
+        return _steps.run(self._core, steps)
+
+    async def _run_async(self, steps: _steps.Steps[T]) -> T:
+        return await _steps.run_async(self._core, steps)
+
+    @property
+    def record(self) -> ResourceRecord:
+        """What this workflow created here, for :meth:`cleanup` (a JSON file next to the work).
+
+        For ``Session.local()`` it lives in the emulator's data directory; otherwise in
+        ``./.nova_ft/resources-<account>-<region>.json`` unless ``record_path`` was given.
+        """
+        if self._record is None:
+            if self._record_path is not None:
+                path = Path(self._record_path)
+            elif self._emulator is not None:
+                path = self._emulator.data_dir / "nova_ft-resources.json"
+            else:
+                path = Path(".nova_ft") / f"resources-{self.account_id}-{self.region}.json"
+            self._record = ResourceRecord(path)
+        return self._record
+
+    # -- step 0: environment ----------------------------------------------------------------
+
     def caller_identity(self) -> dict[str, Any]:
         """``sts get-caller-identity``: ``{"account", "arn", "user_id"}``."""
-        identity: dict[str, Any] = self._core.caller_identity()
+        identity: dict[str, Any] = self._call("caller_identity")
         self._identity = identity
         return identity
 
     async def caller_identity_async(self) -> dict[str, Any]:
-        identity: dict[str, Any] = await self._core.caller_identity_async()
+        identity: dict[str, Any] = await self._core.call_async(_steps.call("caller_identity"))
         self._identity = identity
         return identity
 
@@ -99,19 +162,237 @@ class Session:
     def foundation_models(self, customization: str | None = None) -> list[dict[str, Any]]:
         """Foundation models, optionally only those supporting ``FINE_TUNING`` or
         ``DISTILLATION``. An empty list on AWS usually means model access was not granted."""
-        models: list[dict[str, Any]] = self._core.foundation_models(customization)
+        models: list[dict[str, Any]] = self._call("foundation_models", customization=customization)
         return models
 
     async def foundation_models_async(
         self, customization: str | None = None
     ) -> list[dict[str, Any]]:
-        models: list[dict[str, Any]] = await self._core.foundation_models_async(customization)
+        models: list[dict[str, Any]] = await self._core.call_async(
+            _steps.call("foundation_models", customization=customization)
+        )
         return models
 
     def foundation_model(self, model_id: str) -> dict[str, Any]:
         """One foundation model by id or ARN (raises ResourceNotFoundError if unknown)."""
-        model: dict[str, Any] = self._core.foundation_model(model_id)
+        model: dict[str, Any] = self._call("foundation_model", model_id=model_id)
         return model
+
+    def bucket(self, name: str | None = None) -> Bucket:
+        """The workflow's bucket (default ``sl-nova-ft-<account>``); call ``.ensure()``."""
+        return Bucket(self, name)
+
+    # -- step 2: role -----------------------------------------------------------------------
+
+    def training_role(
+        self,
+        data: DataLocation | None = None,
+        *,
+        bucket: str | None = None,
+        data_prefixes: Sequence[str] = ("training-data/", "validation-data/"),
+        output_prefix: str = "output-data/",
+        name: str = "BedrockNovaFineTune",
+    ) -> TrainingRole:
+        """The service role for customization jobs, scoped to an upload's prefixes.
+
+        Pass the :class:`DataLocation` that ``Dataset.upload`` returned, or the bucket and
+        prefixes. Call ``.ensure()`` on the result.
+        """
+        if data is not None:
+            return TrainingRole(self, data.bucket, data.data_prefixes, data.output_prefix, name)
+        if bucket is None:
+            raise InvalidParameterError("training_role needs data=<upload> or bucket=<name>")
+        return TrainingRole(self, bucket, data_prefixes, output_prefix, name)
+
+    # -- step 3: training -------------------------------------------------------------------
+
+    def _fine_tune_spec(
+        self,
+        data: DataLocation,
+        role: TrainingRole | str,
+        *,
+        base_model: str,
+        hyperparameters: Hyperparameters | Mapping[str, Any] | None,
+        customization: str,
+        teacher_model: str | None,
+        max_response_length: int | None,
+        job_name: str | None,
+        custom_model_name: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        kind = customization.upper()
+        if kind not in ("FINE_TUNING", "DISTILLATION"):
+            raise InvalidParameterError(
+                f"customization must be FINE_TUNING or DISTILLATION, got {customization!r}"
+            )
+        if kind == "DISTILLATION" and not teacher_model:
+            raise InvalidParameterError(
+                "DISTILLATION needs teacher_model= (amazon.nova-pro-v1:0 or "
+                "amazon.nova-premier-v1:0)"
+            )
+        if isinstance(hyperparameters, Mapping):
+            hyperparameters = Hyperparameters.from_api(hyperparameters)
+        if hyperparameters is None and kind == "FINE_TUNING":
+            hyperparameters = Hyperparameters()
+        role_arn = role if isinstance(role, str) else role.arn
+        if not role_arn:
+            raise InvalidParameterError("the training role has no ARN yet: call role.ensure()")
+        if not self.serves_on_demand_custom_models:
+            warnings.warn(
+                f"region {self.region} cannot serve on-demand custom Nova models (only "
+                f"{', '.join(ON_DEMAND_CUSTOM_MODEL_REGIONS)}): you could train but not deploy",
+                UserWarning,
+                stacklevel=3,
+            )
+        suffix = "distill" if kind == "DISTILLATION" else "sft"
+        spec: dict[str, Any] = {
+            "job_name": job_name or f"nova-micro-{suffix}",
+            "custom_model_name": custom_model_name or f"nova-micro-{suffix}",
+            "role_arn": role_arn,
+            "base_model": base_model,
+            "customization_type": kind,
+            "training_uri": data.train_uri,
+            "validation_uri": data.valid_uri,
+            "output_uri": data.output_uri,
+            "hyperparameters": hyperparameters.to_api() if hyperparameters else {},
+            "teacher_model": teacher_model,
+            "max_response_length": max_response_length,
+        }
+        return spec, job_name is not None
+
+    def fine_tune(
+        self,
+        data: DataLocation,
+        role: TrainingRole | str,
+        *,
+        base_model: str = DEFAULT_BASE_MODEL,
+        hyperparameters: Hyperparameters | Mapping[str, Any] | None = None,
+        customization: str = "FINE_TUNING",
+        teacher_model: str | None = None,
+        max_response_length: int | None = None,
+        job_name: str | None = None,
+        custom_model_name: str | None = None,
+    ) -> FineTuneJob:
+        """Start a customization job, or attach to the one this configuration started.
+
+        The ``clientRequestToken`` is derived from the configuration, and default names carry
+        its first 8 characters, so re-running a cell never starts a second job, while a
+        changed setting starts a new one. ``customization="DISTILLATION"`` needs
+        ``teacher_model`` (Nova Pro or Premier); the data may then hold prompts without answers.
+        """
+        spec, named = self._fine_tune_spec(
+            data,
+            role,
+            base_model=base_model,
+            hyperparameters=hyperparameters,
+            customization=customization,
+            teacher_model=teacher_model,
+            max_response_length=max_response_length,
+            job_name=job_name,
+            custom_model_name=custom_model_name,
+        )
+        return self._run(fine_tune_steps(self, spec, named))
+
+    async def fine_tune_async(
+        self,
+        data: DataLocation,
+        role: TrainingRole | str,
+        *,
+        base_model: str = DEFAULT_BASE_MODEL,
+        hyperparameters: Hyperparameters | Mapping[str, Any] | None = None,
+        customization: str = "FINE_TUNING",
+        teacher_model: str | None = None,
+        max_response_length: int | None = None,
+        job_name: str | None = None,
+        custom_model_name: str | None = None,
+    ) -> FineTuneJob:
+        spec, named = self._fine_tune_spec(
+            data,
+            role,
+            base_model=base_model,
+            hyperparameters=hyperparameters,
+            customization=customization,
+            teacher_model=teacher_model,
+            max_response_length=max_response_length,
+            job_name=job_name,
+            custom_model_name=custom_model_name,
+        )
+        return await self._run_async(fine_tune_steps(self, spec, named))
+
+    def job(self, name_or_arn: str) -> FineTuneJob:
+        """Attach to an existing customization job."""
+        job = FineTuneJob(self, name_or_arn)
+        job.refresh()
+        job.name = str(job.info.get("job_name", name_or_arn))
+        return job
+
+    # -- step 4: deployment -----------------------------------------------------------------
+
+    def deployment(self, name_or_arn: str) -> Deployment:
+        """Attach to an existing deployment."""
+        deployment = Deployment(self, name_or_arn)
+        deployment.refresh()
+        deployment.name = str(deployment.info.get("name", name_or_arn))
+        return deployment
+
+    # -- step 5: inference ------------------------------------------------------------------
+
+    def converse(
+        self,
+        model_id: str,
+        text: str,
+        *,
+        system: str | None = None,
+        max_tokens: int | None = 512,
+        temperature: float | None = 0.0,
+    ) -> Reply:
+        """One Converse call. A fine-tuning base id (``...:128k``) is sent as its on-demand id."""
+        return Reply(
+            **self._call(
+                "converse",
+                model_id=model_id,
+                text=text,
+                system=system,
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        )
+
+    async def converse_async(
+        self,
+        model_id: str,
+        text: str,
+        *,
+        system: str | None = None,
+        max_tokens: int | None = 512,
+        temperature: float | None = 0.0,
+    ) -> Reply:
+        reply = await self._core.call_async(
+            _steps.call(
+                "converse",
+                model_id=model_id,
+                text=text,
+                system=system,
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        )
+        return Reply(**reply)
+
+    # -- step 6: clean up -------------------------------------------------------------------
+
+    def cleanup(self, *, delete_bucket: bool = False, dry_run: bool = False) -> list[Resource]:
+        """Delete what this workflow created, from :attr:`record`; return what was deleted.
+
+        Order: deployments, custom models, running jobs (stopped; Bedrock keeps job records),
+        job output, uploaded objects, the role and its policy, and the bucket only with
+        ``delete_bucket=True`` (and only if nova_ft created it). Safe to call again.
+        """
+        return self._run(cleanup_steps(self, delete_bucket, dry_run))
+
+    async def cleanup_async(
+        self, *, delete_bucket: bool = False, dry_run: bool = False
+    ) -> list[Resource]:
+        return await self._run_async(cleanup_steps(self, delete_bucket, dry_run))
 
     def close(self) -> None:
         """Stop the emulator this session started, if any."""
@@ -132,3 +413,62 @@ class Session:
     def __repr__(self) -> str:
         where = f", endpoint_url={self.endpoint_url!r}" if self.endpoint_url else ""
         return f"Session(region={self.region!r}, local={self.is_local}{where})"
+
+
+def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
+    """Delete one recorded resource; True if it existed."""
+    if item.kind == "deployment":
+        return (yield _steps.call("delete_deployment", deployment=item.id))  # type: ignore[no-any-return]
+    if item.kind == "custom_model":
+        # A just-deleted deployment can hold the model for a moment: retry a conflict.
+        for attempt in range(6):
+            try:
+                return (yield _steps.call("delete_custom_model", model=item.id))  # type: ignore[no-any-return]
+            except ConflictError:
+                if attempt == 5:
+                    raise
+                yield _steps.Sleep(0.2 if session.is_local else 10.0)
+        return False
+    if item.kind == "job":
+        # Bedrock keeps job records (they cost nothing); a running job is stopped.
+        info = yield _steps.call("describe_job", job=item.id)
+        if info["status"] == "InProgress":
+            yield _steps.call("stop_job", job=item.id)
+            return True
+        return False
+    if item.kind in ("prefix", "object"):
+        assert item.bucket is not None
+        if item.kind == "prefix":
+            keys = yield _steps.call("list_keys", bucket=item.bucket, prefix=item.id)
+        else:
+            keys = [item.id]
+        try:
+            deleted = yield _steps.call("delete_keys", bucket=item.bucket, keys=keys)
+        except Exception as exc:  # the bucket itself is gone: nothing left to delete
+            if getattr(exc, "code", None) == "NoSuchBucket":
+                return False
+            raise
+        return bool(deleted)
+    if item.kind == "role":
+        return (yield _steps.call("delete_role", name=item.id))  # type: ignore[no-any-return]
+    if item.kind == "bucket":
+        return (yield _steps.call("delete_bucket", name=item.id))  # type: ignore[no-any-return]
+    raise InvalidParameterError(f"unknown resource kind {item.kind!r} in {session.record.path}")
+
+
+def cleanup_steps(
+    session: Session, delete_bucket: bool, dry_run: bool
+) -> _steps.Steps[list[Resource]]:
+    done: list[Resource] = []
+    for item in session.record.in_cleanup_order():
+        if item.kind == "bucket" and not delete_bucket:
+            continue
+        if dry_run:
+            done.append(item)
+            continue
+        existed = yield from _cleanup_one(session, item)
+        session.record.remove(item)
+        log.info("%s %s", "deleted" if existed else "already gone:", item.label)
+        if existed:
+            done.append(item)
+    return done

@@ -1,10 +1,16 @@
 //! The pure-Rust core: no PyO3 here, so it builds, tests and benchmarks without Python.
 
 pub mod aws;
+pub mod calls;
+pub mod converse;
 pub mod cost;
 pub mod dataset;
+pub mod deploy;
 pub mod error;
 pub mod fsio;
+pub mod iam;
+pub mod job;
 pub mod pyjson;
 pub mod pyrandom;
+pub mod storage;
 pub mod tokens;

@@ -677,6 +677,7 @@ fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
         last_modified: Utc::now(),
         content_type: req.header("content-type").map(str::to_string),
         checksum_crc32: crc.clone(),
+        metadata: user_metadata(req),
     };
     store_object(ctx, bucket, key, object)?;
     let mut resp = status(200);
@@ -689,6 +690,17 @@ fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
         );
     }
     Ok(resp)
+}
+
+/// The `x-amz-meta-*` headers of a request, as S3 stores them.
+fn user_metadata(req: &AwsRequest) -> std::collections::BTreeMap<String, String> {
+    req.headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((key.to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect()
 }
 
 /// Put an object into a bucket, replacing (and deleting the body of) any previous version.
@@ -788,6 +800,14 @@ fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
         HeaderValue::from_str(&http_date(object.last_modified)).map_err(internal)?,
     );
     headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    for (key, value) in &object.metadata {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(format!("x-amz-meta-{key}").as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
     if let Some((start, end)) = range {
         headers.insert(
             "content-range",
@@ -965,6 +985,7 @@ fn complete_upload(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str, upload:
             last_modified: Utc::now(),
             content_type: u.content_type.clone(),
             checksum_crc32: None,
+            metadata: Default::default(),
         },
     );
     ctx.save(&state)?;
@@ -1067,6 +1088,7 @@ pub fn internal_put(
         last_modified: Utc::now(),
         content_type: Some(content_type.to_string()),
         checksum_crc32: None,
+        metadata: Default::default(),
     };
     store_object(ctx, bucket, key, object)
 }

@@ -57,6 +57,9 @@ pub struct Object {
     pub last_modified: DateTime<Utc>,
     pub content_type: Option<String>,
     pub checksum_crc32: Option<String>,
+    /// User metadata (`x-amz-meta-*` headers, names lower-cased without the prefix).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

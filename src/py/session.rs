@@ -5,6 +5,7 @@
 use super::errors::to_pyerr;
 use super::runtime::{runtime, wait_for};
 use crate::core::aws::{AwsSession, SessionConfig};
+use crate::core::calls::Call;
 use crate::core::error::NovaError;
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -17,6 +18,15 @@ pub struct PySession {
 fn to_py<T: serde::Serialize>(py: Python<'_>, result: Result<T, NovaError>) -> PyResult<Py<PyAny>> {
     let value = result.map_err(|e| to_pyerr(py, e))?;
     Ok(pythonize::pythonize(py, &value)?.unbind())
+}
+
+fn parse_call(args: &Bound<'_, PyAny>) -> PyResult<Call> {
+    pythonize::depythonize(args).map_err(|e| {
+        to_pyerr(
+            args.py(),
+            NovaError::invalid(format!("bad arguments for a session call: {e}")),
+        )
+    })
 }
 
 /// Run an async call on the shared runtime as a Python awaitable.
@@ -68,45 +78,23 @@ impl PySession {
         self.inner.endpoint_url.as_deref()
     }
 
-    fn caller_identity(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// Run one workflow call (`{"op": "ensure_bucket", "name": ...}`, see `core::calls`),
+    /// blocking: the GIL is released and Ctrl-C interrupts the wait.
+    fn call(&self, py: Python<'_>, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let call = parse_call(args)?;
         let s = Arc::clone(&self.inner);
-        let result = wait_for(py, async move { s.caller_identity().await })?;
+        let result = wait_for(py, async move { s.execute(call).await })?;
         to_py(py, result)
     }
 
-    fn caller_identity_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let s = Arc::clone(&self.inner);
-        awaitable(py, async move { s.caller_identity().await })
-    }
-
-    #[pyo3(signature = (customization=None))]
-    fn foundation_models(
-        &self,
-        py: Python<'_>,
-        customization: Option<String>,
-    ) -> PyResult<Py<PyAny>> {
-        let s = Arc::clone(&self.inner);
-        let result = wait_for(py, async move {
-            s.foundation_models(customization.as_deref()).await
-        })?;
-        to_py(py, result)
-    }
-
-    #[pyo3(signature = (customization=None))]
-    fn foundation_models_async<'py>(
+    /// The same call as an awaitable on the shared runtime.
+    fn call_async<'py>(
         &self,
         py: Python<'py>,
-        customization: Option<String>,
+        args: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let call = parse_call(args)?;
         let s = Arc::clone(&self.inner);
-        awaitable(py, async move {
-            s.foundation_models(customization.as_deref()).await
-        })
-    }
-
-    fn foundation_model(&self, py: Python<'_>, model_id: String) -> PyResult<Py<PyAny>> {
-        let s = Arc::clone(&self.inner);
-        let result = wait_for(py, async move { s.foundation_model(&model_id).await })?;
-        to_py(py, result)
+        awaitable(py, async move { s.execute(call).await })
     }
 }

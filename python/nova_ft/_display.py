@@ -1,0 +1,48 @@
+"""Small display helpers shared by the workflow classes: HTML tables for notebooks, matplotlib
+on demand, and the progress bar (tqdm picks the notebook widget or the terminal bar)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+
+def html_table(title: str, fields: Mapping[str, Any]) -> str:
+    """A two-column table: the object's state as a notebook shows it."""
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in fields.items()
+        if v is not None
+    )
+    return f"<b>{html.escape(title)}</b><table>{rows}</table>"
+
+
+def require_pyplot() -> Any:
+    """Import matplotlib's pyplot (headless-safe), or say how to get it."""
+    try:
+        import matplotlib
+
+        if not _has_display():
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib: pip install 'nova_ft[plot]'") from exc
+    return plt
+
+
+def _has_display() -> bool:
+    import os
+    import sys
+
+    return "ipykernel" in sys.modules or bool(os.environ.get("DISPLAY"))
+
+
+def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
+    """A tqdm bar (notebook widget in Jupyter, text in a terminal), or None when disabled."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)

@@ -1,0 +1,436 @@
+"""Step 3: the model customization job (FINE_TUNING or DISTILLATION) and its custom model."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._display import html_table, progress_bar, require_pyplot
+from ._pandas import require_pandas
+from ._steps import Sleep, Steps, call
+from .exceptions import (
+    InvalidParameterError,
+    JobFailedError,
+    ResourceNotFoundError,
+    ServiceValidationError,
+)
+
+if TYPE_CHECKING:
+    from .deployment import Deployment
+    from .session import Session
+
+__all__ = ["DEFAULT_BASE_MODEL", "CustomModel", "FineTuneJob", "Hyperparameters"]
+
+log = logging.getLogger("nova_ft")
+
+#: The fine-tuning base of Nova Micro (the on-demand id has no ``:128k``).
+DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
+TERMINAL = ("Completed", "Failed", "Stopped")
+#: Bedrock's sub-steps, in order: the progress bar counts them.
+SUB_STEPS = ("validation", "data_processing", "training")
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Nova's fine-tuning hyperparameters, range-checked before any call.
+
+    >>> Hyperparameters(epochs=3).to_api()
+    {'epochCount': '3', 'learningRate': '0.00001', 'learningRateWarmupSteps': '10'}
+    >>> Hyperparameters.from_api({"learningRateMultiplier": "1.0"})
+    Traceback (most recent call last):
+    ...
+    nova_ft.exceptions.InvalidParameterError: learningRateMultiplier is for Claude 3 Haiku, ...
+    """
+
+    epochs: int = 2
+    learning_rate: float = 1e-5
+    warmup_steps: int = 10
+
+    #: Nova Micro's documented ranges (bedrock-api.md section 8).
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "epochs": (1, 5),
+        "learning_rate": (1e-6, 1e-4),
+        "warmup_steps": (0, 100),
+    }
+    API_NAMES: ClassVar[dict[str, str]] = {
+        "epochs": "epochCount",
+        "learning_rate": "learningRate",
+        "warmup_steps": "learningRateWarmupSteps",
+    }
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in self.RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+            if name != "learning_rate" and not isinstance(value, int):
+                raise InvalidParameterError(f"{name} must be a whole number, got {value!r}")
+            if not low <= value <= high:
+                raise InvalidParameterError(
+                    f"{name}={value} is outside Nova's range {low} to {high} "
+                    f"({self.API_NAMES[name]})"
+                )
+
+    def to_api(self) -> dict[str, str]:
+        """The strings Bedrock expects (``learningRate`` written out, as AWS's samples do)."""
+        rate = f"{self.learning_rate:.12f}".rstrip("0").rstrip(".")
+        return {
+            "epochCount": str(self.epochs),
+            "learningRate": rate,
+            "learningRateWarmupSteps": str(self.warmup_steps),
+        }
+
+    @classmethod
+    def from_api(cls, values: Mapping[str, str | int | float]) -> Hyperparameters:
+        """From Bedrock's names; a Claude-only or unknown key is refused with the fix."""
+        by_api = {v: k for k, v in cls.API_NAMES.items()}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key == "learningRateMultiplier":
+                low, high = cls.RANGES["learning_rate"]
+                raise InvalidParameterError(
+                    "learningRateMultiplier is for Claude 3 Haiku, not Nova: use learningRate "
+                    f"({low} to {high}) instead"
+                )
+            if key not in by_api:
+                raise InvalidParameterError(
+                    f"unknown Nova hyperparameter {key!r}; Nova takes {sorted(by_api)}"
+                )
+            name = by_api[key]
+            kwargs[name] = float(value) if name == "learning_rate" else int(value)
+        return cls(**kwargs)
+
+
+def request_token(spec: Mapping[str, Any]) -> str:
+    """A clientRequestToken derived from the configuration: the same job twice, one token."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _base_model_hint(session: Session) -> str:
+    return (
+        "Nova ids carry context-window suffixes that change; list the current ones with "
+        "session.foundation_models('FINE_TUNING') (or nova-ft models) instead of hard-coding "
+        f"(the Nova Micro fine-tuning base is {DEFAULT_BASE_MODEL}, region {session.region})"
+    )
+
+
+class FineTuneJob:
+    """A Bedrock model customization job.
+
+    Create one with :meth:`nova_ft.Session.fine_tune` (idempotent: re-running the same
+    configuration attaches to the job it started) or attach with :meth:`Session.job`.
+    """
+
+    def __init__(self, session: Session, name: str, info: dict[str, Any] | None = None) -> None:
+        self._session = session
+        self.name = name
+        self.info: dict[str, Any] = info or {}
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def arn(self) -> str | None:
+        return self.info.get("job_arn")
+
+    @property
+    def status(self) -> str | None:
+        return self.info.get("status")
+
+    @property
+    def failure_message(self) -> str | None:
+        return self.info.get("failure_message")
+
+    @property
+    def custom_model_arn(self) -> str | None:
+        return self.info.get("custom_model_arn")
+
+    @property
+    def custom_model(self) -> CustomModel:
+        """The model this job made (once Completed)."""
+        if not self.custom_model_arn:
+            raise InvalidParameterError(
+                f"job {self.name} has no custom model yet (status {self.status}); call wait()"
+            )
+        return CustomModel(self._session, self.custom_model_arn)
+
+    def _refresh(self) -> Steps[FineTuneJob]:
+        self.info = yield call("describe_job", job=self.arn or self.name)
+        return self
+
+    def refresh(self) -> FineTuneJob:
+        """Fetch the job's current state."""
+        return self._session._run(self._refresh())
+
+    async def refresh_async(self) -> FineTuneJob:
+        return await self._session._run_async(self._refresh())
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def _wait(
+        self, progress: bool, timeout: float | None, poll: float | None
+    ) -> Steps[CustomModel]:
+        # Poll gently: quickly at first, then less often (Bedrock jobs take tens of minutes,
+        # and there is no waiter or event to subscribe to).
+        first, longest = (0.1, 1.0) if self._session.is_local else (15.0, 60.0)
+        delay = poll if poll is not None else first
+        started = time.monotonic()
+        bar = progress_bar(len(SUB_STEPS), f"job {self.name}", progress)
+        try:
+            while True:
+                yield from self._refresh()
+                done = sum(self.info.get("steps", {}).get(s) == "Completed" for s in SUB_STEPS)
+                if bar is not None:
+                    bar.n = done
+                    bar.set_postfix_str(self._progress_text(), refresh=True)
+                if self.status in TERMINAL:
+                    break
+                if timeout is not None and time.monotonic() - started > timeout:
+                    raise TimeoutError(
+                        f"job {self.name} still {self.status} after {timeout:.0f} s; it keeps "
+                        "running on Bedrock: call wait() again, or stop()"
+                    )
+                yield Sleep(delay)
+                if poll is None:
+                    delay = min(delay * 1.5, longest)
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.status != "Completed":
+            raise self._failure()
+        log.info("job %s completed: %s", self.name, self.custom_model_arn)
+        assert self.custom_model_arn is not None
+        self._session.record.add("custom_model", self.custom_model_arn)
+        return CustomModel(self._session, self.custom_model_arn)
+
+    def _progress_text(self) -> str:
+        steps = self.info.get("steps", {})
+        current = next((s for s in SUB_STEPS if steps.get(s) == "InProgress"), None)
+        return f"{self.status}" + (f" ({current.replace('_', ' ')})" if current else "")
+
+    def _failure(self) -> JobFailedError:
+        message = self.failure_message or "no failure message"
+        hint = None
+        if "AccessDenied" in message or "Access Denied" in message:
+            hint = (
+                "the training role cannot read the data: its policy's prefixes must match the "
+                "upload's (TrainingRole(data_prefixes=location.data_prefixes) does this)"
+            )
+        elif self.status == "Stopped":
+            hint = "the job was stopped; start a new one with different names or settings"
+        else:
+            hint = "fix what the message names (file, line, field) and start the job again"
+        return JobFailedError(
+            f"job {self.name} ended {self.status}: {message}",
+            job_name=self.name,
+            status=self.status or "",
+            failure_message=self.failure_message,
+            hint=hint,
+        )
+
+    def wait(
+        self, progress: bool = True, timeout: float | None = None, poll: float | None = None
+    ) -> CustomModel:
+        """Wait until the job ends, with a progress bar; return its custom model.
+
+        Raises :class:`~nova_ft.exceptions.JobFailedError` with Bedrock's failure message if the
+        job fails or is stopped. Ctrl-C stops waiting (the job keeps running on Bedrock).
+        """
+        try:
+            return self._session._run(self._wait(progress, timeout, poll))
+        except KeyboardInterrupt:
+            log.warning(
+                "stopped waiting; job %s keeps running on Bedrock: call wait() to resume or "
+                "stop() to stop it",
+                self.name,
+            )
+            raise
+
+    async def wait_async(
+        self, progress: bool = False, timeout: float | None = None, poll: float | None = None
+    ) -> CustomModel:
+        return await self._session._run_async(self._wait(progress, timeout, poll))
+
+    def _stop(self) -> Steps[FineTuneJob]:
+        yield call("stop_job", job=self.arn or self.name)
+        yield from self._refresh()
+        return self
+
+    def stop(self) -> FineTuneJob:
+        """Ask Bedrock to stop the job (status goes Stopping, then Stopped)."""
+        return self._session._run(self._stop())
+
+    async def stop_async(self) -> FineTuneJob:
+        return await self._session._run_async(self._stop())
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def _metric_keys(self) -> tuple[str, str, str]:
+        output = self.info.get("output_uri") or ""
+        if not output.startswith("s3://") or not self.arn:
+            raise InvalidParameterError(f"job {self.name} has no output location yet")
+        bucket, _, prefix = output[5:].partition("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        base = f"{prefix}model-customization-job-{self.arn.rsplit('/', 1)[-1]}"
+        return (
+            bucket,
+            f"{base}/training_artifacts/step_wise_training_metrics.csv",
+            f"{base}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+        )
+
+    def metrics(self) -> Any:
+        """Training and validation loss from the job's output CSVs, as one DataFrame.
+
+        Columns: ``split`` (``training``/``validation``), ``step_number``, ``epoch_number``,
+        ``loss``, ``perplexity``.
+        """
+        pd = require_pandas()
+        bucket, train_key, valid_key = self._metric_keys()
+        rows: list[dict[str, Any]] = []
+        for split, key in (("training", train_key), ("validation", valid_key)):
+            try:
+                text: str = self._session._call("get_text", bucket=bucket, key=key)
+            except ResourceNotFoundError:
+                if split == "training":
+                    raise
+                continue
+            for row in csv.DictReader(io.StringIO(text)):
+                rows.append(
+                    {
+                        "split": split,
+                        "step_number": int(row["step_number"]),
+                        "epoch_number": int(row["epoch_number"]),
+                        "loss": float(row.get(f"{split}_loss") or "nan"),
+                        "perplexity": float(row.get("perplexity") or "nan"),
+                    }
+                )
+        columns = ["split", "step_number", "epoch_number", "loss", "perplexity"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def plot_loss(self, path: str | None = None, ax: Any = None) -> Any:
+        """Plot the loss curves (training per step, validation per epoch); save to ``path``."""
+        plt = require_pyplot()
+        frame = self.metrics()
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6, 3.5))
+        else:
+            fig = ax.figure
+        train = frame[frame["split"] == "training"]
+        ax.plot(train["step_number"], train["loss"], label="training loss", lw=1.2)
+        valid = frame[frame["split"] == "validation"]
+        if len(valid):
+            ax.plot(valid["step_number"], valid["loss"], "o-", label="validation loss")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{self.name}")
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+    def __repr__(self) -> str:
+        return f"FineTuneJob(name={self.name!r}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            "nova_ft.FineTuneJob",
+            {
+                "name": self.name,
+                "status": self.status,
+                "steps": ", ".join(f"{k}: {v}" for k, v in self.info.get("steps", {}).items()),
+                "base model": self.info.get("base_model_arn"),
+                "hyperparameters": self.info.get("hyperparameters"),
+                "custom model": self.custom_model_arn,
+                "failure": self.failure_message,
+            },
+        )
+
+
+def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Steps[FineTuneJob]:
+    """Attach to the job this configuration already started, or start it."""
+    token = request_token(spec)
+    if not named:
+        spec["job_name"] = f"{spec['job_name']}-{token[:8]}"
+        spec["custom_model_name"] = f"{spec['custom_model_name']}-{token[:8]}"
+    name = spec["job_name"]
+    job = FineTuneJob(session, name)
+    try:
+        yield from job._refresh()
+    except ResourceNotFoundError:
+        pass
+    else:
+        if job.info.get("client_request_token") == token:
+            log.info("job %s exists (%s): attaching", name, job.status)
+            return job
+        from .exceptions import ConflictError
+
+        raise ConflictError(
+            f"a customization job named {name} already exists with a different configuration",
+            code="ConflictException",
+            hint="pass another job_name (and custom_model_name), or attach to it with "
+            f"session.job({name!r})",
+        )
+    try:
+        arn = yield call("create_job", **spec, client_request_token=token)
+    except ServiceValidationError as exc:
+        if "base" in str(exc).lower() and "model" in str(exc).lower():
+            exc.hint = _base_model_hint(session)
+        raise
+    session.record.add("job", arn)
+    job_id = arn.rsplit("/", 1)[-1]
+    bucket, _, prefix = spec["output_uri"][5:].partition("/")
+    session.record.add("prefix", f"{prefix}model-customization-job-{job_id}/", bucket=bucket)
+    log.info("job %s started: %s", name, arn)
+    yield from job._refresh()
+    return job
+
+
+class CustomModel:
+    """A custom model made by a customization job."""
+
+    def __init__(self, session: Session, arn: str, info: dict[str, Any] | None = None) -> None:
+        self._session = session
+        self.arn = arn
+        self.info: dict[str, Any] = info or {}
+
+    @property
+    def name(self) -> str | None:
+        return self.info.get("model_name")
+
+    @property
+    def status(self) -> str | None:
+        return self.info.get("status")
+
+    def refresh(self) -> CustomModel:
+        self.info = self._session._call("describe_custom_model", model=self.arn)
+        return self
+
+    def deploy(self, name: str | None = None, description: str | None = None) -> Deployment:
+        """Create (or attach to) an on-demand deployment of this model; see :class:`Deployment`."""
+        from .deployment import deploy_steps
+
+        return self._session._run(deploy_steps(self._session, self.arn, name, description))
+
+    async def deploy_async(
+        self, name: str | None = None, description: str | None = None
+    ) -> Deployment:
+        from .deployment import deploy_steps
+
+        return await self._session._run_async(
+            deploy_steps(self._session, self.arn, name, description)
+        )
+
+    def __repr__(self) -> str:
+        return f"CustomModel(arn={self.arn!r}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        return html_table("nova_ft.CustomModel", {"arn": self.arn, **self.info})

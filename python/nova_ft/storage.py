@@ -1,0 +1,158 @@
+"""Step 0-1 on S3: the private bucket, and uploading a dataset's splits to it."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._display import html_table
+from ._steps import Steps, call
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .session import Session
+
+__all__ = ["Bucket", "DataLocation", "UploadedObject"]
+
+log = logging.getLogger("nova_ft")
+
+#: Where each split goes, under the upload prefix (the tutorial's layout).
+SPLIT_KEYS = {"train": "training-data/train.jsonl", "valid": "validation-data/valid.jsonl"}
+OUTPUT_PREFIX = "output-data/"
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    uri: str
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    #: False when S3 already held these exact bytes and nothing was sent.
+    uploaded: bool
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """Where a dataset's splits live on S3, and where a job should write its output."""
+
+    bucket: str
+    prefix: str
+    objects: tuple[UploadedObject, ...] = field(default_factory=tuple)
+
+    def _uri(self, split: str) -> str | None:
+        key = self.prefix + SPLIT_KEYS[split]
+        return next((o.uri for o in self.objects if o.key == key), None)
+
+    @property
+    def train_uri(self) -> str:
+        uri = self._uri("train")
+        if uri is None:
+            raise ValueError("this upload has no train split")
+        return uri
+
+    @property
+    def valid_uri(self) -> str | None:
+        return self._uri("valid")
+
+    @property
+    def data_prefixes(self) -> list[str]:
+        """The prefixes a job reads (what the training role must allow)."""
+        return [self.prefix + key.rsplit("/", 1)[0] + "/" for key in SPLIT_KEYS.values()]
+
+    @property
+    def output_prefix(self) -> str:
+        return self.prefix + OUTPUT_PREFIX
+
+    @property
+    def output_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.output_prefix}"
+
+
+class Bucket:
+    """An S3 bucket for training data and job output: private and encrypted.
+
+    ``ensure()`` creates it if missing, blocks all public access and turns on default
+    encryption (SSE-S3); calling it again changes nothing. The default name follows the
+    tutorial: ``sl-nova-ft-<account id>``.
+    """
+
+    def __init__(self, session: Session, name: str | None = None) -> None:
+        self._session = session
+        self._name = name
+        self.created: bool | None = None
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = f"sl-nova-ft-{self._session.account_id}"
+        return self._name
+
+    def _resolve_name(self) -> Steps[str]:
+        if self._name is None:
+            identity = yield call("caller_identity")
+            self._session._identity = identity
+            self._name = f"sl-nova-ft-{identity['account']}"
+        return self._name
+
+    def _ensure(self) -> Steps[Bucket]:
+        name = yield from self._resolve_name()
+        info = yield call("ensure_bucket", name=name)
+        self.created = bool(info["created"])
+        if self.created:
+            self._session.record.add("bucket", name)
+        log.info("bucket %s %s", name, "created" if self.created else "exists")
+        return self
+
+    def ensure(self) -> Bucket:
+        """Create the bucket if needed, private and encrypted. Idempotent."""
+        return self._session._run(self._ensure())
+
+    async def ensure_async(self) -> Bucket:
+        return await self._session._run_async(self._ensure())
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """The keys under ``prefix``."""
+        keys: list[str] = self._session._call("list_keys", bucket=self.name, prefix=prefix)
+        return keys
+
+    def uri(self, key: str = "") -> str:
+        return f"s3://{self.name}/{key}"
+
+    def __repr__(self) -> str:
+        return f"Bucket(name={self._name!r}, created={self.created})"
+
+    def _repr_html_(self) -> str:
+        return html_table("nova_ft.Bucket", {"name": self._name, "created": self.created})
+
+
+def upload_steps(dataset: Dataset, bucket: Bucket, prefix: str) -> Steps[DataLocation]:
+    """Validate, write the splits to a temporary directory, upload what changed."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    dataset.validate().raise_for_errors()
+    session = bucket._session
+    name = yield from bucket._resolve_name()
+    objects: list[UploadedObject] = []
+    with tempfile.TemporaryDirectory(prefix="nova_ft-upload-") as tmp:
+        for split, key in SPLIT_KEYS.items():
+            if split not in dataset.splits:
+                continue
+            path = dataset.write_split(split, Path(tmp) / f"{split}.jsonl")
+            info: dict[str, Any] = yield call(
+                "upload_file", path=str(path), bucket=name, key=prefix + key
+            )
+            uploaded = UploadedObject(**info)
+            if uploaded.uploaded:
+                session.record.add("object", uploaded.key, bucket=name)
+            log.info(
+                "%s %s (%d bytes)",
+                "uploaded" if uploaded.uploaded else "unchanged",
+                uploaded.uri,
+                uploaded.size,
+            )
+            objects.append(uploaded)
+    return DataLocation(bucket=name, prefix=prefix, objects=tuple(objects))
