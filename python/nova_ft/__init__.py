@@ -8,6 +8,7 @@ AWS or the embedded local emulator. See the README for the two set-up commands.
 from . import exceptions
 from ._issue import Issue
 from ._nova_ft import SCHEMA_VERSION, SQL_SYSTEM_PROMPT, SYNTHETIC_SYSTEM_PROMPT, __version__
+from .benchmark import Benchmark, BenchmarkReport
 from .dataset import Dataset, estimate_tokens, price_table, validate
 from .deployment import Deployment
 from .emulator import LocalEmulator
@@ -41,6 +42,8 @@ __all__ = [
     "SYNTHETIC_SYSTEM_PROMPT",
     "AuthError",
     "AwsError",
+    "Benchmark",
+    "BenchmarkReport",
     "Bucket",
     "ConflictError",
     "CostEstimate",

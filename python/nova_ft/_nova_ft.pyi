@@ -8,10 +8,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "SQL_SYSTEM_PROMPT",
     "SYNTHETIC_SYSTEM_PROMPT",
+    "BenchmarkRunCore",
     "DatasetCore",
     "EmulatorCore",
     "SessionCore",
     "__version__",
+    "bench_rows_from_jsonl",
+    "benchmark_report",
     "convert",
     "estimate_tokens",
     "load_jsonl",
@@ -85,6 +88,21 @@ class SessionCore:
     def call(self, args: dict[str, Any]) -> Any: ...
     def call_async(self, args: dict[str, Any]) -> Awaitable[Any]: ...
 
+@final
+class BenchmarkRunCore:
+    @staticmethod
+    def start(
+        session: SessionCore, rows: list[dict[str, Any]], options: dict[str, Any]
+    ) -> BenchmarkRunCore: ...
+    def progress(self) -> tuple[int, int, int, int, int, int, int]: ...
+    def done(self) -> bool: ...
+    def cancel(self) -> None: ...
+    def result(self) -> Any: ...
+
+def bench_rows_from_jsonl(path: str | os.PathLike[str]) -> Any: ...
+def benchmark_report(
+    results: str | os.PathLike[str], rows: list[dict[str, Any]], options: dict[str, Any]
+) -> Any: ...
 def synthetic_dataset(
     seed: int = 7, train: int = 800, valid: int = 100, test: int = 0, test_seed: int | None = None
 ) -> DatasetCore: ...

@@ -382,7 +382,8 @@ def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Step
     try:
         arn = yield call("create_job", **spec, client_request_token=token)
     except ServiceValidationError as exc:
-        if "base" in str(exc).lower() and "model" in str(exc).lower():
+        message = exc.message.lower()
+        if "model" in message and ("identifier" in message or "base" in message):
             exc.hint = _base_model_hint(session)
         raise
     session.record.add("job", arn)

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import _nova_ft, _steps
+from .benchmark import Benchmark
 from .deployment import Deployment
 from .emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
 from .exceptions import ConflictError, InvalidParameterError
@@ -377,6 +378,15 @@ class Session:
             )
         )
         return Reply(**reply)
+
+    def benchmark(
+        self,
+        data: Any,
+        models: Sequence[str | Deployment] | Mapping[str, str | Deployment],
+        **options: Any,
+    ) -> Benchmark:
+        """A :class:`~nova_ft.Benchmark` of ``models`` on ``data`` (options as there)."""
+        return Benchmark(self, data, models, **options)
 
     # -- step 6: clean up -------------------------------------------------------------------
 

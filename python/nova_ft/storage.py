@@ -37,15 +37,21 @@ class UploadedObject:
 
 @dataclass(frozen=True)
 class DataLocation:
-    """Where a dataset's splits live on S3, and where a job should write its output."""
+    """Where a dataset's splits live on S3, and where a job should write its output.
+
+    ``Dataset.upload`` returns one; ``DataLocation(bucket, prefix)`` names data uploaded
+    earlier in the same layout.
+    """
 
     bucket: str
-    prefix: str
+    prefix: str = ""
+    splits: tuple[str, ...] = ("train", "valid")
     objects: tuple[UploadedObject, ...] = field(default_factory=tuple)
 
     def _uri(self, split: str) -> str | None:
-        key = self.prefix + SPLIT_KEYS[split]
-        return next((o.uri for o in self.objects if o.key == key), None)
+        if split not in self.splits:
+            return None
+        return f"s3://{self.bucket}/{self.prefix}{SPLIT_KEYS[split]}"
 
     @property
     def train_uri(self) -> str:
@@ -155,4 +161,5 @@ def upload_steps(dataset: Dataset, bucket: Bucket, prefix: str) -> Steps[DataLoc
                 uploaded.size,
             )
             objects.append(uploaded)
-    return DataLocation(bucket=name, prefix=prefix, objects=tuple(objects))
+    splits = tuple(split for split in SPLIT_KEYS if split in dataset.splits)
+    return DataLocation(bucket=name, prefix=prefix, splits=splits, objects=tuple(objects))

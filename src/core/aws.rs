@@ -29,6 +29,9 @@ pub struct AwsSession {
     pub sts: aws_sdk_sts::Client,
     pub bedrock: aws_sdk_bedrock::Client,
     pub runtime: aws_sdk_bedrockruntime::Client,
+    /// bedrock-runtime without the SDK's own retries: the benchmark loop retries itself, so
+    /// it can count attempts, back off with jitter and adapt its concurrency.
+    pub runtime_no_retry: aws_sdk_bedrockruntime::Client,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -138,6 +141,11 @@ impl AwsSession {
             sts: aws_sdk_sts::Client::new(&sdk),
             bedrock: aws_sdk_bedrock::Client::new(&sdk),
             runtime: aws_sdk_bedrockruntime::Client::new(&sdk),
+            runtime_no_retry: aws_sdk_bedrockruntime::Client::from_conf(
+                aws_sdk_bedrockruntime::config::Builder::from(&sdk)
+                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .build(),
+            ),
         })
     }
 

@@ -55,50 +55,57 @@ pub fn inference_model_id(model_id: &str) -> &str {
 
 impl AwsSession {
     pub async fn converse(&self, spec: &ConverseSpec) -> Result<Reply> {
-        let model_id = inference_model_id(&spec.model_id);
-        let message = Message::builder()
-            .role(ConversationRole::User)
-            .content(ContentBlock::Text(spec.text.clone()))
-            .build()
-            .map_err(|e| NovaError::invalid(e.to_string()))?;
-        let mut request = self
-            .runtime
-            .converse()
-            .model_id(model_id)
-            .messages(message)
-            .inference_config(
-                InferenceConfiguration::builder()
-                    .set_max_tokens(spec.max_tokens)
-                    .set_temperature(spec.temperature)
-                    .build(),
-            );
-        if let Some(system) = &spec.system {
-            request = request.system(SystemContentBlock::Text(system.clone()));
-        }
-        let started = Instant::now();
-        let out = request.send().await.map_err(|e| aws_error("Converse", e))?;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let text = out
-            .output()
-            .and_then(|o| o.as_message().ok())
-            .map(|m| {
-                m.content()
-                    .iter()
-                    .filter_map(|c| c.as_text().ok().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join("")
-            })
-            .unwrap_or_default();
-        let usage = out.usage();
-        Ok(Reply {
-            text,
-            stop_reason: out.stop_reason().as_str().to_string(),
-            input_tokens: usage.map_or(0, |u| u.input_tokens() as i64),
-            output_tokens: usage.map_or(0, |u| u.output_tokens() as i64),
-            latency_ms,
-            model_id: model_id.to_string(),
-        })
+        converse_with(&self.runtime, spec).await
     }
+}
+
+/// Converse through a given client (the benchmark passes one without SDK retries).
+pub async fn converse_with(
+    client: &aws_sdk_bedrockruntime::Client,
+    spec: &ConverseSpec,
+) -> Result<Reply> {
+    let model_id = inference_model_id(&spec.model_id);
+    let message = Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text(spec.text.clone()))
+        .build()
+        .map_err(|e| NovaError::invalid(e.to_string()))?;
+    let mut request = client
+        .converse()
+        .model_id(model_id)
+        .messages(message)
+        .inference_config(
+            InferenceConfiguration::builder()
+                .set_max_tokens(spec.max_tokens)
+                .set_temperature(spec.temperature)
+                .build(),
+        );
+    if let Some(system) = &spec.system {
+        request = request.system(SystemContentBlock::Text(system.clone()));
+    }
+    let started = Instant::now();
+    let out = request.send().await.map_err(|e| aws_error("Converse", e))?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let text = out
+        .output()
+        .and_then(|o| o.as_message().ok())
+        .map(|m| {
+            m.content()
+                .iter()
+                .filter_map(|c| c.as_text().ok().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("")
+        })
+        .unwrap_or_default();
+    let usage = out.usage();
+    Ok(Reply {
+        text,
+        stop_reason: out.stop_reason().as_str().to_string(),
+        input_tokens: usage.map_or(0, |u| u.input_tokens() as i64),
+        output_tokens: usage.map_or(0, |u| u.output_tokens() as i64),
+        latency_ms,
+        model_id: model_id.to_string(),
+    })
 }
 
 #[cfg(test)]

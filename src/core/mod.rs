@@ -1,6 +1,7 @@
 //! The pure-Rust core: no PyO3 here, so it builds, tests and benchmarks without Python.
 
 pub mod aws;
+pub mod benchmark;
 pub mod calls;
 pub mod converse;
 pub mod cost;
@@ -10,7 +11,9 @@ pub mod error;
 pub mod fsio;
 pub mod iam;
 pub mod job;
+pub mod metrics;
 pub mod pyjson;
 pub mod pyrandom;
+pub mod sqleval;
 pub mod storage;
 pub mod tokens;

@@ -192,10 +192,10 @@ fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
     });
 }
 
-/// Wait the configured step delay, in slices, so a shutdown is noticed quickly.
-fn pause(ctx: &Ctx) {
+/// Wait the configured step delay, in slices, so a shutdown or a stop is noticed quickly.
+fn pause(ctx: &Ctx, arn: &str) {
     let deadline = std::time::Instant::now() + ctx.config.job_step_delay;
-    while !ctx.is_shutting_down() {
+    while !ctx.is_shutting_down() && !stop_requested(ctx, arn) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             break;
@@ -230,7 +230,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     };
 
     // 1. Validation: read the data as the role and check it against Bedrock's rules.
-    pause(ctx);
+    pause(ctx, arn);
     if stop_requested(ctx, arn) {
         return Ending::Stopped;
     }
@@ -272,7 +272,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     });
 
     // 2. Data processing: for distillation, the teacher answers the prompts.
-    pause(ctx);
+    pause(ctx, arn);
     if stop_requested(ctx, arn) {
         return Ending::Stopped;
     }
@@ -311,7 +311,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     });
 
     // 3. Training, then the artifacts.
-    pause(ctx);
+    pause(ctx, arn);
     if stop_requested(ctx, arn) {
         return Ending::Stopped;
     }

@@ -2,6 +2,7 @@
 //! does real work releases the GIL; results cross as plain Python data, and the typed
 //! façade (dataclasses, reprs, DataFrames) lives in `python/nova_ft`.
 
+mod benchmark;
 mod dataset;
 mod emulator;
 mod errors;
@@ -12,6 +13,8 @@ use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 pub mod _nova_ft {
+    #[pymodule_export]
+    use super::benchmark::{bench_rows_from_jsonl, benchmark_report, PyBenchmarkRun};
     #[pymodule_export]
     use super::dataset::{
         convert, estimate_tokens, load_jsonl, price_table, synthetic_dataset, validate_files,

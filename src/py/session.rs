@@ -41,6 +41,12 @@ where
     })
 }
 
+impl PySession {
+    pub fn inner(&self) -> Arc<AwsSession> {
+        Arc::clone(&self.inner)
+    }
+}
+
 #[pymethods]
 impl PySession {
     /// Resolve configuration and build the clients (blocking).

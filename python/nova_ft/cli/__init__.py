@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import NovaFtError
-from . import _dataset, _emulator
+from . import _bench, _dataset, _demo, _emulator, _workflow
+from ._session import add_aws_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nova-ft {__version__}")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    add_aws_options(parser, top_level=True)
+    with_aws = argparse.ArgumentParser(add_help=False, parents=[common])
+    add_aws_options(with_aws)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _demo.register(commands, common)
     _dataset.register(commands, common)
+    _workflow.register(commands, with_aws)
+    _bench.register(commands, with_aws)
     _emulator.register(commands, common)
     return parser
 

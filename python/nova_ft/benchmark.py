@@ -1,0 +1,412 @@
+"""Step 5: base vs tuned through Converse, fast and resumable, with honest numbers.
+
+The loop runs in the Rust core: bounded concurrency that adapts to throttling, retries with
+jittered exponential backoff, a time limit per request, and every result appended to
+``<out_dir>/results.jsonl`` as it arrives. Running the same benchmark again with the same
+``out_dir`` calls only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _nova_ft
+from ._display import html_table, progress_bar, require_pyplot
+from ._pandas import require_pandas
+from .exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .deployment import Deployment
+    from .session import Session
+
+__all__ = ["Benchmark", "BenchmarkReport"]
+
+log = logging.getLogger("nova_ft")
+
+
+def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
+    """Benchmark rows (``id``, ``text``, ``system``, ``gold``) from a file, Dataset or rows."""
+    from .dataset import Dataset
+
+    if isinstance(data, (str, os.PathLike)):
+        rows: list[dict[str, Any]] = _nova_ft.bench_rows_from_jsonl(Path(data))
+    elif isinstance(data, Dataset):
+        split = "test" if "test" in data.splits else data.splits[-1]
+        with tempfile.TemporaryDirectory(prefix="nova_ft-bench-") as tmp:
+            path = data.write_split(split, Path(tmp) / f"{split}.jsonl")
+            rows = _nova_ft.bench_rows_from_jsonl(path)
+    else:
+        if hasattr(data, "to_dict"):  # a pandas DataFrame
+            data = data.to_dict("records")
+        rows = []
+        for i, item in enumerate(data, start=1):
+            if not isinstance(item, Mapping) or "text" not in item:
+                raise InvalidParameterError(
+                    f"benchmark row {i}: expected a mapping with 'text' (and 'gold', optionally "
+                    f"'id' and 'system'), got {item!r:.80}"
+                )
+            rows.append(
+                {
+                    "id": str(item.get("id", i)),
+                    "text": str(item["text"]),
+                    "system": item.get("system"),
+                    "gold": None if item.get("gold") is None else str(item["gold"]),
+                }
+            )
+    if system is not None:
+        for row in rows:
+            row["system"] = system
+    if not rows:
+        raise InvalidParameterError("the benchmark has no rows")
+    return rows
+
+
+class Benchmark:
+    """Converse over the same rows for one or more models, side by side.
+
+    Args:
+        session: where to call Converse.
+        data: a conversation JSONL file (the final assistant turn is the gold answer), a
+            :class:`Dataset` (its ``test`` split), or rows (dicts or a DataFrame with ``text``,
+            ``gold``, optionally ``id`` and ``system``).
+        models: model ids or deployments; a mapping gives them display names
+            (``{"base": "amazon.nova-micro-v1:0", "tuned": deployment}``).
+        out_dir: where ``results.jsonl`` and ``report.json`` go; the same directory resumes.
+        kind: ``classification`` or ``sql`` (execution accuracy; pass ``db`` for a SQLite file).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        data: str | os.PathLike[str] | Dataset | Sequence[Mapping[str, Any]] | Any,
+        models: Sequence[str | Deployment] | Mapping[str, str | Deployment],
+        *,
+        out_dir: str | os.PathLike[str] | None = None,
+        concurrency: int = 16,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        timeout: float = 60.0,
+        max_attempts: int = 8,
+        kind: str = "classification",
+        db: str | os.PathLike[str] | None = None,
+        system: str | None = None,
+        normalize: Mapping[str, bool] | None = None,
+        monthly_queries: float = 22_000,
+        retry_failed: bool = False,
+    ) -> None:
+        self._session = session
+        self.rows = _rows_from(data, system)
+        named = models.items() if isinstance(models, Mapping) else [(None, m) for m in models]
+        self.names: dict[str, str] = {}
+        for name, model in named:
+            model_id = model if isinstance(model, str) else model.model_id
+            self.names[model_id] = name or _short_name(model_id)
+        if not self.names:
+            raise InvalidParameterError("the benchmark needs at least one model")
+        if kind not in ("classification", "sql"):
+            raise InvalidParameterError(f"kind must be classification or sql, got {kind!r}")
+        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="nova_ft-bench-"))
+        self.options: dict[str, Any] = {
+            "model_ids": list(self.names),
+            "output": str(self.out_dir / "results.jsonl"),
+            "concurrency": concurrency,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "timeout_seconds": timeout,
+            "max_attempts": max_attempts,
+            "retry_failed": retry_failed,
+        }
+        self.metric_options: dict[str, Any] = {
+            "models": list(self.names),
+            "kind": kind,
+            "normalize": dict(normalize or {}),
+            "monthly_queries": monthly_queries,
+        }
+        if db is not None:
+            self.metric_options["db"] = str(db)
+
+    @property
+    def results_path(self) -> Path:
+        return self.out_dir / "results.jsonl"
+
+    def _start(self) -> Any:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return _nova_ft.BenchmarkRunCore.start(self._session._core, self.rows, self.options)
+
+    @staticmethod
+    def _update(bar: Any, run: Any) -> None:
+        total, skipped, done, failed, retries, _throttled, limit = run.progress()
+        if bar is None:
+            return
+        if total:
+            bar.total = total
+        bar.n = skipped + done
+        bar.set_postfix(failed=failed, retries=retries, concurrency=limit, refresh=True)
+
+    def _finish(self, summary: dict[str, Any]) -> BenchmarkReport:
+        options = dict(self.metric_options)
+        # Requests per second only mean something when this run made every call.
+        if summary["resumed"] == 0 and summary["called"] > 0:
+            options["elapsed_seconds"] = summary["elapsed_seconds"]
+        report = _nova_ft.benchmark_report(self.results_path, self.rows, options)
+        result = BenchmarkReport(report, self.names, summary, self.results_path)
+        result.save(self.out_dir / "report.json")
+        return result
+
+    def run(self, progress: bool = True) -> BenchmarkReport:
+        """Run what is missing, then score everything in ``results.jsonl``.
+
+        Ctrl-C stops within a fraction of a second; every answer received so far is kept, and
+        running again resumes.
+        """
+        run = self._start()
+        bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
+        try:
+            while not run.done():
+                self._update(bar, run)
+                time.sleep(0.1)
+            self._update(bar, run)
+        except KeyboardInterrupt:
+            run.cancel()
+            log.warning(
+                "benchmark stopped; results so far are in %s: run again to resume",
+                self.results_path,
+            )
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        return self._finish(run.result())
+
+    async def run_async(self, progress: bool = False) -> BenchmarkReport:
+        run = self._start()
+        bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
+        try:
+            while not run.done():
+                self._update(bar, run)
+                await asyncio.sleep(0.05)
+            self._update(bar, run)
+        except asyncio.CancelledError:
+            run.cancel()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        return self._finish(run.result())
+
+    def __repr__(self) -> str:
+        models = ", ".join(self.names.values())
+        return f"Benchmark(rows={len(self.rows)}, models=[{models}], out_dir={str(self.out_dir)!r})"
+
+
+def _short_name(model_id: str) -> str:
+    return model_id.rsplit("/", 1)[-1] if "/" in model_id else model_id
+
+
+class BenchmarkReport:
+    """Scores of a benchmark: one entry per model, and paired comparisons with the first."""
+
+    def __init__(
+        self,
+        report: dict[str, Any],
+        names: Mapping[str, str] | None = None,
+        run: dict[str, Any] | None = None,
+        results_path: Path | None = None,
+    ) -> None:
+        self.raw = report
+        self.names = dict(names or {})
+        self.run = run or {}
+        self.results_path = results_path
+
+    def name(self, model_id: str) -> str:
+        return self.names.get(model_id, _short_name(model_id))
+
+    @property
+    def models(self) -> dict[str, dict[str, Any]]:
+        """Per model (by display name): every figure of the core's report."""
+        return {self.name(m["model"]): m for m in self.raw["models"]}
+
+    def accuracy(self, model: str) -> float:
+        return float(self.models[model]["accuracy"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per model by name (``{"base": {"accuracy": ...}, ...}``), plus details."""
+        out: dict[str, Any] = {name: _plain(m) for name, m in self.models.items()}
+        out["comparisons"] = [
+            {
+                **_plain(c),
+                "baseline": self.name(c["baseline"]),
+                "candidate": self.name(c["candidate"]),
+            }
+            for c in self.raw["comparisons"]
+        ]
+        out["run"] = _plain(self.run)
+        for key in ("kind", "normalization", "rows", "monthly_queries", "price_source", "notes"):
+            out[key] = self.raw[key]
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_json` atomically."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            f.write(self.to_json() + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def summary(self) -> Any:
+        """Base vs tuned (one row per model) as a DataFrame."""
+        pd = require_pandas()
+        rows = []
+        for name, m in self.models.items():
+            latency = m.get("latency_ms") or {}
+            sql = m.get("sql") or {}
+            rows.append(
+                {
+                    "model": name,
+                    "accuracy": m["accuracy"],
+                    "ci_low": m["accuracy_ci"][0],
+                    "ci_high": m["accuracy_ci"][1],
+                    "macro_f1": m.get("macro_f1"),
+                    **({"exact_match": sql.get("exact_match")} if sql else {}),
+                    **({"executes": sql.get("executes")} if sql else {}),
+                    "requests": m["requests"],
+                    "failed": m["failed"],
+                    "retries": m["retries"],
+                    "p50_ms": latency.get("p50"),
+                    "p95_ms": latency.get("p95"),
+                    "p99_ms": latency.get("p99"),
+                    "input_tokens": m["input_tokens"],
+                    "output_tokens": m["output_tokens"],
+                    "cost_usd": m["cost_usd"],
+                    "cost_per_1000": m["cost_per_1000"],
+                    "monthly_cost_usd": m["monthly_cost_usd"],
+                    "requests_per_second": m.get("requests_per_second"),
+                }
+            )
+        return pd.DataFrame(rows).set_index("model")
+
+    def per_class(self, model: str) -> Any:
+        pd = require_pandas()
+        return pd.DataFrame(self.models[model]["per_class"]).set_index("label")
+
+    def confusion(self, model: str) -> Any:
+        """Gold labels (rows) by predicted labels (columns, ``<other>`` last)."""
+        pd = require_pandas()
+        m = self.models[model]
+        labels = m["confusion_labels"]
+        return pd.DataFrame(m["confusion"], index=labels, columns=[*labels, "<other>"])
+
+    def plot_accuracy(self, ax: Any = None) -> Any:
+        """Accuracy per model with its 95% bootstrap interval."""
+        plt = require_pyplot()
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3))
+        names = list(self.models)
+        acc = [self.models[n]["accuracy"] for n in names]
+        low = [a - self.models[n]["accuracy_ci"][0] for a, n in zip(acc, names, strict=True)]
+        high = [self.models[n]["accuracy_ci"][1] - a for a, n in zip(acc, names, strict=True)]
+        ax.bar(names, acc, yerr=[low, high], capsize=6, color="#4C72B0")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("accuracy (95% CI)")
+        fig.tight_layout()
+        return fig
+
+    def plot_confusion(self, model: str, ax: Any = None) -> Any:
+        plt = require_pyplot()
+        frame = self.confusion(model)
+        size = max(4.0, 0.35 * len(frame.columns))
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(size, size))
+        ax.imshow(frame.values, cmap="Blues")
+        ax.set_xticks(range(len(frame.columns)), frame.columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(frame.index)), frame.index, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        ax.set_title(f"confusion: {model}")
+        fig.tight_layout()
+        return fig
+
+    def latencies(self) -> dict[str, list[float]]:
+        """Per model, the latency of every answered request (from ``results.jsonl``)."""
+        out: dict[str, list[float]] = {}
+        if self.results_path is None or not self.results_path.exists():
+            return out
+        with open(self.results_path) as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if row.get("latency_ms") is not None:
+                    out.setdefault(self.name(row["model"]), []).append(row["latency_ms"])
+        return out
+
+    def plot_latency(self, ax: Any = None) -> Any:
+        """Latency distribution per model."""
+        plt = require_pyplot()
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3))
+        data = self.latencies()
+        ax.boxplot(list(data.values()), tick_labels=list(data), showfliers=False)
+        ax.set_ylabel("latency (ms)")
+        fig.tight_layout()
+        return fig
+
+    def lines(self) -> list[str]:
+        """A small text table: accuracy, latency, tokens, cost per 1,000 queries."""
+        out = [
+            f"{'model':<10} {'accuracy':>17} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'tokens in/out':>14} {'$/1k queries':>12}"
+        ]
+        for name, m in self.models.items():
+            lat = m.get("latency_ms") or {}
+            ci = m["accuracy_ci"]
+            acc = f"{m['accuracy']:.1%} [{ci[0]:.0%}-{ci[1]:.0%}]"
+            tokens = f"{m['input_tokens']}/{m['output_tokens']}"
+            out.append(
+                f"{name:<10} {acc:>17} {lat.get('p50', float('nan')):>8.2f} "
+                f"{lat.get('p95', float('nan')):>8.2f} {tokens:>14} {m['cost_per_1000']:>12.5f}"
+            )
+        for c in self.raw["comparisons"]:
+            out.append(
+                f"{self.name(c['candidate'])} vs {self.name(c['baseline'])}: "
+                f"{c['accuracy_delta']:+.1%} (McNemar p={c['mcnemar_p']:.2g}, "
+                f"{c['only_candidate']} rows only {self.name(c['candidate'])} got right, "
+                f"{c['only_baseline']} only {self.name(c['baseline'])})"
+            )
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        accs = ", ".join(f"{n}={m['accuracy']:.3f}" for n, m in self.models.items())
+        return f"BenchmarkReport(rows={self.raw['rows']}, {accs})"
+
+    def _repr_html_(self) -> str:
+        fields = {
+            n: f"{m['accuracy']:.1%} (95% CI {m['accuracy_ci'][0]:.1%}-{m['accuracy_ci'][1]:.1%})"
+            for n, m in self.models.items()
+        }
+        return html_table(f"nova_ft.BenchmarkReport ({self.raw['rows']} rows)", fields)
+
+
+def _plain(value: Any) -> Any:
+    """NaN becomes None so the JSON is standard."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

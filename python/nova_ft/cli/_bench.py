@@ -1,0 +1,93 @@
+"""``nova-ft bench``: base vs tuned (or any models) on a test file, resumable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..benchmark import Benchmark
+from ._output import emit
+from ._session import open_session
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    bench = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="benchmark models through Converse (parallel, retrying, resumable)",
+        description="Call Converse for every row of a test file and every --model-id, with "
+        "bounded concurrency and retries; write OUT/results.jsonl as answers arrive (a rerun "
+        "with the same --out resumes) and OUT/report.json with the scores.",
+    )
+    bench.add_argument(
+        "--model-id",
+        action="append",
+        required=True,
+        help="a model id or deployment ARN; repeat for several (the first is the baseline); "
+        "NAME=ID sets a display name",
+    )
+    bench.add_argument("--data", type=Path, required=True, help="conversation JSONL test file")
+    bench.add_argument("--concurrency", type=int, default=16)
+    bench.add_argument("--max-tokens", type=int, default=64)
+    bench.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt")
+    bench.add_argument("--max-attempts", type=int, default=8)
+    bench.add_argument("--out", type=Path, default=Path("bench-out"))
+    bench.add_argument("--kind", choices=["classification", "sql"], default="classification")
+    bench.add_argument("--db", type=Path, help="SQLite database (execution accuracy, --kind sql)")
+    bench.add_argument("--retry-failed", action="store_true", help="call failed rows again")
+    bench.add_argument("--monthly-queries", type=float, default=22_000)
+    bench.set_defaults(handler=run_bench)
+
+
+def _models(values: list[str]) -> dict[str, str]:
+    models: dict[str, str] = {}
+    for value in values:
+        name, sep, model_id = value.partition("=")
+        if sep and not name.startswith("arn:"):
+            models[name] = model_id
+        elif len(values) == 2:
+            models[("base", "tuned")[len(models)]] = value
+        else:
+            models[f"model{len(models) + 1}"] = value
+    return models
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    with open_session(args) as session:
+        bench = Benchmark(
+            session,
+            args.data,
+            _models(args.model_id),
+            out_dir=args.out,
+            concurrency=args.concurrency,
+            max_tokens=args.max_tokens,
+            timeout=args.timeout,
+            max_attempts=args.max_attempts,
+            kind=args.kind,
+            db=args.db,
+            monthly_queries=args.monthly_queries,
+            retry_failed=args.retry_failed,
+        )
+        report = bench.run(progress=not getattr(args, "json", False))
+    data: dict[str, Any] = {}
+    for name, m in report.models.items():
+        data[name] = {
+            "model_id": m["model"],
+            "accuracy": m["accuracy"],
+            "accuracy_ci": m["accuracy_ci"],
+            "requests": m["requests"],
+            "failures": m["failed"],
+            "retries": m["retries"],
+            "requests_per_second": m.get("requests_per_second"),
+            "latency_ms": m.get("latency_ms"),
+            "cost_usd": m["cost_usd"],
+            "cost_per_1000": m["cost_per_1000"],
+            **({"sql": m["sql"]} if m.get("sql") else {}),
+        }
+    data["run"] = report.run
+    text = f"{report}\nresults: {bench.results_path}\nreport: {args.out / 'report.json'}"
+    from ..benchmark import _plain
+
+    emit(args, text, _plain(data))
+    return 0

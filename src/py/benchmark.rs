@@ -1,0 +1,137 @@
+//! Bindings for the benchmark loop and its metrics. A run is a task on the shared runtime;
+//! Python polls its counters for the progress bar (sync or async alike) and can cancel it,
+//! so Ctrl-C stops a run within a poll interval and keeps every result already written.
+
+use super::errors::to_pyerr;
+use super::runtime::{runtime, wait_for};
+use super::session::PySession;
+use crate::core::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
+use crate::core::error::{NovaError, Result};
+use crate::core::metrics::{self, MetricsOptions};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+
+fn depythonize<T: serde::de::DeserializeOwned>(
+    value: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<T> {
+    pythonize::depythonize(value)
+        .map_err(|e| to_pyerr(value.py(), NovaError::invalid(format!("bad {what}: {e}"))))
+}
+
+fn to_py<T: serde::Serialize>(py: Python<'_>, result: Result<T>) -> PyResult<Py<PyAny>> {
+    let value = result.map_err(|e| to_pyerr(py, e))?;
+    Ok(pythonize::pythonize(py, &value)?.unbind())
+}
+
+#[pyclass(name = "BenchmarkRunCore", module = "nova_ft._nova_ft", frozen)]
+pub struct PyBenchmarkRun {
+    progress: Arc<Progress>,
+    handle: Mutex<Option<JoinHandle<Result<RunSummary>>>>,
+}
+
+#[pymethods]
+impl PyBenchmarkRun {
+    /// Start a run: `rows` as dicts (`id`, `text`, `system`, `gold`), `options` as
+    /// `core::benchmark::BenchOptions`.
+    #[staticmethod]
+    fn start(
+        session: &PySession,
+        rows: &Bound<'_, PyAny>,
+        options: &Bound<'_, PyAny>,
+    ) -> PyResult<PyBenchmarkRun> {
+        let rows: Vec<BenchRow> = depythonize(rows, "benchmark rows")?;
+        let options: BenchOptions = depythonize(options, "benchmark options")?;
+        let progress = Arc::new(Progress::default());
+        let handle = runtime().spawn(benchmark::run(
+            session.inner(),
+            Arc::new(rows),
+            options,
+            Arc::clone(&progress),
+        ));
+        Ok(PyBenchmarkRun {
+            progress,
+            handle: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Counters so far: total, skipped (resumed), done, failed, retries, throttled, limit.
+    fn progress(&self) -> (u64, u64, u64, u64, u64, u64, usize) {
+        let p = &self.progress;
+        (
+            p.total.load(Ordering::Relaxed),
+            p.skipped.load(Ordering::Relaxed),
+            p.done.load(Ordering::Relaxed),
+            p.failed.load(Ordering::Relaxed),
+            p.retries.load(Ordering::Relaxed),
+            p.throttled.load(Ordering::Relaxed),
+            p.limit.load(Ordering::Relaxed),
+        )
+    }
+
+    fn done(&self) -> bool {
+        let guard = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stop: in-flight calls are dropped, results already written stay.
+    fn cancel(&self) {
+        self.progress.cancelled.store(true, Ordering::Relaxed);
+        if let Some(handle) = self
+            .handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            handle.abort();
+        }
+    }
+
+    /// The run's summary (blocks until it ends; call once).
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let handle = self
+            .handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                to_pyerr(
+                    py,
+                    NovaError::invalid("the benchmark result was already taken"),
+                )
+            })?;
+        let joined = wait_for(py, handle)?;
+        let result = match joined {
+            Ok(result) => result,
+            Err(e) if e.is_cancelled() => Err(NovaError::invalid("the benchmark was cancelled")),
+            Err(e) => Err(NovaError::invalid(format!(
+                "the benchmark task failed: {e}"
+            ))),
+        };
+        to_py(py, result)
+    }
+}
+
+/// Benchmark rows from a conversation JSONL file.
+#[pyfunction]
+pub fn bench_rows_from_jsonl(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
+    let rows = py.detach(|| benchmark::rows_from_jsonl(&path));
+    to_py(py, rows)
+}
+
+/// Score a results file against its rows (`options` as `core::metrics::MetricsOptions`).
+#[pyfunction]
+pub fn benchmark_report(
+    py: Python<'_>,
+    results: PathBuf,
+    rows: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let rows: Vec<BenchRow> = depythonize(rows, "benchmark rows")?;
+    let options: MetricsOptions = depythonize(options, "metrics options")?;
+    let report = py.detach(|| metrics::report(&results, &rows, &options));
+    to_py(py, report)
+}
