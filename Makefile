@@ -11,12 +11,10 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "maturin>=1.9.4,<2"
 
-## demo: install nova_ft (release build) and run the main job.
+## demo: install nova_ft (release build) and run the main job: the whole tutorial, locally.
 demo: $(PY)
 	$(PY) -m pip install -q .
-	$(BIN)/nova-ft dataset synth --seed 7 --train 800 --valid 100 --test 120 --test-seed 99 --out $(DEMO_OUT)
-	$(BIN)/nova-ft dataset validate $(DEMO_OUT)/train.jsonl $(DEMO_OUT)/valid.jsonl
-	$(BIN)/nova-ft dataset stats $(DEMO_OUT)/train.jsonl $(DEMO_OUT)/valid.jsonl --epochs 3
+	$(BIN)/nova-ft demo --out $(DEMO_OUT)
 
 ## dev: build the extension (dev profile) into .venv with the test tools.
 dev: $(PY)

@@ -28,7 +28,7 @@ def require_pyplot() -> Any:
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install 'nova_ft[plot]'") from exc
+        raise ImportError("plots need matplotlib: pip install matplotlib") from exc
     return plt
 
 

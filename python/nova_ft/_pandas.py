@@ -10,7 +10,5 @@ def require_pandas() -> Any:
     try:
         import pandas
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "this method returns a pandas DataFrame: pip install 'nova_ft[pandas]'"
-        ) from exc
+        raise ImportError("this method returns a pandas DataFrame: pip install pandas") from exc
     return pandas

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,9 +170,8 @@ class Benchmark:
         run = self._start()
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
         try:
-            while not run.done():
+            while not run.wait(0.1):
                 self._update(bar, run)
-                time.sleep(0.1)
             self._update(bar, run)
         except KeyboardInterrupt:
             run.cancel()
@@ -193,7 +191,7 @@ class Benchmark:
         try:
             while not run.done():
                 self._update(bar, run)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
             self._update(bar, run)
         except asyncio.CancelledError:
             run.cancel()

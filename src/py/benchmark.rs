@@ -31,6 +31,8 @@ fn to_py<T: serde::Serialize>(py: Python<'_>, result: Result<T>) -> PyResult<Py<
 pub struct PyBenchmarkRun {
     progress: Arc<Progress>,
     handle: Mutex<Option<JoinHandle<Result<RunSummary>>>>,
+    /// Turns true when the run ends (or is dropped when it is aborted).
+    finished: tokio::sync::watch::Receiver<bool>,
 }
 
 #[pymethods]
@@ -46,15 +48,22 @@ impl PyBenchmarkRun {
         let rows: Vec<BenchRow> = depythonize(rows, "benchmark rows")?;
         let options: BenchOptions = depythonize(options, "benchmark options")?;
         let progress = Arc::new(Progress::default());
-        let handle = runtime().spawn(benchmark::run(
+        let (done, finished) = tokio::sync::watch::channel(false);
+        let run = benchmark::run(
             session.inner(),
             Arc::new(rows),
             options,
             Arc::clone(&progress),
-        ));
+        );
+        let handle = runtime().spawn(async move {
+            let result = run.await;
+            let _ = done.send(true);
+            result
+        });
         Ok(PyBenchmarkRun {
             progress,
             handle: Mutex::new(Some(handle)),
+            finished,
         })
     }
 
@@ -75,6 +84,18 @@ impl PyBenchmarkRun {
     fn done(&self) -> bool {
         let guard = self.handle.lock().unwrap_or_else(|e| e.into_inner());
         guard.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Wait up to `seconds` for the run to end (GIL released, Ctrl-C interrupts); whether
+    /// it ended.
+    fn wait(&self, py: Python<'_>, seconds: f64) -> PyResult<bool> {
+        let mut finished = self.finished.clone();
+        let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
+        wait_for(py, async move {
+            tokio::time::timeout(limit, finished.wait_for(|done| *done))
+                .await
+                .is_ok()
+        })
     }
 
     /// Stop: in-flight calls are dropped, results already written stay.
