@@ -241,21 +241,33 @@ class Dataset:
         self._core.write_split(split, Path(path))
         return Path(path)
 
-    def upload(self, bucket: Bucket, prefix: str = "") -> DataLocation:
-        """Validate, then upload ``train`` and ``valid`` to the tutorial's layout
-        (``<prefix>training-data/train.jsonl``, ``<prefix>validation-data/valid.jsonl``).
+    @property
+    def system_prompt(self) -> str | None:
+        """The first training record's system prompt: send the same one at inference."""
+        split = "train" if "train" in self.splits else self.splits[0]
+        records = self.records(split)
+        if not records or not records[0].get("system"):
+            return None
+        return "\n".join(block["text"] for block in records[0]["system"])
+
+    def upload(self, bucket: Bucket, prefix: str = "", *, task: str = "sft") -> DataLocation:
+        """Validate (as ``task``: ``sft`` or ``distillation``), then upload ``train`` and
+        ``valid`` to the tutorial's layout (``<prefix>training-data/train.jsonl``,
+        ``<prefix>validation-data/valid.jsonl``).
 
         Nothing is uploaded if validation fails; a file S3 already holds (same SHA-256) is not
         sent again. ``test`` stays local: it is held out for the benchmark.
         """
         from .storage import upload_steps
 
-        return bucket._session._run(upload_steps(self, bucket, prefix))
+        return bucket._session._run(upload_steps(self, bucket, prefix, task))
 
-    async def upload_async(self, bucket: Bucket, prefix: str = "") -> DataLocation:
+    async def upload_async(
+        self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
+    ) -> DataLocation:
         from .storage import upload_steps
 
-        return await bucket._session._run_async(upload_steps(self, bucket, prefix))
+        return await bucket._session._run_async(upload_steps(self, bucket, prefix, task))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self.size(s)}" for s in self.splits)

@@ -135,11 +135,13 @@ class Bucket:
         return html_table("nova_ft.Bucket", {"name": self._name, "created": self.created})
 
 
-def upload_steps(dataset: Dataset, bucket: Bucket, prefix: str) -> Steps[DataLocation]:
+def upload_steps(
+    dataset: Dataset, bucket: Bucket, prefix: str, task: str = "sft"
+) -> Steps[DataLocation]:
     """Validate, write the splits to a temporary directory, upload what changed."""
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    dataset.validate().raise_for_errors()
+    dataset.validate(task=task).raise_for_errors()
     session = bucket._session
     name = yield from bucket._resolve_name()
     objects: list[UploadedObject] = []
