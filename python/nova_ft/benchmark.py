@@ -81,6 +81,16 @@ class Benchmark:
             (``{"base": "amazon.nova-micro-v1:0", "tuned": deployment}``).
         out_dir: where ``results.jsonl`` and ``report.json`` go; the same directory resumes.
         kind: ``classification`` or ``sql`` (execution accuracy; pass ``db`` for a SQLite file).
+
+    >>> import nova_ft as nf
+    >>> rows = [{"text": "car rental in boston", "gold": "ground_service"},
+    ...         {"text": "cheapest fare to denver", "gold": "airfare"}]
+    >>> with nf.Session.local() as session:
+    ...     report = session.benchmark(
+    ...         rows, ["amazon.nova-micro-v1:0"], system=nf.SYNTHETIC_SYSTEM_PROMPT
+    ...     ).run(progress=False)
+    >>> report.accuracy("amazon.nova-micro-v1:0"), report.run["called"]
+    (1.0, 2)
     """
 
     def __init__(
@@ -135,6 +145,7 @@ class Benchmark:
 
     @property
     def results_path(self) -> Path:
+        """Where the results stream to (``<out_dir>/results.jsonl``)."""
         return self.out_dir / "results.jsonl"
 
     def _start(self) -> Any:
@@ -186,6 +197,7 @@ class Benchmark:
         return self._finish(run.result())
 
     async def run_async(self, progress: bool = False) -> BenchmarkReport:
+        """Async twin of :meth:`run` (cancelling the task stops the run, keeping results)."""
         run = self._start()
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
         try:
@@ -226,6 +238,7 @@ class BenchmarkReport:
         self.results_path = results_path
 
     def name(self, model_id: str) -> str:
+        """The display name of a model id."""
         return self.names.get(model_id, _short_name(model_id))
 
     @property
@@ -234,6 +247,7 @@ class BenchmarkReport:
         return {self.name(m["model"]): m for m in self.raw["models"]}
 
     def accuracy(self, model: str) -> float:
+        """A model's accuracy (by display name)."""
         return float(self.models[model]["accuracy"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +267,7 @@ class BenchmarkReport:
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The report as JSON (see :meth:`to_dict`)."""
         return json.dumps(self.to_dict(), indent=indent)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -297,6 +312,7 @@ class BenchmarkReport:
         return pd.DataFrame(rows).set_index("model")
 
     def per_class(self, model: str) -> Any:
+        """Precision, recall, F1 and support per gold label, as a DataFrame."""
         pd = require_pandas()
         return pd.DataFrame(self.models[model]["per_class"]).set_index("label")
 
@@ -322,6 +338,7 @@ class BenchmarkReport:
         return fig
 
     def plot_confusion(self, model: str, ax: Any = None) -> Any:
+        """The confusion matrix of one model as a heat map."""
         plt = require_pyplot()
         frame = self.confusion(model)
         size = max(4.0, 0.35 * len(frame.columns))

@@ -265,6 +265,7 @@ class Dataset:
     async def upload_async(
         self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
     ) -> DataLocation:
+        """Async twin of :meth:`upload`."""
         from .storage import upload_steps
 
         return await bucket._session._run_async(upload_steps(self, bucket, prefix, task))

@@ -21,7 +21,19 @@ log = logging.getLogger("nova_ft")
 
 
 class Deployment:
-    """An on-demand custom model deployment (billed per token, no provisioned capacity)."""
+    """An on-demand custom model deployment (billed per token, no provisioned capacity).
+
+    >>> import nova_ft as nf
+    >>> with nf.Session.local(job_step_delay=0.01, deployment_delay=0.1) as session:
+    ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
+    ...     location = data.upload(session.bucket().ensure())
+    ...     job = session.fine_tune(location, session.training_role(location).ensure())
+    ...     deployment = job.wait(progress=False).deploy()
+    ...     _ = deployment.wait(progress=False)
+    ...     reply = deployment.converse("car rental in boston", system=data.system_prompt)
+    ...     deployment.status, reply.text, deployment.delete(), deployment.delete()
+    ('Active', 'ground_service', True, False)
+    """
 
     def __init__(self, session: Session, name: str, info: dict[str, Any] | None = None) -> None:
         self._session = session
@@ -30,6 +42,7 @@ class Deployment:
 
     @property
     def arn(self) -> str | None:
+        """The deployment ARN (None until created)."""
         return self.info.get("deployment_arn")
 
     @property
@@ -41,10 +54,12 @@ class Deployment:
 
     @property
     def status(self) -> str | None:
+        """``Creating``, ``Active`` or ``Failed``."""
         return self.info.get("status")
 
     @property
     def model_arn(self) -> str | None:
+        """The custom model this deployment serves."""
         return self.info.get("model_arn")
 
     def _refresh(self) -> Steps[Deployment]:
@@ -52,9 +67,11 @@ class Deployment:
         return self
 
     def refresh(self) -> Deployment:
+        """Fetch the deployment's current state."""
         return self._session._run(self._refresh())
 
     async def refresh_async(self) -> Deployment:
+        """Async twin of :meth:`refresh`."""
         return await self._session._run_async(self._refresh())
 
     def _wait(self, progress: bool, timeout: float | None) -> Steps[Deployment]:
@@ -92,6 +109,7 @@ class Deployment:
         return self._session._run(self._wait(progress, timeout))
 
     async def wait_async(self, progress: bool = False, timeout: float | None = None) -> Deployment:
+        """Async twin of :meth:`wait`."""
         return await self._session._run_async(self._wait(progress, timeout))
 
     def _delete(self) -> Steps[bool]:
@@ -103,6 +121,7 @@ class Deployment:
         return self._session._run(self._delete())
 
     async def delete_async(self) -> bool:
+        """Async twin of :meth:`delete`."""
         return await self._session._run_async(self._delete())
 
     def converse(self, text: str, system: str | None = None, **options: Any) -> Reply:

@@ -76,10 +76,12 @@ class LocalEmulator:
 
     @property
     def data_dir(self) -> Path:
+        """Where the emulator keeps its state (buckets, objects, jobs, models)."""
         return Path(self._core.data_dir)
 
     @property
     def running(self) -> bool:
+        """Whether the server still accepts connections."""
         return self._core.running
 
     @property

@@ -127,6 +127,17 @@ class FineTuneJob:
 
     Create one with :meth:`nova_ft.Session.fine_tune` (idempotent: re-running the same
     configuration attaches to the job it started) or attach with :meth:`Session.job`.
+
+    >>> import nova_ft as nf
+    >>> with nf.Session.local(job_step_delay=0.01) as session:
+    ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
+    ...     location = data.upload(session.bucket().ensure())
+    ...     role = session.training_role(location).ensure()
+    ...     job = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
+    ...     model = job.wait(progress=False)
+    ...     again = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
+    ...     job.status, again.arn == job.arn, list(job.metrics().columns)[:3]
+    ('Completed', True, ['split', 'step_number', 'epoch_number'])
     """
 
     def __init__(self, session: Session, name: str, info: dict[str, Any] | None = None) -> None:
@@ -138,18 +149,22 @@ class FineTuneJob:
 
     @property
     def arn(self) -> str | None:
+        """The job ARN (None until created)."""
         return self.info.get("job_arn")
 
     @property
     def status(self) -> str | None:
+        """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
         return self.info.get("status")
 
     @property
     def failure_message(self) -> str | None:
+        """Bedrock's explanation when the job failed."""
         return self.info.get("failure_message")
 
     @property
     def custom_model_arn(self) -> str | None:
+        """The custom model's ARN, once the job completed."""
         return self.info.get("custom_model_arn")
 
     @property
@@ -170,6 +185,7 @@ class FineTuneJob:
         return self._session._run(self._refresh())
 
     async def refresh_async(self) -> FineTuneJob:
+        """Async twin of :meth:`refresh`."""
         return await self._session._run_async(self._refresh())
 
     # -- waiting ----------------------------------------------------------------------------
@@ -256,6 +272,7 @@ class FineTuneJob:
     async def wait_async(
         self, progress: bool = False, timeout: float | None = None, poll: float | None = None
     ) -> CustomModel:
+        """Async twin of :meth:`wait` (no progress bar by default)."""
         return await self._session._run_async(self._wait(progress, timeout, poll))
 
     def _stop(self) -> Steps[FineTuneJob]:
@@ -268,6 +285,7 @@ class FineTuneJob:
         return self._session._run(self._stop())
 
     async def stop_async(self) -> FineTuneJob:
+        """Async twin of :meth:`stop`."""
         return await self._session._run_async(self._stop())
 
     # -- metrics ----------------------------------------------------------------------------
@@ -405,13 +423,16 @@ class CustomModel:
 
     @property
     def name(self) -> str | None:
+        """The model name (after :meth:`refresh`)."""
         return self.info.get("model_name")
 
     @property
     def status(self) -> str | None:
+        """``Active``, ``Creating`` or ``Failed`` (after :meth:`refresh`)."""
         return self.info.get("status")
 
     def refresh(self) -> CustomModel:
+        """Fetch the model's current state."""
         self.info = self._session._call("describe_custom_model", model=self.arn)
         return self
 
@@ -424,6 +445,7 @@ class CustomModel:
     async def deploy_async(
         self, name: str | None = None, description: str | None = None
     ) -> Deployment:
+        """Async twin of :meth:`deploy`."""
         from .deployment import deploy_steps
 
         return await self._session._run_async(

@@ -144,10 +144,12 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when no rule is broken."""
         return not self.errors and self.omitted_errors == 0
 
     @property
     def error_count(self) -> int:
+        """How many problems were found (listed or not)."""
         return len(self.errors) + self.omitted_errors
 
     def raise_for_errors(self) -> ValidationReport:
@@ -208,9 +210,11 @@ class OverlapReport:
 
     @property
     def leaked_records(self) -> int:
+        """Records of later splits whose input also appears in an earlier split."""
         return sum(int(o["records"]) for o in self.overlaps)
 
     def lines(self) -> list[str]:
+        """The report as readable lines."""
         out = []
         for s in self.splits:
             out.append(

@@ -37,12 +37,22 @@ class Resource:
 
     @property
     def label(self) -> str:
+        """A short description: kind and name or S3 location."""
         where = f"s3://{self.bucket}/{self.id}" if self.bucket else self.id
         return f"{self.kind} {where}"
 
 
 class ResourceRecord:
-    """Resources created by nova_ft in one account and region, stored in a JSON file."""
+    """Resources created by nova_ft in one account and region, stored in a JSON file.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "record.json"
+    >>> record = ResourceRecord(path)
+    >>> _ = record.add("role", "BedrockNovaFineTune")
+    >>> _ = record.add("deployment", "arn:aws:bedrock:us-east-1:1:custom-model-deployment/x")
+    >>> [r.kind for r in ResourceRecord(path).in_cleanup_order()]
+    ['deployment', 'role']
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -78,6 +88,7 @@ class ResourceRecord:
         return item
 
     def remove(self, item: Resource) -> None:
+        """Forget a resource (after deleting it) and save the record."""
         self._items = [i for i in self._items if i != item]
         self._save()
 

@@ -83,6 +83,7 @@ class TrainingRole:
         return self._session._run(self._ensure())
 
     async def ensure_async(self) -> TrainingRole:
+        """Async twin of :meth:`ensure`."""
         return await self._session._run_async(self._ensure())
 
     def __repr__(self) -> str:

@@ -92,6 +92,7 @@ class Session:
 
     @property
     def region(self) -> str:
+        """The resolved AWS region."""
         return self._core.region
 
     @property
@@ -106,6 +107,7 @@ class Session:
 
     @property
     def is_local(self) -> bool:
+        """Whether this session runs on the embedded emulator."""
         return self._emulator is not None
 
     @property
@@ -151,12 +153,14 @@ class Session:
         return identity
 
     async def caller_identity_async(self) -> dict[str, Any]:
+        """Async twin of :meth:`caller_identity`."""
         identity: dict[str, Any] = await self._core.call_async(_steps.call("caller_identity"))
         self._identity = identity
         return identity
 
     @property
     def account_id(self) -> str:
+        """The AWS account id (one STS call, then cached)."""
         identity = self._identity or self.caller_identity()
         return str(identity["account"])
 
@@ -169,6 +173,7 @@ class Session:
     async def foundation_models_async(
         self, customization: str | None = None
     ) -> list[dict[str, Any]]:
+        """Async twin of :meth:`foundation_models`."""
         models: list[dict[str, Any]] = await self._core.call_async(
             _steps.call("foundation_models", customization=customization)
         )
@@ -306,6 +311,7 @@ class Session:
         job_name: str | None = None,
         custom_model_name: str | None = None,
     ) -> FineTuneJob:
+        """Async twin of :meth:`fine_tune`."""
         spec, named = self._fine_tune_spec(
             data,
             role,
@@ -367,6 +373,7 @@ class Session:
         max_tokens: int | None = 512,
         temperature: float | None = 0.0,
     ) -> Reply:
+        """Async twin of :meth:`converse`."""
         reply = await self._core.call_async(
             _steps.call(
                 "converse",
@@ -402,6 +409,7 @@ class Session:
     async def cleanup_async(
         self, *, delete_bucket: bool = False, dry_run: bool = False
     ) -> list[Resource]:
+        """Async twin of :meth:`cleanup`."""
         return await self._run_async(cleanup_steps(self, delete_bucket, dry_run))
 
     def close(self) -> None:

@@ -55,6 +55,7 @@ class DataLocation:
 
     @property
     def train_uri(self) -> str:
+        """The training file's S3 URI."""
         uri = self._uri("train")
         if uri is None:
             raise ValueError("this upload has no train split")
@@ -62,6 +63,7 @@ class DataLocation:
 
     @property
     def valid_uri(self) -> str | None:
+        """The validation file's S3 URI, if there is one."""
         return self._uri("valid")
 
     @property
@@ -71,10 +73,12 @@ class DataLocation:
 
     @property
     def output_prefix(self) -> str:
+        """The key prefix a job writes its output under."""
         return self.prefix + OUTPUT_PREFIX
 
     @property
     def output_uri(self) -> str:
+        """The job output location as an S3 URI."""
         return f"s3://{self.bucket}/{self.output_prefix}"
 
 
@@ -84,6 +88,15 @@ class Bucket:
     ``ensure()`` creates it if missing, blocks all public access and turns on default
     encryption (SSE-S3); calling it again changes nothing. The default name follows the
     tutorial: ``sl-nova-ft-<account id>``.
+
+    >>> import nova_ft as nf
+    >>> with nf.Session.local() as session:
+    ...     bucket = session.bucket().ensure()
+    ...     data = nf.Dataset.synthetic(seed=7, train=80, valid=10)
+    ...     location = data.upload(bucket)
+    ...     bucket, location.train_uri, [o.uploaded for o in data.upload(bucket).objects]
+    (Bucket(name='sl-nova-ft-123456789012', created=True), \
+'s3://sl-nova-ft-123456789012/training-data/train.jsonl', [False, False])
     """
 
     def __init__(self, session: Session, name: str | None = None) -> None:
@@ -93,6 +106,7 @@ class Bucket:
 
     @property
     def name(self) -> str:
+        """The bucket name (resolving the default needs one STS call)."""
         if self._name is None:
             self._name = f"sl-nova-ft-{self._session.account_id}"
         return self._name
@@ -118,6 +132,7 @@ class Bucket:
         return self._session._run(self._ensure())
 
     async def ensure_async(self) -> Bucket:
+        """Async twin of :meth:`ensure`."""
         return await self._session._run_async(self._ensure())
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -126,6 +141,7 @@ class Bucket:
         return keys
 
     def uri(self, key: str = "") -> str:
+        """The ``s3://`` URI of a key in this bucket."""
         return f"s3://{self.name}/{key}"
 
     def __repr__(self) -> str:
