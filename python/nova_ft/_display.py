@@ -40,9 +40,16 @@ def _has_display() -> bool:
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
-    """A tqdm bar (notebook widget in Jupyter, text in a terminal), or None when disabled."""
+    """A tqdm bar (notebook widget in Jupyter, text in a terminal), or None when disabled.
+
+    Outside a notebook the bar turns itself off when stderr is not a terminal (CI logs,
+    pipes), where redrawn lines would only be noise.
+    """
     if not enabled:
         return None
+    import sys
+
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)
+    disable = None if "ipykernel" not in sys.modules else False
+    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, disable=disable)

@@ -162,12 +162,12 @@ class Benchmark:
         bar.n = skipped + done
         bar.set_postfix(failed=failed, retries=retries, concurrency=limit, refresh=True)
 
-    def _finish(self, summary: dict[str, Any]) -> BenchmarkReport:
+    def _finish(self, run: Any, summary: dict[str, Any]) -> BenchmarkReport:
         options = dict(self.metric_options)
         # Requests per second only mean something when this run made every call.
         if summary["resumed"] == 0 and summary["called"] > 0:
             options["elapsed_seconds"] = summary["elapsed_seconds"]
-        report = _nova_ft.benchmark_report(self.results_path, self.rows, options)
+        report = run.report(self.results_path, options)
         result = BenchmarkReport(report, self.names, summary, self.results_path)
         result.save(self.out_dir / "report.json")
         return result
@@ -194,7 +194,7 @@ class Benchmark:
         finally:
             if bar is not None:
                 bar.close()
-        return self._finish(run.result())
+        return self._finish(run, run.result())
 
     async def run_async(self, progress: bool = False) -> BenchmarkReport:
         """Async twin of :meth:`run` (cancelling the task stops the run, keeping results)."""
@@ -211,7 +211,7 @@ class Benchmark:
         finally:
             if bar is not None:
                 bar.close()
-        return self._finish(run.result())
+        return self._finish(run, run.result())
 
     def __repr__(self) -> str:
         models = ", ".join(self.names.values())

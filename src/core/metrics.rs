@@ -193,23 +193,48 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-/// Results keyed by (row id, model).
-pub type LatestResults = HashMap<(String, String), BenchResult>;
+/// What scoring needs of one result: small, so 100,000 rows cost a few megabytes.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub prediction: Option<Box<str>>,
+    pub gold: Option<Box<str>>,
+    pub latency_ms: Option<f64>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub attempts: u32,
+    pub error_code: Option<Box<str>>,
+}
+
+/// Results keyed by (row id, index of the model in the loaded order).
+pub type LatestResults = HashMap<(Box<str>, usize), Scored>;
 
 /// The latest result per (row, model), and the models in order of first appearance.
 pub fn load_results(path: &Path) -> Result<(Vec<String>, LatestResults)> {
     let file = std::fs::File::open(path).map_err(|e| NovaError::io(path, e))?;
-    let mut models = Vec::new();
+    let mut models: Vec<String> = Vec::new();
     let mut latest = HashMap::new();
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| NovaError::io(path, e))?;
         let Ok(result) = serde_json::from_str::<BenchResult>(&line) else {
             continue;
         };
-        if !models.contains(&result.model) {
-            models.push(result.model.clone());
-        }
-        latest.insert((result.row_id.clone(), result.model.clone()), result);
+        let model = match models.iter().position(|m| *m == result.model) {
+            Some(i) => i,
+            None => {
+                models.push(result.model.clone());
+                models.len() - 1
+            }
+        };
+        let scored = Scored {
+            prediction: result.prediction.map(String::into_boxed_str),
+            gold: result.gold.map(String::into_boxed_str),
+            latency_ms: result.latency_ms,
+            input_tokens: result.input_tokens,
+            output_tokens: result.output_tokens,
+            attempts: result.attempts,
+            error_code: result.error_code.map(String::into_boxed_str),
+        };
+        latest.insert((result.row_id.into_boxed_str(), model), scored);
     }
     Ok((models, latest))
 }
@@ -296,7 +321,8 @@ impl SqlJudge {
 
 /// Score a results file (see `benchmark::run`) against the rows it came from.
 pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Result<Report> {
-    let (mut models, latest) = load_results(results)?;
+    let (loaded, latest) = load_results(results)?;
+    let mut models = loaded.clone();
     if let Some(order) = &options.models {
         let extra: Vec<String> = models.into_iter().filter(|m| !order.contains(m)).collect();
         models = order.iter().cloned().chain(extra).collect();
@@ -322,14 +348,15 @@ pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Re
     // Rows in input order when known, else in results order.
     let mut row_ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     if row_ids.is_empty() {
-        let mut ids: Vec<&String> = latest.keys().map(|(id, _)| id).collect();
+        let mut ids: Vec<&str> = latest.keys().map(|(id, _)| &**id).collect();
         ids.sort();
         ids.dedup();
-        row_ids = ids.into_iter().cloned().collect();
+        row_ids = ids.into_iter().map(str::to_string).collect();
     }
     let mut correctness: Vec<Vec<Option<bool>>> = Vec::new();
     let mut reports = Vec::new();
     for model in &models {
+        let index = loaded.iter().position(|m| m == model);
         let mut correct_flags = Vec::new();
         let mut latencies = Vec::new();
         let (mut answered, mut failed, mut retries) = (0, 0, 0u64);
@@ -338,7 +365,8 @@ pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Re
         let mut pairs: Vec<(String, Option<String>)> = Vec::new();
         let (mut exact_n, mut executes_n, mut sql_n) = (0usize, 0usize, 0usize);
         for id in &row_ids {
-            let Some(result) = latest.get(&(id.clone(), model.clone())) else {
+            let found = index.and_then(|m| latest.get(&(Box::from(id.as_str()), m)));
+            let Some(result) = found else {
                 correct_flags.push(None);
                 continue;
             };
@@ -347,7 +375,8 @@ pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Re
             output_tokens += result.output_tokens;
             let gold = result
                 .gold
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .or_else(|| by_id.get(id.as_str()).and_then(|r| r.gold.clone()));
             match &result.prediction {
                 Some(_) => {
@@ -360,8 +389,9 @@ pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Re
                         .entry(
                             result
                                 .error_code
-                                .clone()
-                                .unwrap_or_else(|| "Unknown".into()),
+                                .as_deref()
+                                .unwrap_or("Unknown")
+                                .to_string(),
                         )
                         .or_insert(0) += 1;
                 }

@@ -29,6 +29,8 @@ fn to_py<T: serde::Serialize>(py: Python<'_>, result: Result<T>) -> PyResult<Py<
 
 #[pyclass(name = "BenchmarkRunCore", module = "nova_ft._nova_ft", frozen)]
 pub struct PyBenchmarkRun {
+    /// The rows, kept for scoring so they cross from Python once.
+    rows: Arc<Vec<BenchRow>>,
     progress: Arc<Progress>,
     handle: Mutex<Option<JoinHandle<Result<RunSummary>>>>,
     /// Turns true when the run ends (or is dropped when it is aborted).
@@ -45,13 +47,13 @@ impl PyBenchmarkRun {
         rows: &Bound<'_, PyAny>,
         options: &Bound<'_, PyAny>,
     ) -> PyResult<PyBenchmarkRun> {
-        let rows: Vec<BenchRow> = depythonize(rows, "benchmark rows")?;
+        let rows: Arc<Vec<BenchRow>> = Arc::new(depythonize(rows, "benchmark rows")?);
         let options: BenchOptions = depythonize(options, "benchmark options")?;
         let progress = Arc::new(Progress::default());
         let (done, finished) = tokio::sync::watch::channel(false);
         let run = benchmark::run(
             session.inner(),
-            Arc::new(rows),
+            Arc::clone(&rows),
             options,
             Arc::clone(&progress),
         );
@@ -61,6 +63,7 @@ impl PyBenchmarkRun {
             result
         });
         Ok(PyBenchmarkRun {
+            rows,
             progress,
             handle: Mutex::new(Some(handle)),
             finished,
@@ -109,6 +112,19 @@ impl PyBenchmarkRun {
         {
             handle.abort();
         }
+    }
+
+    /// Score a results file against this run's rows (`options` as `MetricsOptions`).
+    fn report(
+        &self,
+        py: Python<'_>,
+        results: PathBuf,
+        options: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let options: MetricsOptions = depythonize(options, "metrics options")?;
+        let rows = Arc::clone(&self.rows);
+        let report = py.detach(|| metrics::report(&results, &rows, &options));
+        to_py(py, report)
     }
 
     /// The run's summary (blocks until it ends; call once).

@@ -117,6 +117,7 @@ def run_demo(args: argparse.Namespace) -> int:
         job = session.fine_tune(location, role, hyperparameters=hyperparameters)
         _say(args, f"job {job.name}: {job.status}")
         model = job.wait(progress=not quiet)
+        _say(args, f"job {job.name}: {job.status}; custom model {model.arn}")
         job.metrics().to_csv(out / "loss.csv", index=False)
         job.plot_loss(str(out / "loss.png"))
         deployment = model.deploy()
