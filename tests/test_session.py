@@ -54,7 +54,11 @@ def test_aws_errors_map_to_the_hierarchy() -> None:
     assert "GetFoundationModel failed" in str(err)
 
 
-def test_an_unreachable_endpoint_is_a_service_error(tmp_path: Path) -> None:
+def test_an_unreachable_endpoint_is_a_service_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     with nova_ft.LocalEmulator(tmp_path) as emu:
         endpoint = emu.endpoint_url
     session = nova_ft.Session(region="us-east-1", endpoint_url=endpoint)
@@ -84,3 +88,18 @@ def test_the_error_table_covers_the_codes_the_emulator_sends() -> None:
         ("SomethingNew", exceptions.AwsError),
     ]:
         assert type(exceptions.aws_error("Op", code, "m", None, 400)) is cls
+
+
+def test_missing_credentials_say_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    session = nova_ft.Session(region="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(nova_ft.AuthError) as caught:
+        session.caller_identity()
+    assert caught.value.code == "NoCredentials"
+    assert "aws configure" in str(caught.value) and "Session.local()" in str(caught.value)

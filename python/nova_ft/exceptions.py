@@ -189,6 +189,7 @@ _AWS_CODES: list[tuple[type[AwsError], set[str], str]] = [
             "ExpiredTokenException",
             "InvalidAccessKeyId",
             "Forbidden",
+            "NoCredentials",
         },
         "check your credentials (aws sts get-caller-identity) and the role's policies",
     ),

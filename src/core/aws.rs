@@ -93,13 +93,30 @@ where
             status,
         },
         // No service answer: the request did not get through (network, endpoint, credentials).
-        (None, _) => NovaError::Aws {
-            operation: operation.to_string(),
-            code: "ConnectionError".into(),
-            message: DisplayErrorContext(&err).to_string(),
-            request_id,
-            status,
-        },
+        (None, _) => {
+            let detail = DisplayErrorContext(&err).to_string();
+            let no_credentials = [
+                "loading credentials",
+                "no credentials found",
+                "no providers in chain",
+            ];
+            if no_credentials.iter().any(|m| detail.contains(m)) {
+                return NovaError::Aws {
+                    operation: operation.to_string(),
+                    code: "NoCredentials".into(),
+                    message: "no AWS credentials found (environment, shared config and credentials files, SSO, container or instance role): run `aws configure` or `aws sso login`, set AWS_PROFILE, or use Session.local() / --local to run on the embedded emulator".into(),
+                    request_id,
+                    status,
+                };
+            }
+            NovaError::Aws {
+                operation: operation.to_string(),
+                code: "ConnectionError".into(),
+                message: detail,
+                request_id,
+                status,
+            }
+        }
     }
 }
 
