@@ -199,6 +199,9 @@ struct Shared {
     progress: Arc<Progress>,
     /// Consecutive successes since the limit last changed.
     streak: AtomicUsize,
+    /// Attempts finished so far, and their count when the limit was last halved.
+    attempts: AtomicUsize,
+    decreased_at: AtomicUsize,
     in_flight: AtomicUsize,
 }
 
@@ -219,12 +222,24 @@ impl Shared {
         }
     }
 
+    /// Halve the limit, at most once per "round trip" (as many completed attempts as the
+    /// limit allows in flight): the throttles of calls already in flight when the limit fell
+    /// say nothing new, as in TCP's congestion control.
     fn on_throttle(&self) {
         self.progress.throttled.fetch_add(1, Ordering::Relaxed);
         let limit = self.progress.limit.load(Ordering::Relaxed);
-        self.progress
-            .limit
-            .store((limit / 2).max(1), Ordering::Relaxed);
+        let now = self.attempts.load(Ordering::Relaxed);
+        let last = self.decreased_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= limit
+            && self
+                .decreased_at
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.progress
+                .limit
+                .store((limit / 2).max(1), Ordering::Relaxed);
+        }
         self.streak.store(0, Ordering::Relaxed);
     }
 
@@ -260,6 +275,7 @@ async fn call_pair(
         attempts += 1;
         let outcome = tokio::time::timeout(timeout, converse_with(client, &spec)).await;
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        shared.attempts.fetch_add(1, Ordering::Relaxed);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(_) => Err(NovaError::Aws {
@@ -376,6 +392,8 @@ pub async fn run(
         next: AtomicUsize::new(0),
         progress: Arc::clone(&progress),
         streak: AtomicUsize::new(0),
+        attempts: AtomicUsize::new(0),
+        decreased_at: AtomicUsize::new(0),
         in_flight: AtomicUsize::new(0),
     });
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<BenchResult>(1024);
