@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft
 from ._display import html_table, progress_bar, require_pyplot
+from ._fsio import write_text_atomically
 from ._pandas import require_pandas
 from .exceptions import InvalidParameterError
 
@@ -272,12 +273,7 @@ class BenchmarkReport:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_json` atomically."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomically(path, self.to_json() + "\n")
 
     def summary(self) -> Any:
         """Base vs tuned (one row per model) as a DataFrame."""

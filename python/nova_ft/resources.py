@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from ._fsio import write_text_atomically
 
 __all__ = ["Resource", "ResourceRecord"]
 
@@ -101,14 +102,7 @@ class ResourceRecord:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"resources": [asdict(i) for i in self._items]}, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(body)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomically(self.path, body)
 
     def __repr__(self) -> str:
         return f"ResourceRecord({str(self.path)!r}, resources={len(self)})"

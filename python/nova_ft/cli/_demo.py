@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from .._fsio import write_text_atomically
 from ..dataset import Dataset
 from ..job import DEFAULT_BASE_MODEL, Hyperparameters
 from ..session import Session
@@ -55,14 +54,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "json", False):
         print(text, flush=True)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def _confirm(args: argparse.Namespace, estimate: str) -> bool:
@@ -145,7 +136,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "seconds": round(time.monotonic() - started, 1),
             }
         )
-        _write_json(out / "results.json", results)
+        write_text_atomically(out / "results.json", json.dumps(results, indent=2) + "\n")
         if args.aws and not args.keep:
             for item in session.cleanup():
                 _say(args, f"deleted {item.label}")

@@ -1,0 +1,22 @@
+"""Atomic text writes for the Python side (the Rust core has its own in ``fsio.rs``): a
+temporary file beside the target, renamed over it, so a crash or Ctrl-C leaves the old file or
+the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
