@@ -108,6 +108,15 @@ class Hyperparameters:
         return cls(**kwargs)
 
 
+def job_output_location(output_uri: str, job_arn: str) -> tuple[str, str]:
+    """(bucket, key prefix) where Bedrock writes a job's artifacts:
+    ``<output prefix>model-customization-job-<job id>/``."""
+    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, f"{prefix}model-customization-job-{job_arn.rsplit('/', 1)[-1]}/"
+
+
 def request_token(spec: Mapping[str, Any]) -> str:
     """A clientRequestToken derived from the configuration: the same job twice, one token."""
     canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
@@ -294,14 +303,11 @@ class FineTuneJob:
         output = self.info.get("output_uri") or ""
         if not output.startswith("s3://") or not self.arn:
             raise InvalidParameterError(f"job {self.name} has no output location yet")
-        bucket, _, prefix = output[5:].partition("/")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        base = f"{prefix}model-customization-job-{self.arn.rsplit('/', 1)[-1]}"
+        bucket, base = job_output_location(output, self.arn)
         return (
             bucket,
-            f"{base}/training_artifacts/step_wise_training_metrics.csv",
-            f"{base}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+            f"{base}training_artifacts/step_wise_training_metrics.csv",
+            f"{base}validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
         )
 
     def metrics(self) -> Any:
@@ -405,9 +411,8 @@ def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Step
             exc.hint = _base_model_hint(session)
         raise
     session.record.add("job", arn)
-    job_id = arn.rsplit("/", 1)[-1]
-    bucket, _, prefix = spec["output_uri"][5:].partition("/")
-    session.record.add("prefix", f"{prefix}model-customization-job-{job_id}/", bucket=bucket)
+    bucket, prefix = job_output_location(spec["output_uri"], arn)
+    session.record.add("prefix", prefix, bucket=bucket)
     log.info("job %s started: %s", name, arn)
     yield from job._refresh()
     return job
