@@ -120,6 +120,28 @@ where
     }
 }
 
+/// Whether the service answered 404: the bucket, key, role, model or deployment is not there.
+pub fn is_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| r.status().as_u16() == 404)
+}
+
+/// A delete in idempotent clean-up: `Ok(true)` if it deleted something, `Ok(false)` if the
+/// resource was already gone, the AWS error otherwise.
+pub fn deleted<T, E>(
+    operation: &str,
+    result: std::result::Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_not_found(&err) => Ok(false),
+        Err(err) => Err(aws_error(operation, err)),
+    }
+}
+
 impl AwsSession {
     /// Load configuration and build the clients.
     pub async fn connect(config: SessionConfig) -> Result<AwsSession> {

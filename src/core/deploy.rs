@@ -1,6 +1,6 @@
 //! On-demand deployments of custom models: the deployment ARN is the model id for Converse.
 
-use crate::core::aws::{aws_error, AwsSession};
+use crate::core::aws::{aws_error, deleted, AwsSession};
 use crate::core::error::Result;
 use crate::core::job::iso;
 use serde::{Deserialize, Serialize};
@@ -65,22 +65,12 @@ impl AwsSession {
 
     /// Delete a deployment; a missing one is not an error (clean-up is idempotent).
     pub async fn delete_deployment(&self, deployment: &str) -> Result<bool> {
-        match self
+        let result = self
             .bedrock
             .delete_custom_model_deployment()
             .custom_model_deployment_identifier(deployment)
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(aws_error("DeleteCustomModelDeployment", err)),
-        }
+            .await;
+        deleted("DeleteCustomModelDeployment", result)
     }
 }

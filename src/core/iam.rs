@@ -1,7 +1,7 @@
 //! The Bedrock service role: trusted by `bedrock.amazonaws.com` for this account's
 //! customization jobs only, allowed exactly the S3 prefixes a workflow uses.
 
-use crate::core::aws::{aws_error, AwsSession};
+use crate::core::aws::{aws_error, deleted, is_not_found, AwsSession};
 use crate::core::error::{NovaError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -88,10 +88,6 @@ fn same_policy(encoded: Option<&str>, wanted: &Value) -> bool {
     serde_json::from_str::<Value>(&decoded).is_ok_and(|v| &v == wanted)
 }
 
-fn is_no_such_entity<E: aws_sdk_iam::error::ProvideErrorMetadata>(err: &E) -> bool {
-    err.code() == Some("NoSuchEntity")
-}
-
 impl AwsSession {
     /// Create or update the role so that it matches `spec`; safe to call again.
     pub async fn ensure_role(&self, spec: &RoleSpec) -> Result<RoleInfo> {
@@ -120,7 +116,7 @@ impl AwsSession {
                 }
                 (role.arn().to_string(), false)
             }
-            Err(err) if is_no_such_entity(&err) => {
+            Err(err) if is_not_found(&err) => {
                 let out = self
                     .iam
                     .create_role()
@@ -144,7 +140,7 @@ impl AwsSession {
             .await
         {
             Ok(out) => Some(out.policy_document().to_string()),
-            Err(err) if is_no_such_entity(&err) => None,
+            Err(err) if is_not_found(&err) => None,
             Err(err) => return Err(aws_error("GetRolePolicy", err)),
         };
         if !same_policy(current.as_deref(), &permissions) {
@@ -171,7 +167,7 @@ impl AwsSession {
     pub async fn delete_role(&self, name: &str) -> Result<bool> {
         let policies = match self.iam.list_role_policies().role_name(name).send().await {
             Ok(out) => out.policy_names().to_vec(),
-            Err(err) if is_no_such_entity(&err) => return Ok(false),
+            Err(err) if is_not_found(&err) => return Ok(false),
             Err(err) => return Err(aws_error("ListRolePolicies", err)),
         };
         for policy in policies {
@@ -184,15 +180,14 @@ impl AwsSession {
                 .await
             {
                 Ok(_) => {}
-                Err(err) if is_no_such_entity(&err) => {}
+                Err(err) if is_not_found(&err) => {}
                 Err(err) => return Err(aws_error("DeleteRolePolicy", err)),
             }
         }
-        match self.iam.delete_role().role_name(name).send().await {
-            Ok(_) => Ok(true),
-            Err(err) if is_no_such_entity(&err) => Ok(false),
-            Err(err) => Err(aws_error("DeleteRole", err)),
-        }
+        deleted(
+            "DeleteRole",
+            self.iam.delete_role().role_name(name).send().await,
+        )
     }
 }
 

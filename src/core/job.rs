@@ -1,6 +1,6 @@
 //! Model customization jobs (FINE_TUNING and DISTILLATION) and the custom models they make.
 
-use crate::core::aws::{aws_error, AwsSession};
+use crate::core::aws::{aws_error, deleted, AwsSession};
 use crate::core::error::{NovaError, Result};
 use aws_sdk_bedrock::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_bedrock::types::{
@@ -249,22 +249,12 @@ impl AwsSession {
 
     /// Delete a custom model; a missing one is not an error (clean-up is idempotent).
     pub async fn delete_custom_model(&self, model: &str) -> Result<bool> {
-        match self
+        let result = self
             .bedrock
             .delete_custom_model()
             .model_identifier(model)
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(aws_error("DeleteCustomModel", err)),
-        }
+            .await;
+        deleted("DeleteCustomModel", result)
     }
 }

@@ -1,7 +1,7 @@
 //! S3 for the workflow: a private, encrypted bucket, uploads that skip unchanged files, and
 //! listing/deleting what a workflow wrote.
 
-use crate::core::aws::{aws_error, AwsSession};
+use crate::core::aws::{aws_error, deleted, is_not_found, AwsSession};
 use crate::core::error::{NovaError, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -173,10 +173,7 @@ impl AwsSession {
                     return Ok(result(false));
                 }
             }
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) => {}
+            Err(err) if is_not_found(&err) => {}
             Err(err) => return Err(aws_error("HeadObject", err)),
         }
         let body = ByteStream::from_path(path)
@@ -263,17 +260,10 @@ impl AwsSession {
 
     /// Delete an empty bucket; a missing bucket is not an error (clean-up is idempotent).
     pub async fn delete_bucket(&self, name: &str) -> Result<bool> {
-        match self.s3.delete_bucket().bucket(name).send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(aws_error("DeleteBucket", err)),
-        }
+        deleted(
+            "DeleteBucket",
+            self.s3.delete_bucket().bucket(name).send().await,
+        )
     }
 
     /// An object's body as text (metrics CSVs, small reports).
