@@ -312,7 +312,14 @@ impl Teacher {
                 // classifier decides the ambiguous prompts.
                 match confident_label(&labels, user) {
                     Some(i) => labels[i].clone(),
-                    None => student.predict(system, user).to_string(),
+                    None => {
+                        // It picks among the labels the request mentions at all, as a reader
+                        // would; when it mentions none, among all of them.
+                        let mentioned = zero_shot::scores(&labels, user, true);
+                        student
+                            .predict_among(system, user, |i| mentioned[i] > 0.0)
+                            .to_string()
+                    }
                 }
             }
             _ => zero_shot::respond(system, user, true),

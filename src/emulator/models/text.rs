@@ -49,6 +49,11 @@ pub fn stem(word: &str) -> String {
     }
 }
 
+/// The opening words of a request, where it says what it asks for ("what is the seating
+/// capacity ...") before the details every request shares (cities, dates). Words here count
+/// once more as features of their own.
+pub const HEAD_WORDS: usize = 6;
+
 fn hash_str(kind: u8, text: &str) -> u64 {
     let mut h = FxHasher::default();
     kind.hash(&mut h);
@@ -57,10 +62,9 @@ fn hash_str(kind: u8, text: &str) -> u64 {
 }
 
 /// Hashed features of a text: words, word bigrams (with sentence start and end marks), the
-/// opening two words, and character 3- to 5-grams of each word (with `<` `>` boundary marks),
-/// each reduced modulo `buckets`. Returns (bucket, count):
-/// raw counts, which trained better on ATIS than length-normalised weights (95.2% against
-/// 86.2% test accuracy at the default hyperparameters).
+/// opening two words, the words among the first [`HEAD_WORDS`], and character 3- to 5-grams of
+/// each word (with `<` `>` boundary marks), each reduced modulo `buckets`. Returns
+/// (bucket, count); the classifier weighs the counts by tf-idf.
 pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
     let tokens = words(text);
     let mut ids: Vec<u64> = Vec::with_capacity(tokens.len() * 12);
@@ -72,6 +76,9 @@ pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
             if let Some(next) = tokens.get(1) {
                 ids.push(hash_str(4, &format!("<s> {word} {next}")));
             }
+        }
+        if i < HEAD_WORDS {
+            ids.push(hash_str(5, word));
         }
         match tokens.get(i + 1) {
             Some(next) => ids.push(hash_str(2, &format!("{word} {next}"))),

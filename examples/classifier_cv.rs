@@ -1,0 +1,88 @@
+//! How the fine-tuning classifier was chosen: 5-fold cross-validation on ATIS train (never the
+//! test split), then train -> test and train+valid -> test, at the emulator's defaults
+//! (3 epochs, learning rate 1e-5, 10 warmup steps). No server, no AWS calls: the model alone.
+//!
+//!     cargo run --release --no-default-features --example classifier_cv [-- ../shared/data]
+//!
+//! `benches/model_quality.py` measures the same model through the emulator's API.
+use _nova_ft::emulator::models::classifier::{Classifier, Example};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const SYSTEM: &str = "Classify the intent of the request.";
+
+fn load(data: &Path, split: &str) -> Vec<(String, String)> {
+    let path = data.join("atis").join(format!("{split}.jsonl"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (pass the data folder)", path.display()));
+    text.lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let field = |name: &str| row[name].as_str().expect("a string field").to_string();
+            (field("text"), field("intent"))
+        })
+        .collect()
+}
+
+/// Accuracy on `test` of a model trained on `train`, and the training time in seconds.
+fn score(train: &[(String, String)], test: &[(String, String)]) -> (f64, f64) {
+    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    let examples: Vec<Example> = train
+        .iter()
+        .map(|(text, label)| {
+            let y = labels.binary_search(label).expect("a training label");
+            (Classifier::featurize(SYSTEM, text), y)
+        })
+        .collect();
+    let started = Instant::now();
+    let (model, _) = Classifier::train(labels, &examples, &[], 3, 1e-5, 10).expect("training");
+    let seconds = started.elapsed().as_secs_f64();
+    let correct = test
+        .iter()
+        .filter(|(text, label)| model.predict(SYSTEM, text) == label)
+        .count();
+    (correct as f64 / test.len() as f64, seconds)
+}
+
+fn main() {
+    let data: PathBuf = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from);
+    let train = load(&data, "train");
+    let test = load(&data, "test");
+    let folds = 5;
+    let cv: f64 = (0..folds)
+        .map(|fold| {
+            let (held, kept): (Vec<_>, Vec<_>) = train
+                .iter()
+                .enumerate()
+                .partition(|(i, _)| i % folds == fold);
+            let strip = |rows: Vec<(usize, &(String, String))>| -> Vec<(String, String)> {
+                rows.into_iter().map(|(_, r)| r.clone()).collect()
+            };
+            score(&strip(kept), &strip(held)).0
+        })
+        .sum::<f64>()
+        / folds as f64;
+    let (on_test, seconds) = score(&train, &test);
+    let mut with_valid = train.clone();
+    with_valid.extend(load(&data, "valid"));
+    let (on_test_with_valid, _) = score(&with_valid, &test);
+    println!("ATIS, local classifier (a stand-in, not Amazon Nova), 3 epochs");
+    println!(
+        "  5-fold CV on train ({} rows): {:.2}%",
+        train.len(),
+        cv * 100.0
+    );
+    println!(
+        "  train -> test ({} rows):      {:.2}% (trained in {seconds:.2} s)",
+        test.len(),
+        on_test * 100.0
+    );
+    println!(
+        "  train+valid -> test:           {:.2}%",
+        on_test_with_valid * 100.0
+    );
+}
