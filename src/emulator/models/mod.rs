@@ -251,9 +251,9 @@ const CONFIDENT_MARGIN: f64 = 0.1;
 /// Fewer confident examples than this are too few to self-train on.
 const MIN_PSEUDO_LABELS: usize = 20;
 
-/// The label the rich zero-shot reading is confident about: one clearly ahead of the rest.
-fn confident_label(labels: &[String], user: &str) -> Option<usize> {
-    let scores = zero_shot::scores(labels, user, true);
+/// The label the rich zero-shot reading (its `scores`) is confident about: one clearly ahead
+/// of the rest.
+fn confident_label(scores: &[f64]) -> Option<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
     let (top, second) = (scores[order[0]], order.get(1).map_or(0.0, |i| scores[*i]));
@@ -274,7 +274,7 @@ impl Teacher {
             .and_then(|labels| {
                 let mut examples: Vec<Example> = Vec::new();
                 for (system, user) in prompts {
-                    if let Some(i) = confident_label(&labels, user) {
+                    if let Some(i) = confident_label(&zero_shot::scores(&labels, user, true)) {
                         examples.push((Classifier::featurize(system, user), i));
                     }
                 }
@@ -310,16 +310,14 @@ impl Teacher {
             (Some(student), Some(labels)) if student.labels == labels => {
                 // Where the zero-shot reading is confident it stands; the self-trained
                 // classifier decides the ambiguous prompts.
-                match confident_label(&labels, user) {
+                let scores = zero_shot::scores(&labels, user, true);
+                match confident_label(&scores) {
                     Some(i) => labels[i].clone(),
-                    None => {
-                        // It picks among the labels the request mentions at all, as a reader
-                        // would; when it mentions none, among all of them.
-                        let mentioned = zero_shot::scores(&labels, user, true);
-                        student
-                            .predict_among(system, user, |i| mentioned[i] > 0.0)
-                            .to_string()
-                    }
+                    // It picks among the labels the request mentions at all, as a reader
+                    // would; when it mentions none, among all of them.
+                    None => student
+                        .predict_among(system, user, |i| scores[i] > 0.0)
+                        .to_string(),
                 }
             }
             _ => zero_shot::respond(system, user, true),
