@@ -1,11 +1,13 @@
 //! How the fine-tuning classifier was chosen: 5-fold cross-validation on ATIS train (never the
 //! test split), then train -> test and train+valid -> test, at the emulator's defaults
-//! (3 epochs, learning rate 1e-5, 10 warmup steps). No server, no AWS calls: the model alone.
+//! (3 epochs, learning rate 1e-5, 10 warmup steps). No server, no AWS calls: the model a job
+//! trains, alone.
 //!
 //!     cargo run --release --no-default-features --example classifier_cv [-- ../shared/data]
 //!
 //! `benches/model_quality.py` measures the same model through the emulator's API.
-use _nova_ft::emulator::models::classifier::{Classifier, Example};
+use _nova_ft::core::dataset::record::Conversation;
+use _nova_ft::emulator::models::{Prompt, TrainedModel, TrainingConfig};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,29 +26,39 @@ fn load(data: &Path, split: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Accuracy on `test` of a model trained on `train`, the training time in seconds and the
-/// model time per answer in microseconds (features and scores, no HTTP).
+/// Accuracy on `test` of the model a job trains on `train` (label-set detection, features and
+/// all), the training time in seconds and the model time per answer in microseconds (features
+/// and scores, no HTTP).
 fn score(train: &[(String, String)], test: &[(String, String)]) -> (f64, f64, f64) {
-    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
-    labels.sort();
-    labels.dedup();
-    let examples: Vec<Example> = train
+    let records: Vec<Conversation> = train
         .iter()
-        .map(|(text, label)| {
-            let y = labels.binary_search(label).expect("a training label");
-            (Classifier::featurize(SYSTEM, text), y)
-        })
+        .map(|(text, label)| Conversation::single_turn(SYSTEM, text.as_str(), Some(label.clone())))
         .collect();
-    let started = Instant::now();
-    let (model, _) = Classifier::train(labels, &examples, &[], 3, 1e-5, 10).expect("training");
-    let seconds = started.elapsed().as_secs_f64();
+    let config = TrainingConfig {
+        epochs: 3,
+        learning_rate: 1e-5,
+        warmup_steps: 10,
+    };
+    let run = TrainedModel::train(&records, &[], config).expect("training");
+    assert_eq!(
+        run.model.kind(),
+        "classifier",
+        "ATIS intents are a label set"
+    );
     let started = Instant::now();
     let correct = test
         .iter()
-        .filter(|(text, label)| model.predict(SYSTEM, text) == label)
+        .filter(|(text, label)| {
+            let turns = [("user".to_string(), text.clone())];
+            let prompt = Prompt {
+                system: SYSTEM,
+                turns: &turns,
+            };
+            run.model.respond(&prompt) == *label
+        })
         .count();
     let micros = started.elapsed().as_secs_f64() * 1e6 / test.len() as f64;
-    (correct as f64 / test.len() as f64, seconds, micros)
+    (correct as f64 / test.len() as f64, run.seconds, micros)
 }
 
 fn main() {
