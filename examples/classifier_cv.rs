@@ -6,8 +6,8 @@
 //!     cargo run --release --no-default-features --example classifier_cv [-- ../shared/data]
 //!
 //! `benches/model_quality.py` measures the same model through the emulator's API.
-use _nova_ft::core::dataset::record::Conversation;
 use _nova_ft::emulator::models::{Prompt, TrainedModel, TrainingConfig};
+use _nova_ft::workflow::dataset::record::Conversation;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

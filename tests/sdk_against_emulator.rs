@@ -1,9 +1,9 @@
 //! The official AWS SDK for Rust against the local emulator: the tutorial's steps, and the
 //! errors typed as the SDK types them. (boto3 and the AWS CLI are tested from Python.)
 
-use _nova_ft::core::dataset::{to_jsonl, Dataset};
 use _nova_ft::emulator::server::{start, RunningEmulator};
 use _nova_ft::emulator::EmulatorConfig;
+use _nova_ft::workflow::dataset::{to_jsonl, Dataset};
 use aws_sdk_bedrock::types::{
     CustomizationType, OutputDataConfig, TrainingDataConfig, ValidationDataConfig, Validator,
 };
@@ -195,7 +195,7 @@ async fn the_tutorial_with_the_rust_sdk() {
         .converse()
         .model_id(&deployment_arn)
         .system(SystemContentBlock::Text(
-            _nova_ft::core::dataset::synth::SYSTEM_PROMPT.into(),
+            _nova_ft::workflow::dataset::synth::SYSTEM_PROMPT.into(),
         ))
         .messages(
             Message::builder()

@@ -32,7 +32,7 @@ Steps = Generator[Need, Any, T]
 
 
 def call(op: str, **args: Any) -> dict[str, Any]:
-    """A core call as data (see ``src/core/calls.rs`` for the operations)."""
+    """A core call as data (see ``src/workflow/calls.rs`` for the operations)."""
     return {"op": op, **args}
 
 

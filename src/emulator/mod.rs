@@ -3,22 +3,22 @@
 //! the AWS CLI) runs against it or against AWS. Pure Rust; the bindings live in `src/py`.
 
 pub mod bedrock;
+pub mod bedrock_runtime;
 pub mod catalog;
 pub mod eventstream;
 pub mod faults;
 pub mod iam;
-pub mod jobs;
 pub mod models;
 pub mod policy;
 pub mod request;
-pub mod runtime;
 pub mod s3;
 pub mod server;
 pub mod state;
 pub mod sts;
+pub mod trainer;
 pub mod wire;
 
-use crate::core::error::Result;
+use crate::workflow::error::Result;
 use faults::Faults;
 use models::TrainedModel;
 use state::{State, Store};

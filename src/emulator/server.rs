@@ -6,8 +6,8 @@ use super::request::{credential_scope, route, AwsRequest, Service};
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
-use super::{bedrock, iam, jobs, runtime, s3, sts, Ctx, EmulatorConfig};
-use crate::core::error::{NovaError, Result};
+use super::{bedrock, bedrock_runtime, iam, s3, sts, trainer, Ctx, EmulatorConfig};
+use crate::workflow::error::{NovaError, Result};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
@@ -71,7 +71,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
         .local_addr()
         .map_err(|e| NovaError::invalid(format!("no local address: {e}")))?;
     let ctx = Arc::new(Ctx::new(config)?);
-    jobs::resume_all(&ctx);
+    trainer::resume_all(&ctx);
     let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -173,7 +173,7 @@ async fn dispatch(
         Service::Iam => iam::handle(ctx, req, request_id),
         Service::S3 => s3::handle(ctx, req),
         Service::Bedrock => bedrock::handle(ctx, req),
-        Service::BedrockRuntime => runtime::handle(ctx, req),
+        Service::BedrockRuntime => bedrock_runtime::handle(ctx, req),
     }
 }
 

@@ -4,8 +4,8 @@
 //! atomically after each change. Object bodies are files named by random ids, never by their
 //! keys, so no key (`../../etc`, absolute paths, odd bytes) can reach outside the directory.
 
-use crate::core::error::{NovaError, Result};
-use crate::core::fsio::write_atomically;
+use crate::workflow::error::{NovaError, Result};
+use crate::workflow::fsio::write_atomically;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

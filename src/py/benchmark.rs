@@ -3,11 +3,11 @@
 //! so Ctrl-C stops a run within a poll interval and keeps every result already written.
 
 use super::errors::to_pyerr;
-use super::runtime::{runtime, wait_for};
 use super::session::PySession;
-use crate::core::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
-use crate::core::error::{NovaError, Result};
-use crate::core::metrics::{self, MetricsOptions};
+use super::tokio_runtime::{runtime, wait_for};
+use crate::workflow::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
+use crate::workflow::error::{NovaError, Result};
+use crate::workflow::metrics::{self, MetricsOptions};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -40,7 +40,7 @@ pub struct PyBenchmarkRun {
 #[pymethods]
 impl PyBenchmarkRun {
     /// Start a run: `rows` as dicts (`id`, `text`, `system`, `gold`), `options` as
-    /// `core::benchmark::BenchOptions`.
+    /// `workflow::benchmark::BenchOptions`.
     #[staticmethod]
     fn start(
         session: &PySession,
@@ -159,7 +159,7 @@ pub fn bench_rows_from_jsonl(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny
     to_py(py, rows)
 }
 
-/// Score a results file against its rows (`options` as `core::metrics::MetricsOptions`).
+/// Score a results file against its rows (`options` as `workflow::metrics::MetricsOptions`).
 #[pyfunction]
 pub fn benchmark_report(
     py: Python<'_>,

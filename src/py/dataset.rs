@@ -1,16 +1,18 @@
 //! Bindings for the dataset engine: generate, convert, load, validate, write.
 
 use super::errors::{detach, to_pyerr};
-use crate::core::cost::NOVA_MICRO;
-use crate::core::dataset::convert::{read_rows, RowSpec, SourceRow, DEFAULT_INTENT_INSTRUCTION};
-use crate::core::dataset::split::SplitSpec;
-use crate::core::dataset::validate::{
+use crate::workflow::cost::NOVA_MICRO;
+use crate::workflow::dataset::convert::{
+    read_rows, RowSpec, SourceRow, DEFAULT_INTENT_INSTRUCTION,
+};
+use crate::workflow::dataset::split::SplitSpec;
+use crate::workflow::dataset::validate::{
     self, validate_records, Task, ValidationOptions, ValidationReport,
 };
-use crate::core::dataset::{to_jsonl, Dataset};
-use crate::core::error::NovaError;
-use crate::core::fsio::write_atomically;
-use crate::core::tokens;
+use crate::workflow::dataset::{to_jsonl, Dataset};
+use crate::workflow::error::NovaError;
+use crate::workflow::fsio::write_atomically;
+use crate::workflow::tokens;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use serde_json::Value;
@@ -34,7 +36,10 @@ impl PyDataset {
         }
     }
 
-    fn records_of(&self, split: &str) -> PyResult<&[crate::core::dataset::record::Conversation]> {
+    fn records_of(
+        &self,
+        split: &str,
+    ) -> PyResult<&[crate::workflow::dataset::record::Conversation]> {
         self.inner.split(split).ok_or_else(|| {
             let names: Vec<&str> = self.inner.splits.iter().map(|(n, _)| n.as_str()).collect();
             pyo3::exceptions::PyKeyError::new_err(format!(

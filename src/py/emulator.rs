@@ -1,7 +1,7 @@
 //! Bindings for the local AWS emulator (wrapped by `nova_ft.LocalEmulator`).
 
 use super::errors::to_pyerr;
-use super::runtime::{runtime, wait_for};
+use super::tokio_runtime::{runtime, wait_for};
 use crate::emulator::faults::Faults;
 use crate::emulator::server::{start, RunningEmulator};
 use crate::emulator::EmulatorConfig;
@@ -46,7 +46,7 @@ impl PyEmulator {
         {
             return Err(to_pyerr(
                 py,
-                crate::core::error::NovaError::invalid(
+                crate::workflow::error::NovaError::invalid(
                     "rates must be in [0, 1] and latencies and delays at least 0",
                 ),
             ));

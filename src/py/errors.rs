@@ -1,7 +1,7 @@
 //! Core errors become instances of the classes in `nova_ft/exceptions.py`, so the whole
 //! hierarchy is defined once, in Python, and rooted at `NovaFtError`.
 
-use crate::core::error::NovaError;
+use crate::workflow::error::NovaError;
 use pyo3::prelude::*;
 
 /// Build the Python exception for a core error.
@@ -50,7 +50,7 @@ fn build(py: Python<'_>, err: NovaError) -> PyResult<PyErr> {
 /// Run a core call without the GIL and convert its error.
 pub fn detach<T: Send>(
     py: Python<'_>,
-    f: impl FnOnce() -> crate::core::error::Result<T> + Send,
+    f: impl FnOnce() -> crate::workflow::error::Result<T> + Send,
 ) -> PyResult<T> {
     py.detach(f).map_err(|e| to_pyerr(py, e))
 }

@@ -6,8 +6,8 @@ mod benchmark;
 mod dataset;
 mod emulator;
 mod errors;
-mod runtime;
 mod session;
+mod tokio_runtime;
 
 use pyo3::prelude::*;
 
@@ -32,15 +32,15 @@ pub mod _nova_ft {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add(
             "SYNTHETIC_SYSTEM_PROMPT",
-            crate::core::dataset::synth::SYSTEM_PROMPT,
+            crate::workflow::dataset::synth::SYSTEM_PROMPT,
         )?;
         m.add(
             "SQL_SYSTEM_PROMPT",
-            crate::core::dataset::convert::SQL_SYSTEM_PROMPT,
+            crate::workflow::dataset::convert::SQL_SYSTEM_PROMPT,
         )?;
         m.add(
             "SCHEMA_VERSION",
-            crate::core::dataset::record::SCHEMA_VERSION,
+            crate::workflow::dataset::record::SCHEMA_VERSION,
         )?;
         Ok(())
     }

@@ -3,10 +3,10 @@
 //! awaitable, both on the one shared tokio runtime.
 
 use super::errors::to_pyerr;
-use super::runtime::{runtime, wait_for};
-use crate::core::aws::{AwsSession, SessionConfig};
-use crate::core::calls::Call;
-use crate::core::error::NovaError;
+use super::tokio_runtime::{runtime, wait_for};
+use crate::workflow::aws::{AwsSession, SessionConfig};
+use crate::workflow::calls::Call;
+use crate::workflow::error::NovaError;
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ impl PySession {
         self.inner.endpoint_url.as_deref()
     }
 
-    /// Run one workflow call (`{"op": "ensure_bucket", "name": ...}`, see `core::calls`),
+    /// Run one workflow call (`{"op": "ensure_bucket", "name": ...}`, see `workflow::calls`),
     /// blocking: the GIL is released and Ctrl-C interrupts the wait.
     fn call(&self, py: Python<'_>, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let call = parse_call(args)?;

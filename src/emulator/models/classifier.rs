@@ -17,8 +17,8 @@
 //! [`HEAD_WORDS`]: super::text::HEAD_WORDS
 
 use super::text::features;
-use crate::core::error::{NovaError, Result};
-use crate::core::pyrandom::PyRandom;
+use crate::workflow::cpython_random::CPythonRandom;
+use crate::workflow::error::{NovaError, Result};
 use rustc_hash::FxHashMap;
 use std::io::{Read, Write};
 
@@ -107,8 +107,8 @@ impl Classifier {
         let mut ngrams = features(user, BUCKETS);
         if !system.is_empty() {
             // One feature for the system prompt as a whole: it says which task this is.
-            let id =
-                (crate::core::dataset::stats::system_hash(&[system]) % u64::from(BUCKETS)) as u32;
+            let id = (crate::workflow::dataset::stats::system_hash(&[system]) % u64::from(BUCKETS))
+                as u32;
             match ngrams.binary_search_by_key(&id, |(b, _)| *b) {
                 Ok(i) => ngrams[i].1 += 1.0,
                 Err(i) => ngrams.insert(i, (id, 1.0)),
@@ -156,7 +156,7 @@ impl Classifier {
         let steps_per_epoch = train.len().div_ceil(BATCH);
         let total_steps = (steps_per_epoch * epochs as usize).max(1);
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut rng = PyRandom::new(SEED);
+        let mut rng = CPythonRandom::new(SEED);
         let mut scores = vec![0f32; k];
         let mut curves = Curves {
             training: Vec::new(),

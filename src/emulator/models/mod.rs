@@ -15,10 +15,10 @@ pub mod retrieval;
 pub mod text;
 pub mod zero_shot;
 
-use crate::core::dataset::record::Conversation;
-use crate::core::dataset::stats::looks_like_label_set;
-use crate::core::error::{NovaError, Result};
-use crate::core::fsio::write_atomically;
+use crate::workflow::dataset::record::Conversation;
+use crate::workflow::dataset::stats::looks_like_label_set;
+use crate::workflow::error::{NovaError, Result};
+use crate::workflow::fsio::write_atomically;
 use classifier::{Classifier, Example};
 use retrieval::Retrieval;
 use std::collections::BTreeSet;
@@ -337,7 +337,7 @@ mod tests {
             .map(|m| (m.role.as_str().to_string(), m.text()))
             .collect()
     }
-    use crate::core::dataset::synth::SyntheticIntents;
+    use crate::workflow::dataset::synth::SyntheticIntents;
 
     #[test]
     fn label_sets_train_a_classifier_that_generalises() {

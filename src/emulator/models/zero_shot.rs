@@ -386,7 +386,7 @@ pub fn respond(system: &str, user: &str, rich: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::dataset::synth::SYSTEM_PROMPT;
+    use crate::workflow::dataset::synth::SYSTEM_PROMPT;
 
     #[test]
     fn finds_the_label_list_in_the_tutorial_prompt() {

@@ -1,0 +1,113 @@
+//! Custom models: get, list, delete.
+
+use super::paging::{page, with_next};
+use crate::emulator::request::AwsRequest;
+use crate::emulator::state::State;
+use crate::emulator::wire::{iso_millis, json, AwsError, Outcome};
+use crate::emulator::Ctx;
+use serde_json::{json, Value};
+
+pub(super) fn find_model<'s>(
+    state: &'s State,
+    id: &str,
+) -> Result<&'s crate::emulator::state::CustomModel, AwsError> {
+    state
+        .custom_models
+        .get(id)
+        .or_else(|| state.custom_models.values().find(|m| m.name == id))
+        .ok_or_else(|| {
+            AwsError::not_found(format!(
+                "Could not find a custom model with identifier {id}."
+            ))
+        })
+}
+
+pub(super) fn model_json(state: &State, model: &crate::emulator::state::CustomModel) -> Value {
+    let job = state.jobs.get(&model.job_arn);
+    let mut out = json!({
+        "modelArn": model.arn,
+        "modelName": model.name,
+        "jobArn": model.job_arn,
+        "creationTime": iso_millis(model.created),
+        "modelStatus": "Active",
+        "description": model.description,
+    });
+    if let (Some(job), Some(obj)) = (job, out.as_object_mut()) {
+        obj.insert("jobName".into(), json!(job.name));
+        obj.insert("baseModelArn".into(), json!(job.base_model_arn));
+        obj.insert("customizationType".into(), json!(job.customization_type));
+        obj.insert("hyperParameters".into(), json!(job.hyperparameters));
+        obj.insert(
+            "trainingDataConfig".into(),
+            json!({"s3Uri": job.training_uri}),
+        );
+        obj.insert("validationDataConfig".into(), json!({"validators": job.validation_uris.iter().map(|u| json!({"s3Uri": u})).collect::<Vec<_>>()}));
+        obj.insert("outputDataConfig".into(), json!({"s3Uri": job.output_uri}));
+        if let Some(loss) = job.training_loss {
+            obj.insert("trainingMetrics".into(), json!({"trainingLoss": loss}));
+        }
+        if let Some(config) = &job.customization_config {
+            obj.insert("customizationConfig".into(), config.clone());
+        }
+    }
+    out
+}
+
+pub(super) fn list_custom_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let state = ctx.store.lock();
+    let name = req.query_value("nameContains");
+    let models: Vec<_> = state
+        .custom_models
+        .values()
+        .filter(|m| name.is_none_or(|n| m.name.contains(n)))
+        .collect();
+    let (models, next) = page(req, models, |m| m.created)?;
+    let summaries: Vec<Value> = models
+        .iter()
+        .map(|m| {
+            let job = state.jobs.get(&m.job_arn);
+            let base = job.map(|j| j.base_model_arn.clone()).unwrap_or_default();
+            let base_name = job
+                .map(|j| {
+                    j.base_model_id
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            json!({
+                "modelArn": m.arn, "modelName": m.name, "creationTime": iso_millis(m.created),
+                "baseModelArn": base, "baseModelName": base_name,
+                "customizationType": job.map(|j| j.customization_type.clone()).unwrap_or_default(),
+                "ownerAccountId": ctx.config.account_id, "modelStatus": "Active",
+            })
+        })
+        .collect();
+    Ok(json(
+        200,
+        &with_next(json!({ "modelSummaries": summaries }), next),
+    ))
+}
+
+pub(super) fn delete_custom_model(ctx: &Ctx, id: &str) -> Outcome {
+    let mut state = ctx.store.lock();
+    let model = find_model(&state, id)?.clone();
+    if let Some(d) = state
+        .deployments
+        .values()
+        .find(|d| d.model_arn == model.arn)
+    {
+        return Err(AwsError::conflict(format!(
+            "The custom model {} is used by deployment {}; delete the deployment first.",
+            model.name, d.name
+        )));
+    }
+    state.custom_models.remove(&model.arn);
+    ctx.save(&state)?;
+    drop(state);
+    if let Some(artifact) = &model.artifact {
+        let _ = std::fs::remove_file(ctx.store.dir().join(artifact));
+    }
+    Ok(json(200, &json!({})))
+}

@@ -1,0 +1,333 @@
+//! Model customization jobs: create (validated as Bedrock does, then run by the local
+//! trainer), stop, get, list.
+
+use super::checks::{
+    check_hyperparameters, check_job_name, check_model_name, check_role_arn, check_s3_uri,
+    check_token,
+};
+use super::paging::{page, with_next};
+use super::{body, required, tags};
+use crate::emulator::catalog::{self, foundation_arn};
+use crate::emulator::request::AwsRequest;
+use crate::emulator::state::{Job, JobStatus, State};
+use crate::emulator::trainer;
+use crate::emulator::wire::{iso_millis, json, random_id, AwsError, Outcome};
+use crate::emulator::Ctx;
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(super) fn find_job<'s>(state: &'s State, id: &str) -> Result<&'s Job, AwsError> {
+    state
+        .jobs
+        .get(id)
+        .or_else(|| state.jobs.values().find(|j| j.name == id))
+        .ok_or_else(|| {
+            AwsError::not_found(format!(
+                "Could not find a model customization job with identifier {id}."
+            ))
+        })
+}
+
+/// The request without its token, to tell a retry from a different request with the same token.
+pub(super) fn fingerprint(map: &Map<String, Value>) -> String {
+    let mut copy = map.clone();
+    copy.remove("clientRequestToken");
+    serde_json::to_string(&copy).unwrap_or_default()
+}
+
+pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
+    let map = body(req)?;
+    let name = required(&map, "jobName")?;
+    check_job_name("jobName", name)?;
+    let model_name = required(&map, "customModelName")?;
+    check_model_name("customModelName", model_name)?;
+    let role_arn = required(&map, "roleArn")?;
+    check_role_arn(role_arn)?;
+    let token = map.get("clientRequestToken").and_then(Value::as_str);
+    if let Some(token) = token {
+        check_token(token)?;
+    }
+    let customization = map
+        .get("customizationType")
+        .and_then(Value::as_str)
+        .unwrap_or("FINE_TUNING");
+    if !matches!(customization, "FINE_TUNING" | "DISTILLATION") {
+        return Err(AwsError::validation(format!(
+            "The customization type {customization} is not supported for this model. The local emulator serves FINE_TUNING and DISTILLATION for Amazon Nova."
+        )));
+    }
+    let base_id = required(&map, "baseModelIdentifier")?;
+    let base = catalog::find(base_id)
+        .ok_or_else(|| AwsError::validation("The provided model identifier is invalid."))?;
+    if !base.customizations.contains(&customization) {
+        let bases: Vec<&str> = catalog::MODELS
+            .iter()
+            .filter(|m| m.customizations.contains(&customization))
+            .map(|m| m.id)
+            .collect();
+        return Err(AwsError::validation(format!(
+            "The provided model identifier is invalid. {} does not support {customization}; customizable bases are {} (see ListFoundationModels with byCustomizationType={customization}).",
+            base.id,
+            bases.join(", ")
+        )));
+    }
+    let training_uri = map
+        .get("trainingDataConfig")
+        .and_then(|c| c.get("s3Uri"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            AwsError::validation(
+                "trainingDataConfig.s3Uri is required: the emulator reads training data from S3",
+            )
+        })?;
+    check_s3_uri("trainingDataConfig.s3Uri", training_uri)?;
+    let validation_uris: Vec<String> = map
+        .get("validationDataConfig")
+        .and_then(|c| c.get("validators"))
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.get("s3Uri").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if validation_uris.len() > 10 {
+        return Err(AwsError::validation(
+            "validationDataConfig.validators may hold at most 10 entries.",
+        ));
+    }
+    for uri in &validation_uris {
+        check_s3_uri("validationDataConfig.validators.s3Uri", uri)?;
+    }
+    let output_uri = map
+        .get("outputDataConfig")
+        .and_then(|c| c.get("s3Uri"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| AwsError::validation("1 validation error detected: Value null at 'outputDataConfig' failed to satisfy constraint: Member must not be null"))?;
+    check_s3_uri("outputDataConfig.s3Uri", output_uri)?;
+    let hyperparameters: BTreeMap<String, String> = match map.get("hyperParameters") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(h)) => h
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(AwsError::new(
+                    400,
+                    "SerializationException",
+                    format!("hyperParameters.{k} must be a string"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(AwsError::new(
+                400,
+                "SerializationException",
+                "hyperParameters must be a map of strings",
+            ))
+        }
+    };
+    check_hyperparameters(&hyperparameters)?;
+    let config = map.get("customizationConfig").cloned();
+    if customization == "DISTILLATION" {
+        let teacher = config
+            .as_ref()
+            .and_then(|c| c.pointer("/distillationConfig/teacherModelConfig/teacherModelIdentifier"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| AwsError::validation("DISTILLATION needs customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier (Amazon Nova Pro or Nova Premier)."))?;
+        let known = catalog::find(teacher)
+            .map(|m| m.id.split(':').next().unwrap_or(m.id).to_string() + ":0");
+        if !known.is_some_and(|id| catalog::TEACHERS.contains(&id.as_str())) {
+            return Err(AwsError::validation(format!(
+                "The teacher model {teacher} is not supported for distilling {}. Use one of: {}.",
+                base.id,
+                catalog::TEACHERS.join(", ")
+            )));
+        }
+    }
+
+    let fingerprint = fingerprint(&map);
+    let mut state = ctx.store.lock();
+    if let Some(token) = token {
+        if let Some(existing) = state
+            .jobs
+            .values()
+            .find(|j| j.client_request_token.as_deref() == Some(token))
+        {
+            if existing.request_fingerprint == fingerprint {
+                return Ok(json(201, &json!({ "jobArn": existing.arn })));
+            }
+            return Err(AwsError::conflict(format!("The client request token {token} was already used for a different request (job {}).", existing.name)));
+        }
+    }
+    if state.jobs.values().any(|j| j.name == name) {
+        return Err(AwsError::conflict(format!("A model customization job with the name {name} already exists. Job names must be unique.")));
+    }
+    if state.custom_models.values().any(|m| m.name == model_name)
+        || state
+            .jobs
+            .values()
+            .any(|j| j.custom_model_name == model_name && !j.status.is_final())
+    {
+        return Err(AwsError::conflict(format!("A custom model with the name {model_name} already exists. Choose another customModelName.")));
+    }
+    let region = &ctx.config.region;
+    let arn = format!(
+        "arn:aws:bedrock:{region}:{}:model-customization-job/{}/{}",
+        ctx.config.account_id,
+        base.id,
+        random_id(12)
+    );
+    trainer::check_role_trust(ctx, &state, role_arn, &arn)?;
+    let now = Utc::now();
+    let job = Job {
+        arn: arn.clone(),
+        name: name.to_string(),
+        custom_model_name: model_name.to_string(),
+        custom_model_arn: None,
+        role_arn: role_arn.to_string(),
+        client_request_token: token.map(str::to_string),
+        base_model_id: base.id.to_string(),
+        base_model_arn: foundation_arn(region, base.id),
+        customization_type: customization.to_string(),
+        training_uri: training_uri.to_string(),
+        validation_uris,
+        output_uri: output_uri.to_string(),
+        hyperparameters,
+        customization_config: config,
+        status: JobStatus::InProgress,
+        steps: [
+            "InProgress".into(),
+            "NotStarted".into(),
+            "NotStarted".into(),
+        ],
+        failure_message: None,
+        created: now,
+        last_modified: now,
+        ended: None,
+        training_loss: None,
+        validation_losses: Vec::new(),
+        job_tags: tags(&map, "jobTags"),
+        request_fingerprint: fingerprint,
+    };
+    state.jobs.insert(arn.clone(), job);
+    ctx.save(&state)?;
+    drop(state);
+    trainer::spawn(Arc::clone(ctx), arn.clone());
+    Ok(json(201, &json!({ "jobArn": arn })))
+}
+
+pub(super) fn stop_job(ctx: &Ctx, id: &str) -> Outcome {
+    let mut state = ctx.store.lock();
+    let arn = find_job(&state, id)?.arn.clone();
+    let job = state.jobs.get_mut(&arn).expect("found above");
+    if job.status != JobStatus::InProgress {
+        return Err(AwsError::conflict(format!(
+            "The job {} is {}; only an InProgress job can be stopped.",
+            job.name,
+            job.status.as_str()
+        )));
+    }
+    job.status = JobStatus::Stopping;
+    job.last_modified = Utc::now();
+    ctx.save(&state)?;
+    Ok(json(200, &json!({})))
+}
+
+pub(super) const STEP_NAMES: [&str; 3] = [
+    "validationDetails",
+    "dataProcessingDetails",
+    "trainingDetails",
+];
+
+pub fn job_json(job: &Job) -> Value {
+    let mut details = Map::new();
+    for (name, status) in STEP_NAMES.iter().zip(&job.steps) {
+        details.insert(
+            name.to_string(),
+            json!({"status": status, "creationTime": iso_millis(job.created), "lastModifiedTime": iso_millis(job.last_modified)}),
+        );
+    }
+    let mut out = json!({
+        "jobArn": job.arn,
+        "jobName": job.name,
+        "outputModelName": job.custom_model_name,
+        "roleArn": job.role_arn,
+        "status": job.status.as_str(),
+        "statusDetails": details,
+        "creationTime": iso_millis(job.created),
+        "lastModifiedTime": iso_millis(job.last_modified),
+        "baseModelArn": job.base_model_arn,
+        "hyperParameters": job.hyperparameters,
+        "trainingDataConfig": {"s3Uri": job.training_uri},
+        "validationDataConfig": {"validators": job.validation_uris.iter().map(|u| json!({"s3Uri": u})).collect::<Vec<_>>()},
+        "outputDataConfig": {"s3Uri": job.output_uri},
+        "customizationType": job.customization_type,
+    });
+    let obj = out.as_object_mut().expect("object");
+    if let Some(arn) = &job.custom_model_arn {
+        obj.insert("outputModelArn".into(), json!(arn));
+    }
+    if let Some(token) = &job.client_request_token {
+        obj.insert("clientRequestToken".into(), json!(token));
+    }
+    if let Some(message) = &job.failure_message {
+        obj.insert("failureMessage".into(), json!(message));
+    }
+    if let Some(ended) = job.ended {
+        obj.insert("endTime".into(), json!(iso_millis(ended)));
+    }
+    if let Some(loss) = job.training_loss {
+        obj.insert("trainingMetrics".into(), json!({"trainingLoss": loss}));
+    }
+    if !job.validation_losses.is_empty() {
+        obj.insert(
+            "validationMetrics".into(),
+            json!(job
+                .validation_losses
+                .iter()
+                .map(|l| json!({"validationLoss": l}))
+                .collect::<Vec<_>>()),
+        );
+    }
+    if let Some(config) = &job.customization_config {
+        obj.insert("customizationConfig".into(), config.clone());
+    }
+    out
+}
+
+pub(super) fn list_jobs(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let state = ctx.store.lock();
+    let name = req.query_value("nameContains");
+    let status = req.query_value("statusEquals");
+    let jobs: Vec<&Job> = state
+        .jobs
+        .values()
+        .filter(|j| name.is_none_or(|n| j.name.contains(n)))
+        .filter(|j| status.is_none_or(|s| j.status.as_str() == s))
+        .collect();
+    let (jobs, next) = page(req, jobs, |j| j.created)?;
+    let summaries: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let mut s = json!({
+                "jobArn": j.arn, "baseModelArn": j.base_model_arn, "jobName": j.name, "status": j.status.as_str(),
+                "lastModifiedTime": iso_millis(j.last_modified), "creationTime": iso_millis(j.created),
+                "customModelName": j.custom_model_name, "customizationType": j.customization_type,
+            });
+            let obj = s.as_object_mut().expect("object");
+            if let Some(arn) = &j.custom_model_arn {
+                obj.insert("customModelArn".into(), json!(arn));
+            }
+            if let Some(ended) = j.ended {
+                obj.insert("endTime".into(), json!(iso_millis(ended)));
+            }
+            s
+        })
+        .collect();
+    Ok(json(
+        200,
+        &with_next(json!({ "modelCustomizationJobSummaries": summaries }), next),
+    ))
+}

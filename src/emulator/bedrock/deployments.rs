@@ -1,0 +1,140 @@
+//! On-demand custom model deployments: create, get, list, delete; Creating -> Active after
+//! the configured delay.
+
+use super::checks::{check_model_name, check_token};
+use super::paging::{page, with_next};
+use super::{body, required, tags};
+use crate::emulator::request::AwsRequest;
+use crate::emulator::state::{Deployment, State};
+use crate::emulator::wire::{iso_millis, json, random_id, AwsError, Outcome};
+use crate::emulator::Ctx;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+pub(super) fn find_deployment<'s>(state: &'s State, id: &str) -> Result<&'s Deployment, AwsError> {
+    state
+        .deployments
+        .get(id)
+        .or_else(|| state.deployments.values().find(|d| d.name == id))
+        .ok_or_else(|| {
+            AwsError::not_found(format!(
+                "Could not find a custom model deployment with identifier {id}."
+            ))
+        })
+}
+
+pub fn deployment_status(deployment: &Deployment, now: DateTime<Utc>) -> &'static str {
+    if now >= deployment.active_at {
+        "Active"
+    } else {
+        "Creating"
+    }
+}
+
+pub(super) fn deployment_json(d: &Deployment, now: DateTime<Utc>) -> Value {
+    let mut out = json!({
+        "customModelDeploymentArn": d.arn,
+        "modelDeploymentName": d.name,
+        "modelArn": d.model_arn,
+        "createdAt": iso_millis(d.created),
+        "status": deployment_status(d, now),
+        "lastUpdatedAt": iso_millis(if now >= d.active_at { d.active_at } else { d.created }),
+    });
+    if let Some(description) = &d.description {
+        out.as_object_mut()
+            .expect("object")
+            .insert("description".into(), json!(description));
+    }
+    out
+}
+
+pub(super) fn create_deployment(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let map = body(req)?;
+    let name = required(&map, "modelDeploymentName")?;
+    check_model_name("modelDeploymentName", name)?;
+    let model_arn = required(&map, "modelArn")?;
+    let token = map.get("clientRequestToken").and_then(Value::as_str);
+    if let Some(token) = token {
+        check_token(token)?;
+    }
+    let description = map.get("description").and_then(Value::as_str);
+    let mut state = ctx.store.lock();
+    if let Some(token) = token {
+        if let Some(existing) = state
+            .deployments
+            .values()
+            .find(|d| d.client_request_token.as_deref() == Some(token))
+        {
+            if existing.name == name && existing.model_arn == model_arn {
+                return Ok(json(
+                    202,
+                    &json!({ "customModelDeploymentArn": existing.arn }),
+                ));
+            }
+            return Err(AwsError::validation(format!("The client request token {token} was already used for a different deployment ({}).", existing.name)));
+        }
+    }
+    let model = state
+        .custom_models
+        .get(model_arn)
+        .ok_or_else(|| AwsError::not_found(format!("Could not find a custom model with ARN {model_arn}. Pass the outputModelArn of a completed customization job.")))?;
+    let model_arn = model.arn.clone();
+    if state.deployments.values().any(|d| d.name == name) {
+        return Err(AwsError::validation(format!(
+            "A custom model deployment with the name {name} already exists."
+        )));
+    }
+    let now = Utc::now();
+    let delay = chrono::Duration::from_std(ctx.config.deployment_delay).unwrap_or_default();
+    let arn = format!(
+        "arn:aws:bedrock:{}:{}:custom-model-deployment/{}",
+        ctx.config.region,
+        ctx.config.account_id,
+        random_id(12)
+    );
+    state.deployments.insert(
+        arn.clone(),
+        Deployment {
+            arn: arn.clone(),
+            name: name.to_string(),
+            model_arn,
+            description: description.map(str::to_string),
+            client_request_token: token.map(str::to_string),
+            created: now,
+            active_at: now + delay,
+            tags: tags(&map, "tags"),
+        },
+    );
+    ctx.save(&state)?;
+    Ok(json(202, &json!({ "customModelDeploymentArn": arn })))
+}
+
+pub(super) fn list_deployments(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let state = ctx.store.lock();
+    let now = Utc::now();
+    let name = req.query_value("nameContains");
+    let status = req.query_value("statusEquals");
+    let model = req.query_value("modelArnEquals");
+    let items: Vec<&Deployment> = state
+        .deployments
+        .values()
+        .filter(|d| name.is_none_or(|n| d.name.contains(n)))
+        .filter(|d| status.is_none_or(|s| deployment_status(d, now) == s))
+        .filter(|d| model.is_none_or(|m| d.model_arn == m))
+        .collect();
+    let (items, next) = page(req, items, |d| d.created)?;
+    let summaries: Vec<Value> = items
+        .iter()
+        .map(|d| {
+            json!({
+                "customModelDeploymentArn": d.arn, "customModelDeploymentName": d.name, "modelArn": d.model_arn,
+                "createdAt": iso_millis(d.created), "status": deployment_status(d, now),
+                "lastUpdatedAt": iso_millis(if now >= d.active_at { d.active_at } else { d.created }),
+            })
+        })
+        .collect();
+    Ok(json(
+        200,
+        &with_next(json!({ "modelDeploymentSummaries": summaries }), next),
+    ))
+}

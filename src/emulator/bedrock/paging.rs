@@ -1,0 +1,62 @@
+//! Sorting, filtering and paging of listings, the way Bedrock's List* calls do.
+
+use super::parse_time;
+use crate::emulator::request::AwsRequest;
+use crate::emulator::wire::AwsError;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// Sort, filter and page a listing the way Bedrock's List* calls do.
+pub(super) fn page<T>(
+    req: &AwsRequest,
+    mut items: Vec<T>,
+    created: impl Fn(&T) -> DateTime<Utc>,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let after = parse_time(
+        req.query_value("creationTimeAfter")
+            .or(req.query_value("createdAfter")),
+    );
+    let before = parse_time(
+        req.query_value("creationTimeBefore")
+            .or(req.query_value("createdBefore")),
+    );
+    items.retain(|i| after.is_none_or(|a| created(i) > a) && before.is_none_or(|b| created(i) < b));
+    items.sort_by_key(|i| created(i));
+    if req.query_value("sortOrder") != Some("Ascending") {
+        items.reverse();
+    }
+    let max = req
+        .query_value("maxResults")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(1000);
+    if !(1..=1000).contains(&max) {
+        return Err(AwsError::validation(
+            "maxResults must be between 1 and 1000.",
+        ));
+    }
+    let start = match req.query_value("nextToken") {
+        Some(token) => BASE64
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| AwsError::validation("The nextToken is invalid."))?,
+        None => 0,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let next = (start + max < total).then(|| BASE64.encode((start + max).to_string()));
+    Ok((page, next))
+}
+
+pub(super) fn with_next(mut value: Value, next: Option<String>) -> Value {
+    if let Some(token) = next {
+        value
+            .as_object_mut()
+            .expect("object")
+            .insert("nextToken".into(), json!(token));
+    }
+    value
+}

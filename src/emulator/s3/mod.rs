@@ -1,0 +1,159 @@
+//! S3 (restXml), path-style (`/bucket/key`) or virtual-host (`bucket.localhost`) addressing.
+//!
+//! Buckets, public access blocks, default encryption, objects (plain or `aws-chunked` bodies,
+//! CRC32 and MD5 checks, ranges), ListObjectsV2 (prefix, delimiter, pagination, URL encoding),
+//! batch delete and multipart upload. Object bodies live in files named by random ids.
+
+mod buckets;
+mod chunked;
+mod listing;
+mod multipart;
+mod objects;
+#[cfg(test)]
+mod tests;
+mod xml;
+
+use super::request::{decode, AwsRequest};
+use super::state::Object;
+use super::wire::{response, AwsError, HttpResponse, Outcome};
+use super::Ctx;
+use axum::body::Body;
+use axum::http::Method;
+use buckets::{bucket_call, list_buckets};
+use chrono::Utc;
+use md5::{Digest, Md5};
+use objects::{hex, object_call, store_object};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
+pub const NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+const MAX_KEYS: usize = 1000;
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// What S3's `encoding-type=url` leaves alone besides letters and digits.
+const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+fn method_not_allowed() -> AwsError {
+    AwsError::new(
+        405,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
+}
+
+fn malformed_xml() -> AwsError {
+    AwsError::new(
+        400,
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
+fn no_such_bucket(bucket: &str) -> AwsError {
+    AwsError::new(404, "NoSuchBucket", "The specified bucket does not exist")
+        .with("BucketName", bucket)
+}
+
+fn no_such_key(key: &str) -> AwsError {
+    AwsError::new(404, "NoSuchKey", "The specified key does not exist.").with("Key", key)
+}
+
+fn internal(e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(
+        500,
+        "InternalError",
+        format!("the emulator could not store or read the object: {e}"),
+    )
+}
+
+fn xml_ok(body: String) -> HttpResponse {
+    response(
+        200,
+        "application/xml",
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
+    )
+}
+
+fn status(code: u16) -> HttpResponse {
+    response(code, "", Body::empty())
+}
+
+/// (bucket, key) of a request: from the Host for virtual-host style, else the path.
+fn address(req: &AwsRequest) -> (Option<String>, Option<String>) {
+    let host = req.header("host").unwrap_or_default();
+    let host_name = host.split(':').next().unwrap_or_default();
+    let path = req.raw_path.trim_start_matches('/');
+    if let Some(bucket) = host_name
+        .strip_suffix(".localhost")
+        .filter(|b| !b.is_empty())
+    {
+        let key = (!path.is_empty()).then(|| decode(path));
+        return (Some(bucket.to_string()), key);
+    }
+    match path.split_once('/') {
+        None if path.is_empty() => (None, None),
+        None => (Some(decode(path)), None),
+        Some((bucket, "")) => (Some(decode(bucket)), None),
+        Some((bucket, key)) => (Some(decode(bucket)), Some(decode(key))),
+    }
+}
+
+pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let (bucket, key) = address(req);
+    let method = &req.method;
+    match (bucket, key) {
+        (None, _) if *method == Method::GET => list_buckets(ctx),
+        (None, _) => Err(method_not_allowed()),
+        (Some(bucket), None) => bucket_call(ctx, req, &bucket),
+        (Some(bucket), Some(key)) => object_call(ctx, req, &bucket, &key),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// For the emulator's own services (a job reading its data and writing its metrics). Access
+// checks against the job's role happen before these are called.
+
+/// Read an object's bytes.
+pub fn internal_get(ctx: &Ctx, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+    let blob = {
+        let state = ctx.store.lock();
+        let b = state
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket(bucket))?;
+        b.objects
+            .get(key)
+            .ok_or_else(|| no_such_key(key))?
+            .blob
+            .clone()
+    };
+    ctx.store.read_blob(&blob).map_err(internal)
+}
+
+/// Write an object.
+pub fn internal_put(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), AwsError> {
+    if !ctx.store.lock().buckets.contains_key(bucket) {
+        return Err(no_such_bucket(bucket));
+    }
+    let blob = ctx.store.put_blob(&bytes).map_err(internal)?;
+    let object = Object {
+        blob,
+        size: bytes.len() as u64,
+        etag: format!("\"{}\"", hex(&Md5::digest(&bytes))),
+        last_modified: Utc::now(),
+        content_type: Some(content_type.to_string()),
+        checksum_crc32: None,
+        metadata: Default::default(),
+    };
+    store_object(ctx, bucket, key, object)
+}

@@ -1,0 +1,202 @@
+//! Multipart upload: create, upload part, complete, abort.
+
+use super::chunked::payload;
+use super::objects::hex;
+use super::xml::xml_fields;
+use super::{internal, malformed_xml, no_such_bucket, status, xml_ok, MIN_PART_SIZE, NAMESPACE};
+use crate::emulator::request::AwsRequest;
+use crate::emulator::state::{Object, State, Upload};
+use crate::emulator::wire::{random_id, xml_escape, AwsError, Outcome};
+use crate::emulator::Ctx;
+use axum::http::HeaderValue;
+use chrono::Utc;
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+
+pub(super) fn create_upload(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
+    let mut state = ctx.store.lock();
+    if !state.buckets.contains_key(bucket) {
+        return Err(no_such_bucket(bucket));
+    }
+    let upload_id = random_id(32);
+    state.uploads.insert(
+        upload_id.clone(),
+        Upload {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            created: Utc::now(),
+            content_type: req.header("content-type").map(str::to_string),
+            parts: BTreeMap::new(),
+        },
+    );
+    ctx.save(&state)?;
+    Ok(xml_ok(format!(
+        "<InitiateMultipartUploadResult xmlns=\"{NAMESPACE}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>",
+        xml_escape(bucket),
+        xml_escape(key)
+    )))
+}
+
+pub(super) fn no_such_upload(upload: &str) -> AwsError {
+    AwsError::new(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.").with("UploadId", upload)
+}
+
+pub(super) fn take_upload(
+    state: &mut State,
+    bucket: &str,
+    key: &str,
+    upload: &str,
+) -> Result<Upload, AwsError> {
+    match state.uploads.get(upload) {
+        Some(u) if u.bucket == bucket && u.key == key => {
+            Ok(state.uploads.remove(upload).expect("present"))
+        }
+        _ => Err(no_such_upload(upload)),
+    }
+}
+
+pub(super) fn upload_part(
+    ctx: &Ctx,
+    req: &AwsRequest,
+    bucket: &str,
+    key: &str,
+    upload: &str,
+) -> Outcome {
+    let number: u32 = req
+        .query_value("partNumber")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            AwsError::new(
+                400,
+                "InvalidArgument",
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })?;
+    {
+        let state = ctx.store.lock();
+        match state.uploads.get(upload) {
+            Some(u) if u.bucket == bucket && u.key == key => {}
+            _ => return Err(no_such_upload(upload)),
+        }
+    }
+    let (body, _) = payload(req)?;
+    let etag = format!("\"{}\"", hex(&Md5::digest(&body)));
+    let blob = ctx.store.put_blob(&body).map_err(internal)?;
+    let mut state = ctx.store.lock();
+    let Some(u) = state.uploads.get_mut(upload) else {
+        ctx.store.delete_blob(&blob);
+        return Err(no_such_upload(upload));
+    };
+    let previous = u
+        .parts
+        .insert(number, (blob, etag.clone(), body.len() as u64));
+    ctx.save(&state)?;
+    drop(state);
+    if let Some((old, _, _)) = previous {
+        ctx.store.delete_blob(&old);
+    }
+    let mut resp = status(200);
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).map_err(internal)?);
+    Ok(resp)
+}
+
+pub(super) fn complete_upload(
+    ctx: &Ctx,
+    req: &AwsRequest,
+    bucket: &str,
+    key: &str,
+    upload: &str,
+) -> Outcome {
+    let fields = xml_fields(&req.body)?;
+    let numbers: Vec<&str> = fields
+        .iter()
+        .filter(|(p, _)| p == "CompleteMultipartUpload/Part/PartNumber")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let etags: Vec<&str> = fields
+        .iter()
+        .filter(|(p, _)| p == "CompleteMultipartUpload/Part/ETag")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if numbers.is_empty() || numbers.len() != etags.len() {
+        return Err(malformed_xml());
+    }
+    let mut state = ctx.store.lock();
+    let u = match state.uploads.get(upload) {
+        Some(u) if u.bucket == bucket && u.key == key => u.clone(),
+        _ => return Err(no_such_upload(upload)),
+    };
+    let mut previous = 0u32;
+    let mut chosen = Vec::with_capacity(numbers.len());
+    for (i, (number, etag)) in numbers.iter().zip(&etags).enumerate() {
+        let number: u32 = number.parse().map_err(|_| {
+            AwsError::new(
+                400,
+                "InvalidPart",
+                "One or more of the specified parts could not be found.",
+            )
+        })?;
+        if number <= previous {
+            return Err(AwsError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number."));
+        }
+        previous = number;
+        let part = u
+            .parts
+            .get(&number)
+            .filter(|(_, e, _)| e.trim_matches('"') == etag.trim_matches('"'));
+        let (blob, part_etag, size) = part.ok_or_else(|| AwsError::new(400, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."))?;
+        if i + 1 < numbers.len() && *size < MIN_PART_SIZE {
+            return Err(AwsError::new(
+                400,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            ));
+        }
+        chosen.push((blob.clone(), part_etag.clone()));
+    }
+    let mut body = Vec::new();
+    let mut md5s = Vec::new();
+    for (blob, etag) in &chosen {
+        body.extend(ctx.store.read_blob(blob).map_err(internal)?);
+        md5s.extend(decode_hex(etag.trim_matches('"')));
+    }
+    let etag = format!("\"{}-{}\"", hex(&Md5::digest(&md5s)), chosen.len());
+    let blob = ctx.store.put_blob(&body).map_err(internal)?;
+    let all_parts: Vec<String> = u.parts.values().map(|(b, _, _)| b.clone()).collect();
+    state.uploads.remove(upload);
+    let b = state
+        .buckets
+        .get_mut(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))?;
+    let replaced = b.objects.insert(
+        key.to_string(),
+        Object {
+            blob,
+            size: body.len() as u64,
+            etag: etag.clone(),
+            last_modified: Utc::now(),
+            content_type: u.content_type.clone(),
+            checksum_crc32: None,
+            metadata: Default::default(),
+        },
+    );
+    ctx.save(&state)?;
+    drop(state);
+    for blob in all_parts.iter().chain(replaced.as_ref().map(|o| &o.blob)) {
+        ctx.store.delete_blob(blob);
+    }
+    Ok(xml_ok(format!(
+        "<CompleteMultipartUploadResult xmlns=\"{NAMESPACE}\"><Location>/{b}/{k}</Location><Bucket>{b}</Bucket><Key>{k}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+        xml_escape(&etag),
+        b = xml_escape(bucket),
+        k = xml_escape(key)
+    )))
+}
+
+pub(super) fn decode_hex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}

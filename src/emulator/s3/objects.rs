@@ -1,0 +1,275 @@
+//! Object calls: put, get (with ranges), head, delete, and the batch DeleteObjects.
+
+use super::chunked::payload;
+use super::multipart::{complete_upload, create_upload, take_upload, upload_part};
+use super::xml::{field, xml_fields};
+use super::{internal, method_not_allowed, no_such_bucket, no_such_key, status, xml_ok, NAMESPACE};
+use crate::emulator::request::AwsRequest;
+use crate::emulator::state::Object;
+use crate::emulator::wire::{http_date, response, xml_escape, AwsError, Outcome};
+use crate::emulator::Ctx;
+use axum::http::{HeaderValue, Method};
+use chrono::Utc;
+use md5::{Digest, Md5};
+
+pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
+    if key.len() > 1024 {
+        return Err(AwsError::new(
+            400,
+            "KeyTooLongError",
+            "Your key is too long",
+        ));
+    }
+    let upload_id = req.query_value("uploadId");
+    match (&req.method, upload_id) {
+        (&Method::PUT, Some(upload)) => upload_part(ctx, req, bucket, key, upload),
+        (&Method::PUT, None) => put_object(ctx, req, bucket, key),
+        (&Method::GET, _) | (&Method::HEAD, _) => get_object(ctx, req, bucket, key),
+        (&Method::DELETE, Some(upload)) => {
+            let mut state = ctx.store.lock();
+            let removed = take_upload(&mut state, bucket, key, upload)?;
+            ctx.save(&state)?;
+            drop(state);
+            for (blob, _, _) in removed.parts.into_values() {
+                ctx.store.delete_blob(&blob);
+            }
+            Ok(status(204))
+        }
+        (&Method::DELETE, None) => {
+            let mut state = ctx.store.lock();
+            let b = state
+                .buckets
+                .get_mut(bucket)
+                .ok_or_else(|| no_such_bucket(bucket))?;
+            let removed = b.objects.remove(key);
+            ctx.save(&state)?;
+            drop(state);
+            if let Some(object) = removed {
+                ctx.store.delete_blob(&object.blob);
+            }
+            Ok(status(204))
+        }
+        (&Method::POST, _) if req.has_query("uploads") => create_upload(ctx, req, bucket, key),
+        (&Method::POST, Some(upload)) => complete_upload(ctx, req, bucket, key, upload),
+        _ => Err(method_not_allowed()),
+    }
+}
+
+pub(super) fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
+    if req.header("x-amz-copy-source").is_some() {
+        return Err(AwsError::new(
+            501,
+            "NotImplemented",
+            "the nova_ft emulator does not serve CopyObject",
+        ));
+    }
+    if !ctx.store.lock().buckets.contains_key(bucket) {
+        return Err(no_such_bucket(bucket));
+    }
+    let (body, crc) = payload(req)?;
+    let etag = format!("\"{}\"", hex(&Md5::digest(&body)));
+    let blob = ctx.store.put_blob(&body).map_err(internal)?;
+    let object = Object {
+        blob,
+        size: body.len() as u64,
+        etag: etag.clone(),
+        last_modified: Utc::now(),
+        content_type: req.header("content-type").map(str::to_string),
+        checksum_crc32: crc.clone(),
+        metadata: user_metadata(req),
+    };
+    store_object(ctx, bucket, key, object)?;
+    let mut resp = status(200);
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).map_err(internal)?);
+    if let Some(crc) = crc {
+        resp.headers_mut().insert(
+            "x-amz-checksum-crc32",
+            HeaderValue::from_str(&crc).map_err(internal)?,
+        );
+    }
+    Ok(resp)
+}
+
+/// The `x-amz-meta-*` headers of a request, as S3 stores them.
+pub(super) fn user_metadata(req: &AwsRequest) -> std::collections::BTreeMap<String, String> {
+    req.headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((key.to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+/// Put an object into a bucket, replacing (and deleting the body of) any previous version.
+pub(super) fn store_object(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    object: Object,
+) -> Result<(), AwsError> {
+    let mut state = ctx.store.lock();
+    let Some(b) = state.buckets.get_mut(bucket) else {
+        // The bucket went away while the body was written.
+        ctx.store.delete_blob(&object.blob);
+        return Err(no_such_bucket(bucket));
+    };
+    let previous = b.objects.insert(key.to_string(), object);
+    ctx.save(&state)?;
+    drop(state);
+    if let Some(previous) = previous {
+        ctx.store.delete_blob(&previous.blob);
+    }
+    Ok(())
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parse `Range: bytes=a-b | a- | -n` against `size`; `Err` = unsatisfiable.
+pub(super) fn byte_range(header: &str, size: u64) -> Result<(u64, u64), ()> {
+    let spec = header.strip_prefix("bytes=").ok_or(())?;
+    let (start, end) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().map_err(|_| ())?;
+            (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
+        }
+        (a, "") => (a.parse().map_err(|_| ())?, size.checked_sub(1).ok_or(())?),
+        (a, b) => (
+            a.parse().map_err(|_| ())?,
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1)),
+        ),
+    };
+    if start > end || start >= size {
+        return Err(());
+    }
+    Ok((start, end))
+}
+
+pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
+    let object = {
+        let state = ctx.store.lock();
+        let b = state
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket(bucket))?;
+        b.objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| no_such_key(key))?
+    };
+    let head = req.method == Method::HEAD;
+    let range = match req.header("range") {
+        Some(h) => Some(byte_range(h, object.size).map_err(|_| {
+            AwsError::new(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            )
+            .with("RangeRequested", h)
+        })?),
+        None => None,
+    };
+    let (status_code, body) = if head {
+        (200, Vec::new())
+    } else {
+        let bytes = ctx.store.read_blob(&object.blob).map_err(internal)?;
+        match range {
+            Some((start, end)) => (206, bytes[start as usize..=end as usize].to_vec()),
+            None => (200, bytes),
+        }
+    };
+    let length = match range {
+        Some((start, end)) => end - start + 1,
+        None => object.size,
+    };
+    let content_type = object
+        .content_type
+        .as_deref()
+        .unwrap_or("binary/octet-stream");
+    let mut resp = response(status_code, content_type, body);
+    let headers = resp.headers_mut();
+    headers.insert("content-length", HeaderValue::from(length));
+    headers.insert(
+        "etag",
+        HeaderValue::from_str(&object.etag).map_err(internal)?,
+    );
+    headers.insert(
+        "last-modified",
+        HeaderValue::from_str(&http_date(object.last_modified)).map_err(internal)?,
+    );
+    headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    for (key, value) in &object.metadata {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(format!("x-amz-meta-{key}").as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    if let Some((start, end)) = range {
+        headers.insert(
+            "content-range",
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{}", object.size))
+                .map_err(internal)?,
+        );
+    } else if req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+    {
+        if let Some(crc) = &object.checksum_crc32 {
+            headers.insert(
+                "x-amz-checksum-crc32",
+                HeaderValue::from_str(crc).map_err(internal)?,
+            );
+        }
+    }
+    Ok(resp)
+}
+
+pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    let fields = xml_fields(&req.body)?;
+    let keys: Vec<&str> = fields
+        .iter()
+        .filter(|(p, _)| p == "Delete/Object/Key")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if keys.len() > 1000 {
+        return Err(AwsError::new(
+            400,
+            "MalformedXML",
+            "A delete request may name at most 1000 keys.",
+        ));
+    }
+    let quiet = field(&fields, "Delete/Quiet") == Some("true");
+    let mut state = ctx.store.lock();
+    let b = state
+        .buckets
+        .get_mut(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))?;
+    let mut removed = Vec::new();
+    let mut xml = format!("<DeleteResult xmlns=\"{NAMESPACE}\">");
+    for key in keys {
+        if let Some(object) = b.objects.remove(key) {
+            removed.push(object.blob);
+        }
+        if !quiet {
+            xml.push_str(&format!(
+                "<Deleted><Key>{}</Key></Deleted>",
+                xml_escape(key)
+            ));
+        }
+    }
+    xml.push_str("</DeleteResult>");
+    ctx.save(&state)?;
+    drop(state);
+    for blob in removed {
+        ctx.store.delete_blob(&blob);
+    }
+    Ok(xml_ok(xml))
+}

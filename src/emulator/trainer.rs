@@ -1,0 +1,404 @@
+//! Running a model customization job, as its IAM role.
+//!
+//! Bedrock assumes the job's role to read the training and validation data and to write the
+//! metrics under the output prefix; so does the emulator, evaluating the role's policies for
+//! each object. The job then moves through Bedrock's sub-steps (validation, data processing,
+//! training) and ends Completed with a custom model, Failed with a message that says what to
+//! fix, or Stopped.
+
+use super::models::{Teacher, TrainedModel, TrainingConfig};
+use super::policy::{allows, trusts_service, Context};
+use super::s3;
+use super::state::{CustomModel, Job, JobStatus, State};
+use super::wire::{random_id, AwsError};
+use super::Ctx;
+use crate::workflow::dataset::record::{Conversation, Message, Role};
+use crate::workflow::dataset::validate::{load_sources, Task};
+use crate::workflow::error::NovaError;
+use chrono::Utc;
+use std::sync::Arc;
+
+const BEDROCK: &str = "bedrock.amazonaws.com";
+
+fn role_name(role_arn: &str) -> &str {
+    role_arn.rsplit('/').next().unwrap_or(role_arn)
+}
+
+/// The condition keys Bedrock sets when it assumes a role for a job.
+fn job_context(ctx: &Ctx, job_arn: &str) -> Context {
+    let mut context = Context::new();
+    context.insert("aws:SourceAccount".into(), ctx.config.account_id.clone());
+    context.insert("aws:SourceArn".into(), job_arn.to_string());
+    context
+}
+
+/// At CreateModelCustomizationJob: the role must exist and trust Bedrock for this job.
+pub fn check_role_trust(
+    ctx: &Ctx,
+    state: &State,
+    role_arn: &str,
+    job_arn: &str,
+) -> Result<(), AwsError> {
+    let role = state
+        .roles
+        .get(role_name(role_arn))
+        .filter(|r| r.arn == role_arn)
+        .ok_or_else(|| AwsError::validation(format!("The role {role_arn} does not exist. Create it (nova-ft role, or iam create-role) before starting the job.")))?;
+    let trust = serde_json::from_str(&role.assume_role_policy).unwrap_or_default();
+    if !trusts_service(&trust, BEDROCK, &job_context(ctx, job_arn)) {
+        return Err(AwsError::access_denied(format!(
+            "Bedrock cannot assume the role {role_arn}: its trust policy must allow {BEDROCK} to call sts:AssumeRole (with aws:SourceAccount {} and an aws:SourceArn matching this job).",
+            ctx.config.account_id
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the job's role may do `action` on `s3://bucket/key`; the message says how to fix it.
+fn role_may(ctx: &Ctx, job: &Job, action: &str, bucket: &str, key: &str) -> Result<(), String> {
+    let state = ctx.store.lock();
+    let Some(role) = state.roles.get(role_name(&job.role_arn)) else {
+        return Err(format!("The role {} no longer exists.", job.role_arn));
+    };
+    let documents: Vec<serde_json::Value> = role
+        .policies
+        .values()
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    let refs: Vec<&serde_json::Value> = documents.iter().collect();
+    let resource = format!("arn:aws:s3:::{bucket}/{key}");
+    if allows(&refs, action, &resource, &job_context(ctx, &job.arn)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "AccessDenied: the role {} is not authorized to perform {action} on {resource}. Add {action} on that object (or its prefix, e.g. arn:aws:s3:::{bucket}/{}*) to the role's policy.",
+            job.role_arn,
+            key.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default()
+        ))
+    }
+}
+
+fn split_uri(uri: &str) -> (String, String) {
+    let rest = uri.trim_start_matches("s3://");
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (bucket.to_string(), key.to_string())
+}
+
+fn read_as_role(ctx: &Ctx, job: &Job, uri: &str) -> Result<Vec<u8>, String> {
+    let (bucket, key) = split_uri(uri);
+    role_may(ctx, job, "s3:GetObject", &bucket, &key)?;
+    s3::internal_get(ctx, &bucket, &key).map_err(|e| format!("{}: {uri}: {}", e.code, e.message))
+}
+
+fn write_as_role(
+    ctx: &Ctx,
+    job: &Job,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), String> {
+    role_may(ctx, job, "s3:PutObject", bucket, key)?;
+    s3::internal_put(ctx, bucket, key, bytes, "text/csv")
+        .map_err(|e| format!("{}: s3://{bucket}/{key}: {}", e.code, e.message))
+}
+
+/// Change a job under the lock and save; returns false if the job has gone (or the emulator is
+/// stopping: the next emulator on this data directory resumes the job instead).
+fn update(ctx: &Ctx, arn: &str, change: impl FnOnce(&mut Job)) -> bool {
+    let mut state = ctx.store.lock();
+    if ctx.is_shutting_down() {
+        return false;
+    }
+    let Some(job) = state.jobs.get_mut(arn) else {
+        return false;
+    };
+    change(job);
+    job.last_modified = Utc::now();
+    let _ = ctx.store.save(&state);
+    true
+}
+
+fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
+    ctx.store
+        .lock()
+        .jobs
+        .get(arn)
+        .is_some_and(|j| j.status == JobStatus::Stopping)
+}
+
+enum Ending {
+    Completed,
+    Stopped,
+    Failed(String),
+}
+
+/// Start running a job on the emulator's runtime.
+pub fn spawn(ctx: Arc<Ctx>, arn: String) {
+    tokio::task::spawn_blocking(move || {
+        let ending = run(&ctx, &arn);
+        finish(&ctx, &arn, ending);
+    });
+}
+
+/// After a restart: jobs that were running start again; jobs being stopped are Stopped.
+pub fn resume_all(ctx: &Arc<Ctx>) {
+    let arns: Vec<(String, JobStatus)> = ctx
+        .store
+        .lock()
+        .jobs
+        .values()
+        .filter(|j| !j.status.is_final())
+        .map(|j| (j.arn.clone(), j.status))
+        .collect();
+    for (arn, status) in arns {
+        if status == JobStatus::Stopping {
+            finish(ctx, &arn, Ending::Stopped);
+        } else {
+            update(ctx, &arn, |j| {
+                j.steps = [
+                    "InProgress".into(),
+                    "NotStarted".into(),
+                    "NotStarted".into(),
+                ]
+            });
+            spawn(Arc::clone(ctx), arn);
+        }
+    }
+}
+
+fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
+    update(ctx, arn, |job| {
+        let now = Utc::now();
+        job.ended = Some(now);
+        match ending {
+            Ending::Completed => {
+                job.status = JobStatus::Completed;
+                job.steps = ["Completed".into(), "Completed".into(), "Completed".into()];
+            }
+            Ending::Stopped => {
+                job.status = JobStatus::Stopped;
+                for step in job.steps.iter_mut().filter(|s| *s != "Completed") {
+                    *step = "Stopped".into();
+                }
+            }
+            Ending::Failed(message) => {
+                job.status = JobStatus::Failed;
+                job.failure_message = Some(message);
+                for step in job.steps.iter_mut().filter(|s| *s == "InProgress") {
+                    *step = "Failed".into();
+                }
+            }
+        }
+    });
+}
+
+/// Wait the configured step delay, in slices, so a shutdown or a stop is noticed quickly.
+fn pause(ctx: &Ctx, arn: &str) {
+    let deadline = std::time::Instant::now() + ctx.config.job_step_delay;
+    while !ctx.is_shutting_down() && !stop_requested(ctx, arn) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+    }
+}
+
+/// Hyperparameters with Nova's defaults (epochs 2, learning rate 1e-5, warmup 10).
+fn training_config(job: &Job) -> TrainingConfig {
+    let get = |name: &str, default: f64| {
+        job.hyperparameters
+            .get(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(default)
+    };
+    TrainingConfig {
+        epochs: get("epochCount", 2.0) as u32,
+        learning_rate: get("learningRate", 1e-5),
+        warmup_steps: get("learningRateWarmupSteps", 10.0) as u32,
+    }
+}
+
+fn run(ctx: &Ctx, arn: &str) -> Ending {
+    let Some(job) = ctx.store.lock().jobs.get(arn).cloned() else {
+        return Ending::Stopped;
+    };
+    let task = if job.customization_type == "DISTILLATION" {
+        Task::Distillation
+    } else {
+        Task::FineTuning
+    };
+
+    // 1. Validation: read the data as the role and check it against Bedrock's rules.
+    pause(ctx, arn);
+    if stop_requested(ctx, arn) {
+        return Ending::Stopped;
+    }
+    let mut uris = vec![job.training_uri.clone()];
+    uris.extend(job.validation_uris.iter().cloned());
+    let mut blobs = Vec::with_capacity(uris.len());
+    for uri in &uris {
+        match read_as_role(ctx, &job, uri) {
+            Ok(bytes) => blobs.push(bytes),
+            Err(message) => return Ending::Failed(message),
+        }
+    }
+    let sources: Vec<(&str, &[u8])> = uris
+        .iter()
+        .map(String::as_str)
+        .zip(blobs.iter().map(Vec::as_slice))
+        .collect();
+    let mut splits = match load_sources(&sources, task) {
+        Ok((splits, _)) => splits,
+        Err(NovaError::DatasetValidation {
+            issues, omitted, ..
+        }) => {
+            let shown: Vec<String> = issues.iter().take(5).map(ToString::to_string).collect();
+            let more = issues.len().saturating_sub(5) + omitted;
+            let tail = if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            };
+            return Ending::Failed(format!(
+                "Training data validation failed: {}{tail}. Fix the data and start a new job.",
+                shown.join("; ")
+            ));
+        }
+        Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
+    };
+    update(ctx, arn, |j| {
+        j.steps = ["Completed".into(), "InProgress".into(), "NotStarted".into()]
+    });
+
+    // 2. Data processing: for distillation, the teacher answers the prompts.
+    pause(ctx, arn);
+    if stop_requested(ctx, arn) {
+        return Ending::Stopped;
+    }
+    let validation: Vec<Conversation> = splits.drain(1..).flatten().collect();
+    let mut training = splits.pop().unwrap_or_default();
+    if task == Task::Distillation {
+        // The student learns from the teacher's answers and the labelled pairs given, never
+        // from anything else.
+        let labelled: Vec<Conversation> = training
+            .iter()
+            .filter(|r| r.target().is_some())
+            .cloned()
+            .collect();
+        let user_text = |r: &Conversation| {
+            r.prompt_messages()
+                .iter()
+                .map(|m| m.text())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let prompts: Vec<(String, String)> = training
+            .iter()
+            .map(|r| (r.system_text(), user_text(r)))
+            .collect();
+        let teacher = Teacher::new(&labelled, &prompts);
+        for record in training.iter_mut().filter(|r| r.target().is_none()) {
+            let answer = teacher.answer(&record.system_text(), &user_text(record));
+            record.messages.push(Message {
+                role: Role::Assistant,
+                texts: vec![answer],
+            });
+        }
+    }
+    update(ctx, arn, |j| {
+        j.steps = ["Completed".into(), "Completed".into(), "InProgress".into()]
+    });
+
+    // 3. Training, then the artifacts.
+    pause(ctx, arn);
+    if stop_requested(ctx, arn) {
+        return Ending::Stopped;
+    }
+    let run = match TrainedModel::train(&training, &validation, training_config(&job)) {
+        Ok(run) => run,
+        Err(e) => return Ending::Failed(format!("Training failed: {e}")),
+    };
+    let (out_bucket, out_prefix) = split_uri(&job.output_uri);
+    let out_prefix = if out_prefix.is_empty() || out_prefix.ends_with('/') {
+        out_prefix
+    } else {
+        format!("{out_prefix}/")
+    };
+    let job_id = arn.rsplit('/').next().unwrap_or(arn);
+    let base = format!("{out_prefix}model-customization-job-{job_id}");
+    let training_csv = metrics_csv("training_loss", &run.training_loss);
+    if let Err(message) = write_as_role(
+        ctx,
+        &job,
+        &out_bucket,
+        &format!("{base}/training_artifacts/step_wise_training_metrics.csv"),
+        training_csv,
+    ) {
+        return Ending::Failed(message);
+    }
+    if !run.validation_loss.is_empty() {
+        let csv = metrics_csv("validation_loss", &run.validation_loss);
+        if let Err(message) = write_as_role(
+            ctx,
+            &job,
+            &out_bucket,
+            &format!(
+                "{base}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv"
+            ),
+            csv,
+        ) {
+            return Ending::Failed(message);
+        }
+    }
+    if stop_requested(ctx, arn) {
+        return Ending::Stopped;
+    }
+    let model_id = random_id(12);
+    let artifact = format!("models/{model_id}.json");
+    if let Err(e) = run.model.save(&ctx.store.dir().join(&artifact)) {
+        return Ending::Failed(format!("Could not save the model: {e}"));
+    }
+    let model_arn = format!(
+        "arn:aws:bedrock:{}:{}:custom-model/{}/{model_id}",
+        ctx.config.region, ctx.config.account_id, job.base_model_id
+    );
+    let description = format!("{} (trained in {:.2} s)", run.model.describe(), run.seconds);
+    let final_train = run.training_loss.last().map(|(_, _, l)| *l);
+    let final_valid: Vec<f64> = run
+        .validation_loss
+        .last()
+        .map(|(_, _, l)| vec![*l])
+        .unwrap_or_default();
+    let mut state = ctx.store.lock();
+    if ctx.is_shutting_down() {
+        return Ending::Stopped;
+    }
+    state.custom_models.insert(
+        model_arn.clone(),
+        CustomModel {
+            arn: model_arn.clone(),
+            name: job.custom_model_name.clone(),
+            job_arn: arn.to_string(),
+            created: Utc::now(),
+            artifact: Some(artifact),
+            description,
+        },
+    );
+    if let Some(j) = state.jobs.get_mut(arn) {
+        j.custom_model_arn = Some(model_arn);
+        j.training_loss = final_train;
+        j.validation_losses = final_valid;
+    }
+    let _ = ctx.store.save(&state);
+    Ending::Completed
+}
+
+/// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.
+fn metrics_csv(loss_column: &str, rows: &[(usize, u32, f64)]) -> Vec<u8> {
+    let mut out = format!("step_number,epoch_number,{loss_column},perplexity\n");
+    for (step, epoch, loss) in rows {
+        out.push_str(&format!("{step},{epoch},{loss},{}\n", loss.exp()));
+    }
+    out.into_bytes()
+}

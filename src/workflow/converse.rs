@@ -1,0 +1,132 @@
+//! One Converse call: the unit both `session.converse` and the benchmark loop are built on.
+
+use crate::workflow::aws::{aws_error, AwsSession};
+use crate::workflow::error::{NovaError, Result};
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ConversationRole, InferenceConfiguration, Message, SystemContentBlock,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConverseSpec {
+    pub model_id: String,
+    pub text: String,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<i32>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    pub text: String,
+    pub stop_reason: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Wall time of the call as the client saw it.
+    pub latency_ms: f64,
+    /// The model id actually sent (see [`inference_model_id`]).
+    pub model_id: String,
+}
+
+/// The id to send to Converse. Fine-tuning bases carry a context-window suffix
+/// (`amazon.nova-micro-v1:0:128k`) and are not served on demand; their on-demand id is the
+/// same id without it. Everything else (ARNs, profiles) passes through unchanged.
+pub fn inference_model_id(model_id: &str) -> &str {
+    if !model_id.starts_with("amazon.nova-") {
+        return model_id;
+    }
+    match model_id.rsplit_once(':') {
+        Some((base, suffix))
+            if base.matches(':').count() == 1
+                && suffix.ends_with('k')
+                && suffix[..suffix.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+        {
+            base
+        }
+        _ => model_id,
+    }
+}
+
+impl AwsSession {
+    pub async fn converse(&self, spec: &ConverseSpec) -> Result<Reply> {
+        converse_with(&self.runtime, spec).await
+    }
+}
+
+/// Converse through a given client (the benchmark passes one without SDK retries).
+pub async fn converse_with(
+    client: &aws_sdk_bedrockruntime::Client,
+    spec: &ConverseSpec,
+) -> Result<Reply> {
+    let model_id = inference_model_id(&spec.model_id);
+    let message = Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text(spec.text.clone()))
+        .build()
+        .map_err(|e| NovaError::invalid(e.to_string()))?;
+    let mut request = client
+        .converse()
+        .model_id(model_id)
+        .messages(message)
+        .inference_config(
+            InferenceConfiguration::builder()
+                .set_max_tokens(spec.max_tokens)
+                .set_temperature(spec.temperature)
+                .build(),
+        );
+    if let Some(system) = &spec.system {
+        request = request.system(SystemContentBlock::Text(system.clone()));
+    }
+    let started = Instant::now();
+    let out = request.send().await.map_err(|e| aws_error("Converse", e))?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let text = out
+        .output()
+        .and_then(|o| o.as_message().ok())
+        .map(|m| {
+            m.content()
+                .iter()
+                .filter_map(|c| c.as_text().ok().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("")
+        })
+        .unwrap_or_default();
+    let usage = out.usage();
+    Ok(Reply {
+        text,
+        stop_reason: out.stop_reason().as_str().to_string(),
+        input_tokens: usage.map_or(0, |u| u.input_tokens() as i64),
+        output_tokens: usage.map_or(0, |u| u.output_tokens() as i64),
+        latency_ms,
+        model_id: model_id.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inference_model_id;
+
+    #[test]
+    fn training_bases_map_to_on_demand_ids() {
+        assert_eq!(
+            inference_model_id("amazon.nova-micro-v1:0:128k"),
+            "amazon.nova-micro-v1:0"
+        );
+        assert_eq!(
+            inference_model_id("amazon.nova-micro-v1:0"),
+            "amazon.nova-micro-v1:0"
+        );
+        assert_eq!(
+            inference_model_id("us.amazon.nova-micro-v1:0"),
+            "us.amazon.nova-micro-v1:0"
+        );
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc";
+        assert_eq!(inference_model_id(arn), arn);
+    }
+}

@@ -1,0 +1,189 @@
+//! Merges the analyzers' outcomes in line order: names files, caps the issue lists, gathers
+//! statistics.
+
+use super::super::record::Conversation;
+use super::super::stats::StatsBuilder;
+use super::analyzer::{Analyzer, Outcome, BLOCK_BYTES};
+use super::blocks::{check_block, read_blocks, split_lines};
+use super::{FileSummary, Issue, Severity, ValidationOptions, ValidationReport};
+use crate::workflow::error::{NovaError, Result};
+use std::io::Read;
+use std::path::Path;
+
+/// Merges outcomes in line order: names files, caps the issue lists, gathers statistics.
+pub(super) struct Collector {
+    options: ValidationOptions,
+    file: String,
+    file_records: usize,
+    files: Vec<FileSummary>,
+    errors: Vec<Issue>,
+    warnings: Vec<Issue>,
+    omitted_errors: usize,
+    omitted_warnings: usize,
+    stats: StatsBuilder,
+}
+
+impl Collector {
+    pub(super) fn new(options: ValidationOptions) -> Self {
+        Collector {
+            options,
+            file: String::new(),
+            file_records: 0,
+            files: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            omitted_errors: 0,
+            omitted_warnings: 0,
+            stats: StatsBuilder::default(),
+        }
+    }
+
+    fn error_count(&self) -> usize {
+        self.errors.len() + self.omitted_errors
+    }
+
+    fn push(&mut self, severity: Severity, line: Option<usize>, field: String, message: String) {
+        let (list, omitted) = match severity {
+            Severity::Error => (&mut self.errors, &mut self.omitted_errors),
+            Severity::Warning => (&mut self.warnings, &mut self.omitted_warnings),
+        };
+        if list.len() >= self.options.max_issues {
+            *omitted += 1;
+            return;
+        }
+        list.push(Issue {
+            file: self.file.clone(),
+            line,
+            field,
+            message,
+            severity,
+        });
+    }
+
+    pub(super) fn start_file(&mut self, file: &str) {
+        self.file = file.to_string();
+        self.file_records = 0;
+        let name = Path::new(file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "_-/.".contains(*c)))
+        {
+            self.push(
+                Severity::Error,
+                None,
+                "file".into(),
+                format!("file name {name:?} contains {bad:?}; Bedrock accepts only letters, digits and _ - / . in data file names: rename the file"),
+            );
+        }
+    }
+
+    pub(super) fn end_file(&mut self) {
+        self.files.push(FileSummary {
+            path: self.file.clone(),
+            records: self.file_records,
+        });
+    }
+
+    /// Take one line's outcome; returns the record it carried, if any.
+    pub(super) fn absorb(&mut self, outcome: Outcome<'_>, line: usize) -> Option<Conversation> {
+        for issue in outcome.issues {
+            self.push(issue.severity, Some(issue.line), issue.field, issue.message);
+        }
+        let facts = outcome.facts?;
+        self.file_records += 1;
+        self.stats.add(facts, (self.files.len(), line));
+        outcome.record
+    }
+
+    /// Stream a file in blocks of whole lines: a reader thread reads the next block while every
+    /// core checks the current one, and outcomes are merged in line order.
+    pub(super) fn read_file(&mut self, path: &Path, keep: bool) -> Result<Vec<Conversation>> {
+        let file = std::fs::File::open(path).map_err(|e| NovaError::io(path, e))?;
+        self.read_source(file, &path.display().to_string(), keep)
+            .map_err(|e| NovaError::io(path, e))
+    }
+
+    /// Stream any reader as the data file `name` (a path, or an S3 URI in the emulator).
+    pub(super) fn read_source(
+        &mut self,
+        source: impl Read + Send,
+        name: &str,
+        keep: bool,
+    ) -> std::io::Result<Vec<Conversation>> {
+        self.start_file(name);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let options = self.options.clone();
+        let mut analyzers: Vec<Analyzer<'_>> =
+            (0..threads).map(|_| Analyzer::new(&options)).collect();
+        let mut records = Vec::new();
+        let mut next_line = 1usize;
+        let mut saw_bytes = false;
+        std::thread::scope(|scope| -> std::io::Result<()> {
+            let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+            scope.spawn(move || read_blocks(source, BLOCK_BYTES, sender));
+            for block in blocks {
+                let block = block?;
+                saw_bytes |= !block.is_empty();
+                let lines = split_lines(&block);
+                self.stats.reserve(lines.len());
+                let first_line = next_line;
+                next_line += lines.len();
+                for (i, outcome) in check_block(&mut analyzers, &lines, first_line, keep)
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(record) = self.absorb(outcome, first_line + i) {
+                        records.push(record);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if !saw_bytes {
+            self.push(
+                Severity::Error,
+                None,
+                "file".into(),
+                "the file is empty: it needs one JSON record per line".into(),
+            );
+        }
+        self.end_file();
+        Ok(records)
+    }
+
+    pub(super) fn finish(mut self) -> ValidationReport {
+        let records: usize = self.files.iter().map(|f| f.records).sum();
+        self.file = self
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        if self.options.check_counts && self.error_count() == 0 {
+            let (low, high) = self.options.task.record_bounds();
+            if records < low || records > high {
+                let task = self.options.task.label();
+                self.push(Severity::Error, None, "dataset".into(), format!("Number of samples {records} out of bounds between {low} and {high} for micro with task type {task} (train and validation together)"));
+            }
+        }
+        let file_names: Vec<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
+        let stats = std::mem::take(&mut self.stats).finish(&file_names);
+        for (field, message) in stats.warnings(self.options.task) {
+            self.push(Severity::Warning, None, field, message);
+        }
+        ValidationReport {
+            task: self.options.task,
+            files: self.files,
+            errors: self.errors,
+            warnings: self.warnings,
+            omitted_errors: self.omitted_errors,
+            omitted_warnings: self.omitted_warnings,
+            stats,
+        }
+    }
+}

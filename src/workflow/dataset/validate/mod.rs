@@ -1,0 +1,264 @@
+//! Bedrock's rules for Nova fine-tuning data, checked before anything is uploaded.
+//!
+//! Every rule of `bedrock-conversation-2024` for Nova Micro (see docs/data-rules.md) is checked
+//! line by line while streaming, and every problem is reported as `file:line: field: message`.
+//! The happy path parses each line into borrowed structs (fast); only a line that does not
+//! fit is re-read as a generic JSON value to say exactly which field is wrong. Both paths end
+//! in the same semantic checks, so each rule is written once.
+
+mod analyzer;
+mod blocks;
+mod collector;
+mod diagnosis;
+mod record_view;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use rules::find_reserved;
+
+use super::record::Conversation;
+use super::stats::DataStats;
+use crate::workflow::error::{NovaError, Result};
+use analyzer::Analyzer;
+use collector::Collector;
+use record_view::{RecordView, SystemSource};
+use serde::Serialize;
+use std::fmt;
+use std::path::Path;
+
+/// Strings that make a Nova job fail "due to data issues" when they appear in a system or user
+/// prompt (AWS docs list the first seven; AWS's own validator adds the last two and matches
+/// case-insensitively, as we do).
+pub const RESERVED_STRINGS: [&str; 9] = [
+    "User:",
+    "Bot:",
+    "Assistant:",
+    "System:",
+    "<image>",
+    "<video>",
+    "[EOS]",
+    "Thought:",
+    "<unk>",
+];
+
+/// Estimated tokens above which a record is flagged. Bedrock does not publish the per-record
+/// limit for Nova Micro fine-tuning; 32k is the commonly quoted figure, and the estimate is ours.
+pub const DEFAULT_MAX_RECORD_TOKENS: usize = 32_000;
+
+/// How many problems are listed before the rest are only counted.
+pub const DEFAULT_MAX_ISSUES: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a data file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub file: String,
+    /// 1-based line number; `None` for problems of the whole file or data set.
+    pub line: Option<usize>,
+    /// JSON path of the offending field (`messages[1].role`), or `record`/`file`/`dataset`.
+    pub field: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, line, self.field, self.message
+            ),
+            None => write!(f, "{}: {}: {}", self.file, self.field, self.message),
+        }
+    }
+}
+
+/// What kind of customization job the data is for; the rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Task {
+    /// Supervised fine-tuning: every record ends with the assistant's answer; 8–20,000 records.
+    FineTuning,
+    /// Distillation: prompts (answers optional, the teacher writes them); 100–15,000 prompts.
+    Distillation,
+}
+
+impl Task {
+    pub fn parse(name: &str) -> Result<Task> {
+        match name.to_ascii_lowercase().replace('-', "_").as_str() {
+            "sft" | "fine_tuning" | "finetuning" => Ok(Task::FineTuning),
+            "distillation" => Ok(Task::Distillation),
+            other => Err(NovaError::invalid(format!(
+                "unknown task {other:?}: use \"sft\" (FINE_TUNING) or \"distillation\" (DISTILLATION)"
+            ))),
+        }
+    }
+
+    /// Inclusive bounds on the number of records, over all files of one job together.
+    pub fn record_bounds(self) -> (usize, usize) {
+        match self {
+            Task::FineTuning => (8, 20_000),
+            Task::Distillation => (100, 15_000),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Task::FineTuning => "SFT",
+            Task::Distillation => "distillation",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidationOptions {
+    pub task: Task,
+    pub max_issues: usize,
+    pub max_record_tokens: usize,
+    /// Check the record-count bounds (off when validating one file that is part of a larger set).
+    pub check_counts: bool,
+}
+
+impl Default for ValidationOptions {
+    fn default() -> Self {
+        ValidationOptions {
+            task: Task::FineTuning,
+            max_issues: DEFAULT_MAX_ISSUES,
+            max_record_tokens: DEFAULT_MAX_RECORD_TOKENS,
+            check_counts: true,
+        }
+    }
+}
+
+/// Records per file, as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub records: usize,
+}
+
+/// The outcome of validating one or more files as one job's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationReport {
+    pub task: Task,
+    pub files: Vec<FileSummary>,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    /// Errors found beyond `max_issues`, counted but not listed.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
+    pub stats: DataStats,
+}
+
+impl ValidationReport {
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.omitted_errors == 0
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.errors.len() + self.omitted_errors
+    }
+
+    /// Turn a failed report into the error users get from upload and training calls.
+    pub fn into_result(self) -> Result<ValidationReport> {
+        if self.ok() {
+            return Ok(self);
+        }
+        let files: Vec<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
+        let mut summary = format!(
+            "{} problem(s) in {}; nothing was uploaded or written. Fix these lines and run again:",
+            self.error_count(),
+            files.join(", ")
+        );
+        for issue in self.errors.iter().take(10) {
+            summary.push_str("\n  ");
+            summary.push_str(&issue.to_string());
+        }
+        if self.error_count() > 10 {
+            summary.push_str(&format!("\n  ... and {} more", self.error_count() - 10));
+        }
+        Err(NovaError::DatasetValidation {
+            summary,
+            issues: self.errors,
+            omitted: self.omitted_errors,
+        })
+    }
+}
+
+/// Validate files as the data of one job (the record-count bounds apply to their sum).
+pub fn validate_files<P: AsRef<Path>>(
+    paths: &[P],
+    options: &ValidationOptions,
+) -> Result<ValidationReport> {
+    let mut collector = Collector::new(options.clone());
+    for path in paths {
+        collector.read_file(path.as_ref(), false)?;
+    }
+    Ok(collector.finish())
+}
+
+/// Read one JSONL file into records, failing with every problem found if any rule is broken.
+pub fn load_conversations(path: &Path, task: Task) -> Result<Vec<Conversation>> {
+    let options = ValidationOptions {
+        task,
+        check_counts: false,
+        ..ValidationOptions::default()
+    };
+    let mut collector = Collector::new(options);
+    let records = collector.read_file(path, true)?;
+    collector.finish().into_result()?;
+    Ok(records)
+}
+
+/// Validate named in-memory sources (for example objects read from S3) as one job's data, with
+/// the record-count bounds over all of them, and return each source's records; on any error,
+/// every problem found.
+pub fn load_sources(
+    sources: &[(&str, &[u8])],
+    task: Task,
+) -> Result<(Vec<Vec<Conversation>>, ValidationReport)> {
+    let options = ValidationOptions {
+        task,
+        ..ValidationOptions::default()
+    };
+    let mut collector = Collector::new(options);
+    let mut all = Vec::with_capacity(sources.len());
+    for (name, bytes) in sources {
+        let records = collector
+            .read_source(*bytes, name, true)
+            .map_err(|e| NovaError::io(*name, e))?;
+        all.push(records);
+    }
+    let report = collector.finish().into_result()?;
+    Ok((all, report))
+}
+
+/// Validate splits already in memory as one job's data. Each split is reported as the file it
+/// would be written to (`<split>.jsonl`), with 1-based record numbers as line numbers.
+pub fn validate_records(
+    splits: &[(&str, &[Conversation])],
+    options: &ValidationOptions,
+) -> ValidationReport {
+    let mut collector = Collector::new(options.clone());
+    let mut analyzer = Analyzer::new(options);
+    for (name, records) in splits {
+        collector.start_file(&format!("{name}.jsonl"));
+        for (i, record) in records.iter().enumerate() {
+            let view = RecordView::from_conversation(record);
+            let outcome = analyzer
+                .check_view(&view, SystemSource::Blocks(&view.system), i + 1, false)
+                .unwrap_or_default();
+            collector.absorb(outcome, i + 1);
+        }
+        collector.end_file();
+    }
+    collector.finish()
+}

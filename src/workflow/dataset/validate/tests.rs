@@ -1,0 +1,168 @@
+use super::analyzer::BLOCK_BYTES;
+use super::rules::find_reserved;
+use super::*;
+
+fn check(lines: &[&str], task: Task) -> ValidationReport {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let options = ValidationOptions {
+        task,
+        check_counts: false,
+        ..Default::default()
+    };
+    validate_files(&[path], &options).unwrap()
+}
+
+const GOOD: &str = r#"{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "s"}], "messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "assistant", "content": [{"text": "a"}]}]}"#;
+
+fn fields(report: &ValidationReport) -> Vec<(Option<usize>, String)> {
+    report
+        .errors
+        .iter()
+        .map(|i| (i.line, i.field.clone()))
+        .collect()
+}
+
+#[test]
+fn good_records_pass() {
+    let report = check(&[GOOD, GOOD], Task::FineTuning);
+    assert!(report.ok(), "{:?}", report.errors);
+    assert_eq!(report.files[0].records, 2);
+}
+
+#[test]
+fn each_rule_names_its_line_and_field() {
+    let bad_role = GOOD.replace(r#""role": "assistant""#, r#""role": "system""#);
+    let wrong_order = r#"{"messages": [{"role": "assistant", "content": [{"text": "a"}]}, {"role": "user", "content": [{"text": "q"}]}]}"#;
+    let empty_text = GOOD.replace(r#"{"text": "q"}"#, r#"{"text": "  "}"#);
+    let reserved = GOOD.replace(r#"{"text": "q"}"#, r#"{"text": "bot: hello"}"#);
+    let image = GOOD.replace(r#"{"text": "q"}"#, r#"{"image": {"format": "png"}}"#);
+    let one_turn = r#"{"messages": [{"role": "user", "content": [{"text": "q"}]}]}"#;
+    let report = check(
+        &[
+            GOOD,
+            "{not json",
+            &bad_role,
+            wrong_order,
+            &empty_text,
+            &reserved,
+            &image,
+            one_turn,
+            "[1]",
+            "",
+        ],
+        Task::FineTuning,
+    );
+    let got = fields(&report);
+    let expect = [
+        (2, "record"),
+        (3, "messages[1].role"),
+        (4, "messages[0].role"),
+        (5, "messages[0].content[0].text"),
+        (6, "messages[0].content[0].text"),
+        (7, "messages[0].content[0].image"),
+        (8, "messages"),
+        (9, "record"),
+        (10, "record"),
+    ];
+    for (line, field) in expect {
+        assert!(
+            got.contains(&(Some(line), field.to_string())),
+            "missing {line} {field} in {got:?}"
+        );
+    }
+    assert!(!got.iter().any(|(line, _)| *line == Some(1)));
+}
+
+#[test]
+fn distillation_accepts_prompts_without_answers() {
+    let prompt = r#"{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "q"}]}]}"#;
+    assert!(check(&[prompt], Task::Distillation).ok());
+    assert!(!check(&[prompt], Task::FineTuning).ok());
+}
+
+#[test]
+fn record_bounds_apply_to_all_files_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl");
+    std::fs::write(&a, format!("{GOOD}\n").repeat(5)).unwrap();
+    let options = ValidationOptions::default();
+    let report = validate_files(&[&a], &options).unwrap();
+    assert_eq!(report.errors[0].field, "dataset");
+    let report = validate_files(&[&a, &a], &options).unwrap();
+    assert!(report.ok(), "{:?}", report.errors);
+}
+
+#[test]
+fn issues_are_capped_and_counted() {
+    let lines = vec!["{bad"; 30];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let options = ValidationOptions {
+        max_issues: 10,
+        check_counts: false,
+        ..Default::default()
+    };
+    let report = validate_files(&[path], &options).unwrap();
+    assert_eq!(report.errors.len(), 10);
+    assert_eq!(report.omitted_errors, 20);
+    assert_eq!(report.error_count(), 30);
+}
+
+#[test]
+fn invalid_utf8_and_bad_file_names_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train data.jsonl");
+    let mut bytes = GOOD.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\n\xff\xfe\n");
+    std::fs::write(&path, bytes).unwrap();
+    let options = ValidationOptions {
+        check_counts: false,
+        ..Default::default()
+    };
+    let report = validate_files(&[path], &options).unwrap();
+    let got = fields(&report);
+    assert!(got.contains(&(None, "file".into())));
+    assert!(got.contains(&(Some(2), "record".into())));
+}
+
+#[test]
+fn large_files_keep_exact_line_numbers_across_blocks_and_threads() {
+    // ~5 MB: more than one block, and enough lines for the parallel path.
+    let filler = "x".repeat(200);
+    let good = GOOD.replace(r#"{"text": "q"}"#, &format!(r#"{{"text": "q {filler}"}}"#));
+    let bad_lines = [1usize, 5_000, 10_001, 12_000];
+    let lines: Vec<String> = (1..=12_000)
+        .map(|n| {
+            if bad_lines.contains(&n) {
+                "{oops".to_string()
+            } else {
+                good.replace('q', &format!("q{n}"))
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() as usize > BLOCK_BYTES);
+    let options = ValidationOptions {
+        check_counts: false,
+        ..Default::default()
+    };
+    let report = validate_files(&[&path], &options).unwrap();
+    let got: Vec<usize> = report.errors.iter().filter_map(|i| i.line).collect();
+    assert_eq!(got, bad_lines);
+    assert_eq!(report.files[0].records, 12_000 - bad_lines.len());
+    assert_eq!(report.stats.duplicate_records, 0);
+    let loaded = load_conversations(&dir.path().join("big.jsonl"), Task::FineTuning);
+    assert!(loaded.is_err());
+}
+
+#[test]
+fn reserved_strings_match_case_insensitively() {
+    assert_eq!(find_reserved("the ASSISTANT: said"), Some("Assistant:"));
+    assert_eq!(find_reserved("price <video>"), Some("<video>"));
+    assert_eq!(find_reserved("time 10:30 at gate [a]"), None);
+}

@@ -1,0 +1,76 @@
+//! On-demand deployments of custom models: the deployment ARN is the model id for Converse.
+
+use crate::workflow::aws::{aws_error, deleted, AwsSession};
+use crate::workflow::error::Result;
+use crate::workflow::job::iso;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeploymentSpec {
+    pub name: String,
+    pub model_arn: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub client_request_token: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentInfo {
+    pub deployment_arn: String,
+    pub name: String,
+    pub model_arn: String,
+    pub status: String,
+    pub description: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: Option<String>,
+    pub last_updated_at: Option<String>,
+}
+
+impl AwsSession {
+    /// Create a deployment; returns its ARN.
+    pub async fn create_deployment(&self, spec: &DeploymentSpec) -> Result<String> {
+        let out = self
+            .bedrock
+            .create_custom_model_deployment()
+            .model_deployment_name(&spec.name)
+            .model_arn(&spec.model_arn)
+            .set_description(spec.description.clone())
+            .client_request_token(&spec.client_request_token)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateCustomModelDeployment", e))?;
+        Ok(out.custom_model_deployment_arn().to_string())
+    }
+
+    /// A deployment by name or ARN.
+    pub async fn describe_deployment(&self, deployment: &str) -> Result<DeploymentInfo> {
+        let out = self
+            .bedrock
+            .get_custom_model_deployment()
+            .custom_model_deployment_identifier(deployment)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetCustomModelDeployment", e))?;
+        Ok(DeploymentInfo {
+            deployment_arn: out.custom_model_deployment_arn().to_string(),
+            name: out.model_deployment_name().to_string(),
+            model_arn: out.model_arn().to_string(),
+            status: out.status().as_str().to_string(),
+            description: out.description().map(str::to_string),
+            failure_message: out.failure_message().map(str::to_string),
+            created_at: iso(Some(out.created_at())),
+            last_updated_at: iso(out.last_updated_at()),
+        })
+    }
+
+    /// Delete a deployment; a missing one is not an error (clean-up is idempotent).
+    pub async fn delete_deployment(&self, deployment: &str) -> Result<bool> {
+        let result = self
+            .bedrock
+            .delete_custom_model_deployment()
+            .custom_model_deployment_identifier(deployment)
+            .send()
+            .await;
+        deleted("DeleteCustomModelDeployment", result)
+    }
+}
