@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import nova_ft
-from nova_ft import exceptions
+from nova_ft import _nova_ft, exceptions
 
 
 def test_local_session_resolves_identity_and_models() -> None:
@@ -103,3 +103,40 @@ def test_missing_credentials_say_what_to_do(
         session.caller_identity()
     assert caught.value.code == "NoCredentials"
     assert "aws configure" in str(caught.value) and "Session.local()" in str(caught.value)
+
+
+def test_every_code_in_the_one_table_becomes_its_class() -> None:
+    # The Rust core's table decides both the retries and the class; the Python side only
+    # names classes, so a table entry with an unknown class name would fall back silently.
+    codes = _nova_ft.aws_error_codes()
+    assert len(codes) > 50
+    for code, class_name, retryable in codes:
+        err = exceptions.aws_error("Op", code, "m", None, 400)
+        assert type(err).__name__ == class_name, code
+        assert err.hint and err.code == code
+        if retryable:
+            assert isinstance(err, (nova_ft.ThrottlingError, nova_ft.ServiceError)), code
+    assert isinstance(
+        exceptions.aws_error("Op", "InvalidAction", "m", None, 400), nova_ft.ServiceValidationError
+    )
+
+
+def test_each_failure_kind_has_its_own_class_and_keeps_its_cause(tmp_path: Path) -> None:
+    # A port in use is the emulator's failure, with the OS error as its cause.
+    with nova_ft.LocalEmulator(tmp_path / "a") as emu:
+        port = int(emu.endpoint_url.rsplit(":", 1)[1])
+        with pytest.raises(nova_ft.EmulatorError) as caught:
+            nova_ft.LocalEmulator(tmp_path / "b", port=port)
+    assert not isinstance(caught.value, nova_ft.InvalidParameterError)
+    assert isinstance(caught.value.__cause__, OSError)
+    # A state file that is not JSON is the emulator's failure too, naming the file.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "state.json").write_text("{not json")
+    with pytest.raises(nova_ft.EmulatorError, match=r"state\.json") as caught:
+        nova_ft.LocalEmulator(broken)
+    assert caught.value.__cause__ is not None
+    # A missing file is a DataFileError whose cause is the OS's FileNotFoundError.
+    with pytest.raises(nova_ft.DataFileError) as missing:
+        nova_ft.validate(tmp_path / "nope.jsonl")
+    assert isinstance(missing.value.__cause__, FileNotFoundError)

@@ -7,7 +7,22 @@ AWS or the embedded local emulator. See the README for the two set-up commands.
 
 from . import exceptions
 from ._issue import Issue
-from ._nova_ft import SCHEMA_VERSION, SQL_SYSTEM_PROMPT, SYNTHETIC_SYSTEM_PROMPT, __version__
+from ._nova_ft import (
+    SCHEMA_VERSION,
+    SQL_SYSTEM_PROMPT,
+    SYNTHETIC_SYSTEM_PROMPT,
+    BenchmarkProgress,
+    BucketInfo,
+    CustomModelInfo,
+    DeploymentInfo,
+    FoundationModel,
+    Identity,
+    JobInfo,
+    Reply,
+    RoleInfo,
+    UploadedObject,
+    __version__,
+)
 from .benchmark import Benchmark, BenchmarkReport
 from .dataset import Dataset, estimate_tokens, price_table, validate
 from .deployment import Deployment
@@ -19,21 +34,25 @@ from .exceptions import (
     DataFileError,
     DatasetValidationError,
     DeploymentFailedError,
+    EmulatorError,
+    InternalError,
     InvalidParameterError,
     JobFailedError,
     NovaFtError,
+    OperationCancelledError,
     QuotaExceededError,
     ResourceNotFoundError,
     ServiceError,
     ServiceValidationError,
     ThrottlingError,
+    UnsupportedOperationError,
 )
 from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters
 from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
 from .resources import Resource, ResourceRecord
 from .role import TrainingRole
-from .session import Reply, Session
-from .storage import Bucket, DataLocation, UploadedObject
+from .session import Session
+from .storage import Bucket, DataLocation
 
 __all__ = [
     "DEFAULT_BASE_MODEL",
@@ -43,11 +62,14 @@ __all__ = [
     "AuthError",
     "AwsError",
     "Benchmark",
+    "BenchmarkProgress",
     "BenchmarkReport",
     "Bucket",
+    "BucketInfo",
     "ConflictError",
     "CostEstimate",
     "CustomModel",
+    "CustomModelInfo",
     "DataFileError",
     "DataLocation",
     "DataStats",
@@ -55,13 +77,20 @@ __all__ = [
     "DatasetValidationError",
     "Deployment",
     "DeploymentFailedError",
+    "DeploymentInfo",
+    "EmulatorError",
     "FineTuneJob",
+    "FoundationModel",
     "Hyperparameters",
+    "Identity",
+    "InternalError",
     "InvalidParameterError",
     "Issue",
     "JobFailedError",
+    "JobInfo",
     "LocalEmulator",
     "NovaFtError",
+    "OperationCancelledError",
     "OverlapReport",
     "PriceTable",
     "QuotaExceededError",
@@ -69,11 +98,13 @@ __all__ = [
     "Resource",
     "ResourceNotFoundError",
     "ResourceRecord",
+    "RoleInfo",
     "ServiceError",
     "ServiceValidationError",
     "Session",
     "ThrottlingError",
     "TrainingRole",
+    "UnsupportedOperationError",
     "UploadedObject",
     "ValidationReport",
     "__version__",

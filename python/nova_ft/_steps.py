@@ -1,9 +1,10 @@
 """One implementation of every workflow step, run sync or async.
 
-Each step is written once, as a generator that yields what it needs done (a core call such as
-``{"op": "describe_job", "job": name}``, or a :class:`Sleep`) and receives the result. The
-sync driver runs the calls with the GIL released (Ctrl-C interrupts them) and sleeps with
-``time.sleep``; the async driver awaits the same calls on the shared tokio runtime and sleeps
+Each step is written once, as a generator that yields what it needs done (a
+:class:`~nova_ft._nova_ft.Pending` call from the session's core, such as
+``core.describe_job(name)``, or a :class:`Sleep`) and receives the result. The sync driver
+waits on each call with the GIL released (Ctrl-C interrupts it) and sleeps with ``time.sleep``;
+the async driver awaits the same call as a real future on the shared tokio runtime and sleeps
 with ``asyncio.sleep``. So the two APIs cannot drift apart.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import _nova_ft
+from ._nova_ft import Pending
 
 T = TypeVar("T")
 
@@ -27,16 +28,13 @@ class Sleep:
     seconds: float
 
 
-Need = dict[str, Any] | Sleep
+Need = Pending[Any] | Sleep
+#: A step: yields calls and sleeps, receives their results, returns a ``T``. The values
+#: sent back are the results of the ``Pending`` calls, typed where they are received.
 Steps = Generator[Need, Any, T]
 
 
-def call(op: str, **args: Any) -> dict[str, Any]:
-    """A core call as data (see ``src/workflow/calls.rs`` for the operations)."""
-    return {"op": op, **args}
-
-
-def run(core: _nova_ft.SessionCore, steps: Steps[T]) -> T:
+def run(steps: Steps[T]) -> T:
     """Drive ``steps`` to completion, blocking."""
     result: Any = None
     error: BaseException | None = None
@@ -50,7 +48,7 @@ def run(core: _nova_ft.SessionCore, steps: Steps[T]) -> T:
             if isinstance(need, Sleep):
                 time.sleep(need.seconds)
             else:
-                result = core.call(need)
+                result = need.wait()
         except KeyboardInterrupt:
             steps.close()
             raise
@@ -58,7 +56,7 @@ def run(core: _nova_ft.SessionCore, steps: Steps[T]) -> T:
             error = exc
 
 
-async def run_async(core: _nova_ft.SessionCore, steps: Steps[T]) -> T:
+async def run_async(steps: Steps[T]) -> T:
     """Drive ``steps`` to completion on the running event loop."""
     result: Any = None
     error: BaseException | None = None
@@ -72,7 +70,7 @@ async def run_async(core: _nova_ft.SessionCore, steps: Steps[T]) -> T:
             if isinstance(need, Sleep):
                 await asyncio.sleep(need.seconds)
             else:
-                result = await core.call_async(need)
+                result = await need
         except asyncio.CancelledError:
             steps.close()
             raise

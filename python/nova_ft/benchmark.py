@@ -149,21 +149,26 @@ class Benchmark:
         """Where the results stream to (``<out_dir>/results.jsonl``)."""
         return self.out_dir / "results.jsonl"
 
-    def _start(self) -> Any:
+    def _start(self) -> _nova_ft.BenchmarkRunCore:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         return _nova_ft.BenchmarkRunCore.start(self._session._core, self.rows, self.options)
 
     @staticmethod
-    def _update(bar: Any, run: Any) -> None:
-        total, skipped, done, failed, retries, _throttled, limit = run.progress()
+    def _update(bar: Any, run: _nova_ft.BenchmarkRunCore) -> None:
+        progress = run.progress()
         if bar is None:
             return
-        if total:
-            bar.total = total
-        bar.n = skipped + done
-        bar.set_postfix(failed=failed, retries=retries, concurrency=limit, refresh=True)
+        if progress.total:
+            bar.total = progress.total
+        bar.n = progress.skipped + progress.done
+        bar.set_postfix(
+            failed=progress.failed,
+            retries=progress.retries,
+            concurrency=progress.limit,
+            refresh=True,
+        )
 
-    def _finish(self, run: Any, summary: dict[str, Any]) -> BenchmarkReport:
+    def _finish(self, run: _nova_ft.BenchmarkRunCore, summary: dict[str, Any]) -> BenchmarkReport:
         options = dict(self.metric_options)
         # Requests per second only mean something when this run made every call.
         if summary["resumed"] == 0 and summary["called"] > 0:
@@ -202,9 +207,9 @@ class Benchmark:
         run = self._start()
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
         try:
-            while not run.done():
+            # A real future: it resolves when the run ends, or after 0.1 s to redraw the bar.
+            while not await run.wait_async(0.1):
                 self._update(bar, run)
-                await asyncio.sleep(0.02)
             self._update(bar, run)
         except asyncio.CancelledError:
             run.cancel()

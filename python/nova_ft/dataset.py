@@ -10,14 +10,12 @@ import html
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from . import _nova_ft
 from ._pandas import require_pandas
 from .report import OverlapReport, PriceTable, ValidationReport
-
-if TYPE_CHECKING:
-    from .storage import Bucket, DataLocation
+from .storage import Bucket, DataLocation, upload_steps
 
 __all__ = ["Dataset", "estimate_tokens", "price_table", "validate"]
 
@@ -258,16 +256,12 @@ class Dataset:
         Nothing is uploaded if validation fails; a file S3 already holds (same SHA-256) is not
         sent again. ``test`` stays local: it is held out for the benchmark.
         """
-        from .storage import upload_steps
-
         return bucket._session._run(upload_steps(self, bucket, prefix, task))
 
     async def upload_async(
         self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
     ) -> DataLocation:
         """Async twin of :meth:`upload`."""
-        from .storage import upload_steps
-
         return await bucket._session._run_async(upload_steps(self, bucket, prefix, task))
 
     def __repr__(self) -> str:

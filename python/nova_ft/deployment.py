@@ -8,12 +8,13 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._display import html_table, progress_bar
-from ._steps import Sleep, Steps, call
+from ._naming import request_token
+from ._nova_ft import DeploymentInfo, Reply
+from ._steps import Sleep, Steps
 from .exceptions import ConflictError, DeploymentFailedError, ResourceNotFoundError
-from .job import request_token
 
 if TYPE_CHECKING:
-    from .session import Reply, Session
+    from .session import Session
 
 __all__ = ["Deployment"]
 
@@ -35,15 +36,16 @@ class Deployment:
     ('Active', 'ground_service', True, False)
     """
 
-    def __init__(self, session: Session, name: str, info: dict[str, Any] | None = None) -> None:
+    def __init__(self, session: Session, name: str, info: DeploymentInfo | None = None) -> None:
         self._session = session
         self.name = name
-        self.info: dict[str, Any] = info or {}
+        #: The deployment as Bedrock last described it (None until fetched).
+        self.info: DeploymentInfo | None = info
 
     @property
     def arn(self) -> str | None:
         """The deployment ARN (None until created)."""
-        return self.info.get("deployment_arn")
+        return self.info.deployment_arn if self.info else None
 
     @property
     def model_id(self) -> str:
@@ -55,15 +57,21 @@ class Deployment:
     @property
     def status(self) -> str | None:
         """``Creating``, ``Active`` or ``Failed``."""
-        return self.info.get("status")
+        return self.info.status if self.info else None
 
     @property
     def model_arn(self) -> str | None:
         """The custom model this deployment serves."""
-        return self.info.get("model_arn")
+        return self.info.model_arn if self.info else None
 
     def _refresh(self) -> Steps[Deployment]:
-        self.info = yield call("describe_deployment", deployment=self.arn or self.name)
+        self.info = yield self._session.core.describe_deployment(self.arn or self.name)
+        return self
+
+    def _attach(self) -> Steps[Deployment]:
+        yield from self._refresh()
+        if self.info is not None:
+            self.name = self.info.name
         return self
 
     def refresh(self) -> Deployment:
@@ -90,7 +98,8 @@ class Deployment:
                     return self
                 if self.status == "Failed":
                     raise DeploymentFailedError(
-                        f"deployment {self.name} failed: {self.info.get('failure_message')}",
+                        f"deployment {self.name} failed: "
+                        f"{self.info.failure_message if self.info else None}",
                         hint="on-demand deployments need a Nova model customized on or after "
                         "2025-07-16, in us-east-1 or us-west-2",
                     )
@@ -113,7 +122,7 @@ class Deployment:
         return await self._session._run_async(self._wait(progress, timeout))
 
     def _delete(self) -> Steps[bool]:
-        deleted: bool = yield call("delete_deployment", deployment=self.arn or self.name)
+        deleted: bool = yield self._session.core.delete_deployment(self.arn or self.name)
         return deleted
 
     def delete(self) -> bool:
@@ -127,6 +136,10 @@ class Deployment:
     def converse(self, text: str, system: str | None = None, **options: Any) -> Reply:
         """One Converse call to this deployment (see :meth:`Session.converse`)."""
         return self._session.converse(self.model_id, text, system=system, **options)
+
+    async def converse_async(self, text: str, system: str | None = None, **options: Any) -> Reply:
+        """Async twin of :meth:`converse`."""
+        return await self._session.converse_async(self.model_id, text, system=system, **options)
 
     def __repr__(self) -> str:
         return f"Deployment(name={self.name!r}, status={self.status!r})"
@@ -170,12 +183,11 @@ def deploy_steps(
             code="ConflictException",
             hint="pass another name, or delete that deployment first",
         )
-    arn = yield call(
-        "create_deployment",
-        name=name,
-        model_arn=model_arn,
-        description=description or "on-demand deployment created by nova_ft",
-        client_request_token=token,
+    arn: str = yield session.core.create_deployment(
+        name,
+        model_arn,
+        token,
+        description or "on-demand deployment created by nova_ft",
     )
     session.record.add("deployment", arn)
     log.info("deployment %s created: %s", name, arn)

@@ -19,15 +19,19 @@ __all__ = [
     "DataFileError",
     "DatasetValidationError",
     "DeploymentFailedError",
+    "EmulatorError",
+    "InternalError",
     "InvalidParameterError",
     "Issue",
     "JobFailedError",
     "NovaFtError",
+    "OperationCancelledError",
     "QuotaExceededError",
     "ResourceNotFoundError",
     "ServiceError",
     "ServiceValidationError",
     "ThrottlingError",
+    "UnsupportedOperationError",
 ]
 
 
@@ -171,104 +175,66 @@ class JobFailedError(NovaFtError):
         self.failure_message = failure_message
 
 
+class UnsupportedOperationError(ServiceValidationError):
+    """The service (or the local emulator) does not serve this operation."""
+
+
 class DeploymentFailedError(NovaFtError):
     """A custom model deployment ended Failed instead of Active."""
 
 
-#: (error class, codes, what to do) - the one place AWS codes meet nova_ft's errors.
-_AWS_CODES: list[tuple[type[AwsError], set[str], str]] = [
-    (
+class EmulatorError(NovaFtError):
+    """The local emulator cannot start (its port is taken, for example) or cannot use its data
+    directory (an unreadable state file or model artifact). ``__cause__`` holds the reason."""
+
+
+class OperationCancelledError(NovaFtError):
+    """The work was cancelled before it finished (what it had done is kept where it says)."""
+
+
+class InternalError(NovaFtError):
+    """A bug in nova_ft: please report it with the message and ``__cause__``."""
+
+
+#: Class names the Rust core's AWS code table uses, to their classes.
+_AWS_CLASSES: dict[str, type[AwsError]] = {
+    cls.__name__: cls
+    for cls in (
+        AwsError,
         AuthError,
-        {
-            "AccessDenied",
-            "AccessDeniedException",
-            "UnrecognizedClientException",
-            "InvalidClientTokenId",
-            "SignatureDoesNotMatch",
-            "ExpiredToken",
-            "ExpiredTokenException",
-            "InvalidAccessKeyId",
-            "Forbidden",
-            "NoCredentials",
-        },
-        "check your credentials (aws sts get-caller-identity) and the role's policies",
-    ),
-    (
         ResourceNotFoundError,
-        {
-            "ResourceNotFoundException",
-            "NoSuchEntity",
-            "NoSuchBucket",
-            "NoSuchKey",
-            "NotFound",
-            "NoSuchUpload",
-        },
-        "check the name or ARN, and the region",
-    ),
-    (
         ConflictError,
-        {
-            "ConflictException",
-            "EntityAlreadyExists",
-            "BucketAlreadyOwnedByYou",
-            "BucketAlreadyExists",
-            "ResourceInUseException",
-            "DeleteConflict",
-        },
-        "the resource exists or is busy: reuse it, or wait and retry",
-    ),
-    (
         ThrottlingError,
-        {
-            "ThrottlingException",
-            "TooManyRequestsException",
-            "Throttling",
-            "SlowDown",
-            "ModelNotReadyException",
-        },
-        "retry with exponential backoff, or lower the request rate",
-    ),
-    (
         QuotaExceededError,
-        {"ServiceQuotaExceededException", "LimitExceeded", "TooManyTagsException"},
-        "raise the quota in Service Quotas, or delete unused resources",
-    ),
-    (
         ServiceValidationError,
-        {
-            "ValidationException",
-            "ValidationError",
-            "InvalidInput",
-            "MalformedPolicyDocument",
-            "InvalidBucketName",
-            "SerializationException",
-            "InvalidParameterValue",
-        },
-        "fix the named parameter and call again",
-    ),
-    (
+        UnsupportedOperationError,
         ServiceError,
-        {
-            "InternalServerException",
-            "ServiceUnavailableException",
-            "InternalError",
-            "ServiceFailure",
-            "ConnectionError",
-            "ModelTimeoutException",
-        },
-        "retry; if it persists, check the endpoint and the AWS Health Dashboard",
-    ),
-]
+    )
+}
 
 
 def aws_error(
-    operation: str, code: str, message: str, request_id: str | None, status: int | None
+    operation: str,
+    code: str,
+    message: str,
+    request_id: str | None,
+    status: int | None,
+    class_name: str | None = None,
+    hint: str | None = None,
 ) -> AwsError:
-    """The exception for an AWS error code (used by the native module)."""
-    cls, hint = next(
-        ((cls, hint) for cls, codes, hint in _AWS_CODES if code in codes),
-        (AwsError, "see the AWS documentation for this error code"),
-    )
+    """The exception for an AWS error code.
+
+    The code's class and hint come from the one table of AWS codes in the Rust core
+    (``src/workflow/aws_codes.rs``), which the benchmark's retries read too.
+
+    >>> type(aws_error("Converse", "ThrottlingException", "slow down", None, 429)).__name__
+    'ThrottlingError'
+    """
+    if class_name is None or hint is None:
+        from . import _nova_ft
+
+        class_name, hint = _nova_ft.aws_error_class(code)
+    cls = _AWS_CLASSES.get(class_name, AwsError)
     return cls(
         f"{operation} failed: {message}",
         code=code,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -13,9 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._display import html_table, progress_bar, require_pyplot
+from ._naming import job_output_location, request_token
+from ._nova_ft import CustomModelInfo, JobInfo
 from ._pandas import require_pandas
-from ._steps import Sleep, Steps, call
+from ._steps import Sleep, Steps
+from .deployment import Deployment, deploy_steps
 from .exceptions import (
+    ConflictError,
     InvalidParameterError,
     JobFailedError,
     ResourceNotFoundError,
@@ -23,7 +25,6 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from .deployment import Deployment
     from .session import Session
 
 __all__ = ["DEFAULT_BASE_MODEL", "CustomModel", "FineTuneJob", "Hyperparameters"]
@@ -108,21 +109,6 @@ class Hyperparameters:
         return cls(**kwargs)
 
 
-def job_output_location(output_uri: str, job_arn: str) -> tuple[str, str]:
-    """(bucket, key prefix) where Bedrock writes a job's artifacts:
-    ``<output prefix>model-customization-job-<job id>/``."""
-    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return bucket, f"{prefix}model-customization-job-{job_arn.rsplit('/', 1)[-1]}/"
-
-
-def request_token(spec: Mapping[str, Any]) -> str:
-    """A clientRequestToken derived from the configuration: the same job twice, one token."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
 def _base_model_hint(session: Session) -> str:
     return (
         "Nova ids carry context-window suffixes that change; list the current ones with "
@@ -149,32 +135,37 @@ class FineTuneJob:
     ('Completed', True, ['split', 'step_number', 'epoch_number'])
     """
 
-    def __init__(self, session: Session, name: str, info: dict[str, Any] | None = None) -> None:
+    def __init__(self, session: Session, name: str, info: JobInfo | None = None) -> None:
         self._session = session
         self.name = name
-        self.info: dict[str, Any] = info or {}
+        #: The job as Bedrock last described it (None until fetched).
+        self.info: JobInfo | None = info
 
     # -- state ------------------------------------------------------------------------------
 
     @property
     def arn(self) -> str | None:
         """The job ARN (None until created)."""
-        return self.info.get("job_arn")
+        return self.info.job_arn if self.info else None
 
     @property
     def status(self) -> str | None:
         """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
-        return self.info.get("status")
+        return self.info.status if self.info else None
 
     @property
     def failure_message(self) -> str | None:
         """Bedrock's explanation when the job failed."""
-        return self.info.get("failure_message")
+        return self.info.failure_message if self.info else None
 
     @property
     def custom_model_arn(self) -> str | None:
         """The custom model's ARN, once the job completed."""
-        return self.info.get("custom_model_arn")
+        return self.info.custom_model_arn if self.info else None
+
+    @property
+    def _steps(self) -> dict[str, str]:
+        return self.info.steps if self.info else {}
 
     @property
     def custom_model(self) -> CustomModel:
@@ -186,7 +177,13 @@ class FineTuneJob:
         return CustomModel(self._session, self.custom_model_arn)
 
     def _refresh(self) -> Steps[FineTuneJob]:
-        self.info = yield call("describe_job", job=self.arn or self.name)
+        self.info = yield self._session.core.describe_job(self.arn or self.name)
+        return self
+
+    def _attach(self) -> Steps[FineTuneJob]:
+        yield from self._refresh()
+        if self.info is not None:
+            self.name = self.info.job_name
         return self
 
     def refresh(self) -> FineTuneJob:
@@ -211,7 +208,7 @@ class FineTuneJob:
         try:
             while True:
                 yield from self._refresh()
-                done = sum(self.info.get("steps", {}).get(s) == "Completed" for s in SUB_STEPS)
+                done = sum(self._steps.get(s) == "Completed" for s in SUB_STEPS)
                 if bar is not None:
                     bar.n = done
                     bar.set_postfix_str(self._progress_text(), refresh=True)
@@ -236,7 +233,7 @@ class FineTuneJob:
         return CustomModel(self._session, self.custom_model_arn)
 
     def _progress_text(self) -> str:
-        steps = self.info.get("steps", {})
+        steps = self._steps
         current = next((s for s in SUB_STEPS if steps.get(s) == "InProgress"), None)
         return f"{self.status}" + (f" ({current.replace('_', ' ')})" if current else "")
 
@@ -285,7 +282,7 @@ class FineTuneJob:
         return await self._session._run_async(self._wait(progress, timeout, poll))
 
     def _stop(self) -> Steps[FineTuneJob]:
-        yield call("stop_job", job=self.arn or self.name)
+        yield self._session.core.stop_job(self.arn or self.name)
         yield from self._refresh()
         return self
 
@@ -300,7 +297,7 @@ class FineTuneJob:
     # -- metrics ----------------------------------------------------------------------------
 
     def _metric_keys(self) -> tuple[str, str, str]:
-        output = self.info.get("output_uri") or ""
+        output = (self.info.output_uri if self.info else None) or ""
         if not output.startswith("s3://") or not self.arn:
             raise InvalidParameterError(f"job {self.name} has no output location yet")
         bucket, base = job_output_location(output, self.arn)
@@ -321,7 +318,7 @@ class FineTuneJob:
         rows: list[dict[str, Any]] = []
         for split, key in (("training", train_key), ("validation", valid_key)):
             try:
-                text: str = self._session._call("get_text", bucket=bucket, key=key)
+                text = self._session.core.get_text(bucket, key).wait()
             except ResourceNotFoundError:
                 if split == "training":
                     raise
@@ -370,9 +367,9 @@ class FineTuneJob:
             {
                 "name": self.name,
                 "status": self.status,
-                "steps": ", ".join(f"{k}: {v}" for k, v in self.info.get("steps", {}).items()),
-                "base model": self.info.get("base_model_arn"),
-                "hyperparameters": self.info.get("hyperparameters"),
+                "steps": ", ".join(f"{k}: {v}" for k, v in self._steps.items()),
+                "base model": self.info.base_model_arn if self.info else None,
+                "hyperparameters": self.info.hyperparameters if self.info else None,
                 "custom model": self.custom_model_arn,
                 "failure": self.failure_message,
             },
@@ -392,11 +389,9 @@ def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Step
     except ResourceNotFoundError:
         pass
     else:
-        if job.info.get("client_request_token") == token:
+        if job.info is not None and job.info.client_request_token == token:
             log.info("job %s exists (%s): attaching", name, job.status)
             return job
-        from .exceptions import ConflictError
-
         raise ConflictError(
             f"a customization job named {name} already exists with a different configuration",
             code="ConflictException",
@@ -404,7 +399,7 @@ def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Step
             f"session.job({name!r})",
         )
     try:
-        arn = yield call("create_job", **spec, client_request_token=token)
+        arn: str = yield session.core.create_job(**spec, client_request_token=token)
     except ServiceValidationError as exc:
         message = exc.message.lower()
         if "model" in message and ("identifier" in message or "base" in message):
@@ -421,38 +416,42 @@ def fine_tune_steps(session: Session, spec: dict[str, Any], named: bool) -> Step
 class CustomModel:
     """A custom model made by a customization job."""
 
-    def __init__(self, session: Session, arn: str, info: dict[str, Any] | None = None) -> None:
+    def __init__(self, session: Session, arn: str, info: CustomModelInfo | None = None) -> None:
         self._session = session
         self.arn = arn
-        self.info: dict[str, Any] = info or {}
+        #: The model as Bedrock last described it (None until :meth:`refresh`).
+        self.info: CustomModelInfo | None = info
 
     @property
     def name(self) -> str | None:
         """The model name (after :meth:`refresh`)."""
-        return self.info.get("model_name")
+        return self.info.model_name if self.info else None
 
     @property
     def status(self) -> str | None:
         """``Active``, ``Creating`` or ``Failed`` (after :meth:`refresh`)."""
-        return self.info.get("status")
+        return self.info.status if self.info else None
+
+    def _refresh(self) -> Steps[CustomModel]:
+        self.info = yield self._session.core.describe_custom_model(self.arn)
+        return self
 
     def refresh(self) -> CustomModel:
         """Fetch the model's current state."""
-        self.info = self._session._call("describe_custom_model", model=self.arn)
-        return self
+        return self._session._run(self._refresh())
+
+    async def refresh_async(self) -> CustomModel:
+        """Async twin of :meth:`refresh`."""
+        return await self._session._run_async(self._refresh())
 
     def deploy(self, name: str | None = None, description: str | None = None) -> Deployment:
         """Create (or attach to) an on-demand deployment of this model; see :class:`Deployment`."""
-        from .deployment import deploy_steps
-
         return self._session._run(deploy_steps(self._session, self.arn, name, description))
 
     async def deploy_async(
         self, name: str | None = None, description: str | None = None
     ) -> Deployment:
         """Async twin of :meth:`deploy`."""
-        from .deployment import deploy_steps
-
         return await self._session._run_async(
             deploy_steps(self._session, self.arn, name, description)
         )
@@ -461,4 +460,6 @@ class CustomModel:
         return f"CustomModel(arn={self.arn!r}, status={self.status!r})"
 
     def _repr_html_(self) -> str:
-        return html_table("nova_ft.CustomModel", {"arn": self.arn, **self.info})
+        return html_table(
+            "nova_ft.CustomModel", {"arn": self.arn, **(self.info.to_dict() if self.info else {})}
+        )

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._display import html_table
-from ._steps import Sleep, Steps, call
+from ._nova_ft import Identity, RoleInfo
+from ._steps import Sleep, Steps
 
 if TYPE_CHECKING:
     from .session import Session
@@ -50,31 +51,31 @@ class TrainingRole:
         self.created: bool | None = None
 
     def _ensure(self) -> Steps[TrainingRole]:
+        core = self._session.core
         identity = self._session._identity
         if identity is None:
-            identity = yield call("caller_identity")
-            self._session._identity = identity
-        info = yield call(
-            "ensure_role",
-            name=self.name,
-            account=identity["account"],
-            region=self._session.region,
-            bucket=self.bucket,
-            read_prefixes=self.data_prefixes,
-            write_prefix=self.output_prefix,
-            policy_name=self.policy_name,
+            fetched: Identity = yield core.caller_identity()
+            identity = self._session._identity = fetched
+        info: RoleInfo = yield core.ensure_role(
+            self.name,
+            identity.account,
+            self._session.region,
+            self.bucket,
+            self.data_prefixes,
+            self.output_prefix,
+            self.policy_name,
         )
-        self.arn = info["arn"]
-        self.created = bool(info["created"])
+        self.arn = info.arn
+        self.created = info.created
         if self.created:
             self._session.record.add("role", self.name)
-        if info["policy_updated"] and not self._session.is_local:
+        if info.policy_updated and not self._session.is_local:
             log.info("waiting %.0f s for IAM to propagate role %s", PROPAGATION_SECONDS, self.name)
             yield Sleep(PROPAGATION_SECONDS)
         log.info(
             "role %s %s",
             self.name,
-            "created" if self.created else ("updated" if info["policy_updated"] else "unchanged"),
+            "created" if self.created else ("updated" if info.policy_updated else "unchanged"),
         )
         return self
 

@@ -11,12 +11,12 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from . import _nova_ft, _steps
+from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
 from .benchmark import Benchmark
 from .deployment import Deployment
 from .emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
@@ -33,20 +33,6 @@ log = logging.getLogger("nova_ft")
 
 #: Regions that serve on-demand deployments of customized Nova models.
 ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One Converse answer."""
-
-    text: str
-    stop_reason: str
-    input_tokens: int
-    output_tokens: int
-    #: Wall time of the call as the client saw it.
-    latency_ms: float
-    #: The model id sent (a ``:128k`` fine-tuning base becomes its on-demand id).
-    model_id: str
 
 
 class Session:
@@ -67,7 +53,7 @@ class Session:
     ) -> None:
         self._core = _nova_ft.SessionCore.connect(region, profile, endpoint_url)
         self._emulator: LocalEmulator | None = None
-        self._identity: dict[str, Any] | None = None
+        self._identity: Identity | None = None
         self._record_path = record_path
         self._record: ResourceRecord | None = None
 
@@ -117,15 +103,17 @@ class Session:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _call(self, op: str, **args: Any) -> Any:
-        """One core call, blocking (GIL released, Ctrl-C interrupts it)."""
-        return self._core.call(_steps.call(op, **args))
+    @property
+    def core(self) -> _nova_ft.SessionCore:
+        """The Rust session: one method per AWS operation, each returning a
+        :class:`~nova_ft._nova_ft.Pending` to ``wait()`` on or to ``await``."""
+        return self._core
 
     def _run(self, steps: _steps.Steps[T]) -> T:
-        return _steps.run(self._core, steps)
+        return _steps.run(steps)
 
     async def _run_async(self, steps: _steps.Steps[T]) -> T:
-        return await _steps.run_async(self._core, steps)
+        return await _steps.run_async(steps)
 
     @property
     def record(self) -> ResourceRecord:
@@ -146,43 +134,40 @@ class Session:
 
     # -- step 0: environment ----------------------------------------------------------------
 
-    def caller_identity(self) -> dict[str, Any]:
-        """``sts get-caller-identity``: ``{"account", "arn", "user_id"}``."""
-        identity: dict[str, Any] = self._call("caller_identity")
-        self._identity = identity
-        return identity
+    def caller_identity(self) -> Identity:
+        """``sts get-caller-identity``: the account, ARN and user id."""
+        self._identity = self._core.caller_identity().wait()
+        return self._identity
 
-    async def caller_identity_async(self) -> dict[str, Any]:
+    async def caller_identity_async(self) -> Identity:
         """Async twin of :meth:`caller_identity`."""
-        identity: dict[str, Any] = await self._core.call_async(_steps.call("caller_identity"))
-        self._identity = identity
-        return identity
+        self._identity = await self._core.caller_identity()
+        return self._identity
 
     @property
     def account_id(self) -> str:
         """The AWS account id (one STS call, then cached)."""
         identity = self._identity or self.caller_identity()
-        return str(identity["account"])
+        return identity.account
 
-    def foundation_models(self, customization: str | None = None) -> list[dict[str, Any]]:
+    def foundation_models(self, customization: str | None = None) -> list[FoundationModel]:
         """Foundation models, optionally only those supporting ``FINE_TUNING`` or
         ``DISTILLATION``. An empty list on AWS usually means model access was not granted."""
-        models: list[dict[str, Any]] = self._call("foundation_models", customization=customization)
-        return models
+        return self._core.foundation_models(customization).wait()
 
     async def foundation_models_async(
         self, customization: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[FoundationModel]:
         """Async twin of :meth:`foundation_models`."""
-        models: list[dict[str, Any]] = await self._core.call_async(
-            _steps.call("foundation_models", customization=customization)
-        )
-        return models
+        return await self._core.foundation_models(customization)
 
-    def foundation_model(self, model_id: str) -> dict[str, Any]:
+    def foundation_model(self, model_id: str) -> FoundationModel:
         """One foundation model by id or ARN (raises ResourceNotFoundError if unknown)."""
-        model: dict[str, Any] = self._call("foundation_model", model_id=model_id)
-        return model
+        return self._core.foundation_model(model_id).wait()
+
+    async def foundation_model_async(self, model_id: str) -> FoundationModel:
+        """Async twin of :meth:`foundation_model`."""
+        return await self._core.foundation_model(model_id)
 
     def bucket(self, name: str | None = None) -> Bucket:
         """The workflow's bucket (default ``sl-nova-ft-<account>``); call ``.ensure()``."""
@@ -327,19 +312,21 @@ class Session:
 
     def job(self, name_or_arn: str) -> FineTuneJob:
         """Attach to an existing customization job."""
-        job = FineTuneJob(self, name_or_arn)
-        job.refresh()
-        job.name = str(job.info.get("job_name", name_or_arn))
-        return job
+        return self._run(FineTuneJob(self, name_or_arn)._attach())
+
+    async def job_async(self, name_or_arn: str) -> FineTuneJob:
+        """Async twin of :meth:`job`."""
+        return await self._run_async(FineTuneJob(self, name_or_arn)._attach())
 
     # -- step 4: deployment -----------------------------------------------------------------
 
     def deployment(self, name_or_arn: str) -> Deployment:
         """Attach to an existing deployment."""
-        deployment = Deployment(self, name_or_arn)
-        deployment.refresh()
-        deployment.name = str(deployment.info.get("name", name_or_arn))
-        return deployment
+        return self._run(Deployment(self, name_or_arn)._attach())
+
+    async def deployment_async(self, name_or_arn: str) -> Deployment:
+        """Async twin of :meth:`deployment`."""
+        return await self._run_async(Deployment(self, name_or_arn)._attach())
 
     # -- step 5: inference ------------------------------------------------------------------
 
@@ -353,16 +340,7 @@ class Session:
         temperature: float | None = 0.0,
     ) -> Reply:
         """One Converse call. A fine-tuning base id (``...:128k``) is sent as its on-demand id."""
-        return Reply(
-            **self._call(
-                "converse",
-                model_id=model_id,
-                text=text,
-                system=system,
-                max_tokens=max_tokens,
-                temperature=temperature,
-            )
-        )
+        return self._core.converse(model_id, text, system, max_tokens, temperature).wait()
 
     async def converse_async(
         self,
@@ -374,17 +352,7 @@ class Session:
         temperature: float | None = 0.0,
     ) -> Reply:
         """Async twin of :meth:`converse`."""
-        reply = await self._core.call_async(
-            _steps.call(
-                "converse",
-                model_id=model_id,
-                text=text,
-                system=system,
-                max_tokens=max_tokens,
-                temperature=temperature,
-            )
-        )
-        return Reply(**reply)
+        return await self._core.converse(model_id, text, system, max_tokens, temperature)
 
     def benchmark(
         self,
@@ -435,13 +403,16 @@ class Session:
 
 def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
     """Delete one recorded resource; True if it existed."""
+    core = session.core
     if item.kind == "deployment":
-        return (yield _steps.call("delete_deployment", deployment=item.id))  # type: ignore[no-any-return]
+        deleted: bool = yield core.delete_deployment(item.id)
+        return deleted
     if item.kind == "custom_model":
         # A just-deleted deployment can hold the model for a moment: retry a conflict.
         for attempt in range(6):
             try:
-                return (yield _steps.call("delete_custom_model", model=item.id))  # type: ignore[no-any-return]
+                deleted = yield core.delete_custom_model(item.id)
+                return deleted
             except ConflictError:
                 if attempt == 5:
                     raise
@@ -449,28 +420,30 @@ def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
         return False
     if item.kind == "job":
         # Bedrock keeps job records (they cost nothing); a running job is stopped.
-        info = yield _steps.call("describe_job", job=item.id)
-        if info["status"] == "InProgress":
-            yield _steps.call("stop_job", job=item.id)
+        info: JobInfo = yield core.describe_job(item.id)
+        if info.status == "InProgress":
+            yield core.stop_job(item.id)
             return True
         return False
     if item.kind in ("prefix", "object"):
         assert item.bucket is not None
         if item.kind == "prefix":
-            keys = yield _steps.call("list_keys", bucket=item.bucket, prefix=item.id)
+            keys: list[str] = yield core.list_keys(item.bucket, item.id)
         else:
             keys = [item.id]
         try:
-            deleted = yield _steps.call("delete_keys", bucket=item.bucket, keys=keys)
+            gone: list[str] = yield core.delete_keys(item.bucket, keys)
         except Exception as exc:  # the bucket itself is gone: nothing left to delete
             if getattr(exc, "code", None) == "NoSuchBucket":
                 return False
             raise
-        return bool(deleted)
+        return bool(gone)
     if item.kind == "role":
-        return (yield _steps.call("delete_role", name=item.id))  # type: ignore[no-any-return]
+        deleted = yield core.delete_role(item.id)
+        return deleted
     if item.kind == "bucket":
-        return (yield _steps.call("delete_bucket", name=item.id))  # type: ignore[no-any-return]
+        deleted = yield core.delete_bucket(item.id)
+        return deleted
     raise InvalidParameterError(f"unknown resource kind {item.kind!r} in {session.record.path}")
 
 

@@ -6,10 +6,11 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._display import html_table
-from ._steps import Steps, call
+from ._nova_ft import BucketInfo, Identity, UploadedObject
+from ._steps import Steps
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -22,17 +23,6 @@ log = logging.getLogger("nova_ft")
 #: Where each split goes, under the upload prefix (the tutorial's layout).
 SPLIT_KEYS = {"train": "training-data/train.jsonl", "valid": "validation-data/valid.jsonl"}
 OUTPUT_PREFIX = "output-data/"
-
-
-@dataclass(frozen=True)
-class UploadedObject:
-    uri: str
-    bucket: str
-    key: str
-    size: int
-    sha256: str
-    #: False when S3 already held these exact bytes and nothing was sent.
-    uploaded: bool
 
 
 @dataclass(frozen=True)
@@ -113,15 +103,15 @@ class Bucket:
 
     def _resolve_name(self) -> Steps[str]:
         if self._name is None:
-            identity = yield call("caller_identity")
+            identity: Identity = yield self._session.core.caller_identity()
             self._session._identity = identity
-            self._name = f"sl-nova-ft-{identity['account']}"
+            self._name = f"sl-nova-ft-{identity.account}"
         return self._name
 
     def _ensure(self) -> Steps[Bucket]:
         name = yield from self._resolve_name()
-        info = yield call("ensure_bucket", name=name)
-        self.created = bool(info["created"])
+        info: BucketInfo = yield self._session.core.ensure_bucket(name)
+        self.created = info.created
         if self.created:
             self._session.record.add("bucket", name)
         log.info("bucket %s %s", name, "created" if self.created else "exists")
@@ -135,10 +125,18 @@ class Bucket:
         """Async twin of :meth:`ensure`."""
         return await self._session._run_async(self._ensure())
 
+    def _keys(self, prefix: str) -> Steps[list[str]]:
+        name = yield from self._resolve_name()
+        keys: list[str] = yield self._session.core.list_keys(name, prefix)
+        return keys
+
     def keys(self, prefix: str = "") -> list[str]:
         """The keys under ``prefix``."""
-        keys: list[str] = self._session._call("list_keys", bucket=self.name, prefix=prefix)
-        return keys
+        return self._session._run(self._keys(prefix))
+
+    async def keys_async(self, prefix: str = "") -> list[str]:
+        """Async twin of :meth:`keys`."""
+        return await self._session._run_async(self._keys(prefix))
 
     def uri(self, key: str = "") -> str:
         """The ``s3://`` URI of a key in this bucket."""
@@ -166,10 +164,7 @@ def upload_steps(
             if split not in dataset.splits:
                 continue
             path = dataset.write_split(split, Path(tmp) / f"{split}.jsonl")
-            info: dict[str, Any] = yield call(
-                "upload_file", path=str(path), bucket=name, key=prefix + key
-            )
-            uploaded = UploadedObject(**info)
+            uploaded: UploadedObject = yield session.core.upload_file(path, name, prefix + key)
             if uploaded.uploaded:
                 session.record.add("object", uploaded.key, bucket=name)
             log.info(

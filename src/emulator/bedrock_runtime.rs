@@ -263,7 +263,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
             }),
         ));
     }
-    let mut body = eventstream::event("messageStart", br#"{"role":"assistant"}"#);
+    let mut body = eventstream::event("messageStart", br#"{"role":"assistant"}"#)?;
     let mut rest = text.as_str();
     while !rest.is_empty() {
         // Deltas of a word each (with its leading space), as a model streams tokens.
@@ -276,23 +276,23 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         body.extend(eventstream::event(
             "contentBlockDelta",
             delta.to_string().as_bytes(),
-        ));
+        )?);
         rest = &rest[cut..];
     }
     body.extend(eventstream::event(
         "contentBlockStop",
         br#"{"contentBlockIndex":0}"#,
-    ));
+    )?);
     body.extend(eventstream::event(
         "messageStop",
         json!({"stopReason": stop_reason}).to_string().as_bytes(),
-    ));
+    )?);
     body.extend(eventstream::event(
         "metadata",
         json!({"usage": usage, "metrics": metrics})
             .to_string()
             .as_bytes(),
-    ));
+    )?);
     Ok(response(200, "application/vnd.amazon.eventstream", body))
 }
 

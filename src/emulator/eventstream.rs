@@ -1,60 +1,52 @@
-//! The AWS event-stream framing ConverseStream answers with (`application/vnd.amazon.eventstream`):
-//! `total_len u32 | headers_len u32 | prelude_crc u32 | headers | payload | message_crc u32`,
-//! big-endian, CRC32 over the prelude and over everything before the final CRC.
+//! The AWS event-stream framing ConverseStream answers with (`application/vnd.amazon.eventstream`),
+//! written by `aws-smithy-eventstream`, the crate the AWS SDKs read it with: lengths and
+//! CRCs come out right, and a header or payload too long for the format is an error, not a
+//! truncated length.
+
+use super::wire::AwsError;
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 
 /// One event frame with string headers `:message-type`, `:event-type`, `:content-type`.
-pub fn event(event_type: &str, payload: &[u8]) -> Vec<u8> {
-    frame(
-        &[
-            (":message-type", "event"),
-            (":event-type", event_type),
-            (":content-type", "application/json"),
-        ],
-        payload,
-    )
+pub fn event(event_type: &str, payload: &[u8]) -> Result<Vec<u8>, AwsError> {
+    frame("event", ":event-type", event_type, payload)
 }
 
 /// A modelled exception frame (`:exception-type`), e.g. `throttlingException`.
-pub fn exception(exception_type: &str, payload: &[u8]) -> Vec<u8> {
-    frame(
-        &[
-            (":message-type", "exception"),
-            (":exception-type", exception_type),
-            (":content-type", "application/json"),
-        ],
-        payload,
-    )
+pub fn exception(exception_type: &str, payload: &[u8]) -> Result<Vec<u8>, AwsError> {
+    frame("exception", ":exception-type", exception_type, payload)
 }
 
-fn frame(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
-    let mut encoded = Vec::new();
-    for (name, value) in headers {
-        encoded.push(name.len() as u8);
-        encoded.extend_from_slice(name.as_bytes());
-        encoded.push(7); // string
-        encoded.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        encoded.extend_from_slice(value.as_bytes());
-    }
-    let total = 12 + encoded.len() + payload.len() + 4;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&(total as u32).to_be_bytes());
-    out.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
-    let prelude_crc = crc32fast::hash(&out);
-    out.extend_from_slice(&prelude_crc.to_be_bytes());
-    out.extend_from_slice(&encoded);
-    out.extend_from_slice(payload);
-    let message_crc = crc32fast::hash(&out);
-    out.extend_from_slice(&message_crc.to_be_bytes());
-    out
+fn frame(
+    message_type: &'static str,
+    type_header: &'static str,
+    type_value: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, AwsError> {
+    let string = |value: &str| HeaderValue::String(value.to_string().into());
+    let message = Message::new(payload.to_vec())
+        .add_header(Header::new(":message-type", string(message_type)))
+        .add_header(Header::new(type_header, string(type_value)))
+        .add_header(Header::new(":content-type", string("application/json")));
+    let mut out = Vec::with_capacity(payload.len() + 128);
+    write_message_to(&message, &mut out).map_err(|e| {
+        AwsError::new(
+            500,
+            "InternalServerException",
+            format!("the emulator could not frame a {type_value} event: {e}"),
+        )
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_eventstream::frame::read_message_from;
 
     #[test]
     fn frames_carry_lengths_and_checksums() {
-        let f = event("messageStart", br#"{"role":"assistant"}"#);
+        let f = event("messageStart", br#"{"role":"assistant"}"#).unwrap();
         let total = u32::from_be_bytes(f[0..4].try_into().unwrap()) as usize;
         assert_eq!(total, f.len());
         assert_eq!(
@@ -65,6 +57,25 @@ mod tests {
             u32::from_be_bytes(f[total - 4..].try_into().unwrap()),
             crc32fast::hash(&f[..total - 4])
         );
-        assert!(f.windows(12).any(|w| w == b"messageStart"));
+        let message = read_message_from(&f[..]).unwrap();
+        let header = |name: &str| {
+            message
+                .headers()
+                .iter()
+                .find(|h| h.name().as_str() == name)
+                .and_then(|h| h.value().as_string().ok())
+                .map(|s| s.as_str().to_string())
+        };
+        assert_eq!(header(":event-type").as_deref(), Some("messageStart"));
+        assert_eq!(header(":message-type").as_deref(), Some("event"));
+        assert_eq!(&message.payload()[..], br#"{"role":"assistant"}"#);
+    }
+
+    #[test]
+    fn a_header_too_long_for_the_format_is_an_error_not_a_truncated_length() {
+        let long = "x".repeat(70_000);
+        assert!(event(&long, b"{}").is_err());
+        let exception = exception("throttlingException", b"{}").unwrap();
+        assert!(read_message_from(&exception[..]).is_ok());
     }
 }

@@ -64,12 +64,12 @@ impl Drop for RunningEmulator {
 /// so a port in use is reported here, and the endpoint accepts connections as soon as it does.
 pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
     let bind = format!("{}:{}", config.host, config.port);
-    let listener = tokio::net::TcpListener::bind(&bind)
-        .await
-        .map_err(|e| NovaError::invalid(format!("the emulator cannot listen on {bind}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| {
+        NovaError::emulator(format!("the emulator cannot listen on {bind}: {e}"), e)
+    })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| NovaError::invalid(format!("no local address: {e}")))?;
+        .map_err(|e| NovaError::emulator(format!("no local address: {e}"), e))?;
     let ctx = Arc::new(Ctx::new(config)?);
     trainer::resume_all(&ctx);
     let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));

@@ -198,10 +198,13 @@ impl Store {
         let state_path = dir.join(STATE_FILE);
         let state = match std::fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                NovaError::invalid(format!(
-                    "{}: the emulator's state file is unreadable ({e}); move the data directory aside to start fresh",
-                    state_path.display()
-                ))
+                NovaError::emulator(
+                    format!(
+                        "{}: the emulator's state file is unreadable ({e}); move the data directory aside to start fresh",
+                        state_path.display()
+                    ),
+                    e,
+                )
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(NovaError::io(&state_path, e)),

@@ -54,21 +54,9 @@ impl AwsError {
 
 pub type Outcome = Result<HttpResponse, AwsError>;
 
-/// A fresh request id (UUID v4 layout).
+/// A fresh request id: a UUID v4, as AWS's request ids are.
 pub fn request_id() -> String {
-    let mut bytes = [0u8; 16];
-    fastrand::fill(&mut bytes);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// A random id of `len` lowercase letters and digits (Bedrock resource ids use 12).

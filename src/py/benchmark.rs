@@ -1,8 +1,10 @@
 //! Bindings for the benchmark loop and its metrics. A run is a task on the shared runtime;
-//! Python polls its counters for the progress bar (sync or async alike) and can cancel it,
-//! so Ctrl-C stops a run within a poll interval and keeps every result already written.
+//! Python waits on its end (blocking, or awaiting a real future) in short slices to redraw the
+//! progress bar from its counters, and can cancel it, so Ctrl-C stops a run within a slice
+//! and keeps every result already written.
 
 use super::errors::to_pyerr;
+use super::results::{ProgressCounts, PyBenchmarkProgress};
 use super::session::PySession;
 use super::tokio_runtime::{runtime, wait_for};
 use crate::workflow::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
@@ -70,18 +72,18 @@ impl PyBenchmarkRun {
         })
     }
 
-    /// Counters so far: total, skipped (resumed), done, failed, retries, throttled, limit.
-    fn progress(&self) -> (u64, u64, u64, u64, u64, u64, usize) {
+    /// The counters so far.
+    fn progress(&self) -> PyBenchmarkProgress {
         let p = &self.progress;
-        (
-            p.total.load(Ordering::Relaxed),
-            p.skipped.load(Ordering::Relaxed),
-            p.done.load(Ordering::Relaxed),
-            p.failed.load(Ordering::Relaxed),
-            p.retries.load(Ordering::Relaxed),
-            p.throttled.load(Ordering::Relaxed),
-            p.limit.load(Ordering::Relaxed),
-        )
+        PyBenchmarkProgress::from(ProgressCounts {
+            total: p.total.load(Ordering::Relaxed),
+            skipped: p.skipped.load(Ordering::Relaxed),
+            done: p.done.load(Ordering::Relaxed),
+            failed: p.failed.load(Ordering::Relaxed),
+            retries: p.retries.load(Ordering::Relaxed),
+            throttled: p.throttled.load(Ordering::Relaxed),
+            limit: p.limit.load(Ordering::Relaxed),
+        })
     }
 
     fn done(&self) -> bool {
@@ -98,6 +100,17 @@ impl PyBenchmarkRun {
             tokio::time::timeout(limit, finished.wait_for(|done| *done))
                 .await
                 .is_ok()
+        })
+    }
+
+    /// Await the run's end for up to `seconds`: a future that resolves to whether it ended.
+    fn wait_async<'py>(&self, py: Python<'py>, seconds: f64) -> PyResult<Bound<'py, PyAny>> {
+        let mut finished = self.finished.clone();
+        let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            Ok(tokio::time::timeout(limit, finished.wait_for(|done| *done))
+                .await
+                .is_ok())
         })
     }
 
@@ -137,16 +150,18 @@ impl PyBenchmarkRun {
             .ok_or_else(|| {
                 to_pyerr(
                     py,
-                    NovaError::invalid("the benchmark result was already taken"),
+                    NovaError::invalid(
+                        "the benchmark result was already taken: call result() once",
+                    ),
                 )
             })?;
         let joined = wait_for(py, handle)?;
         let result = match joined {
             Ok(result) => result,
-            Err(e) if e.is_cancelled() => Err(NovaError::invalid("the benchmark was cancelled")),
-            Err(e) => Err(NovaError::invalid(format!(
-                "the benchmark task failed: {e}"
-            ))),
+            Err(e) if e.is_cancelled() => Err(NovaError::Cancelled(
+                "the benchmark was cancelled; its results file keeps every answer received, and a new run resumes from it".into(),
+            )),
+            Err(e) => Err(NovaError::internal("the benchmark task failed", e)),
         };
         to_py(py, result)
     }

@@ -6,6 +6,8 @@ mod benchmark;
 mod dataset;
 mod emulator;
 mod errors;
+mod pending;
+mod results;
 mod session;
 mod tokio_runtime;
 
@@ -22,6 +24,15 @@ pub mod _nova_ft {
     };
     #[pymodule_export]
     use super::emulator::PyEmulator;
+    #[pymodule_export]
+    use super::errors::{aws_error_class, aws_error_codes};
+    #[pymodule_export]
+    use super::pending::PyPending;
+    #[pymodule_export]
+    use super::results::{
+        PyBenchmarkProgress, PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel,
+        PyIdentity, PyJobInfo, PyReply, PyRoleInfo, PyUploadedObject,
+    };
     #[pymodule_export]
     use super::session::PySession;
 

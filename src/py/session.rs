@@ -1,13 +1,23 @@
-//! Bindings for a session of AWS clients (wrapped by `nova_ft.Session`). Each call has a
-//! blocking form (GIL released, Ctrl-C interrupts it) and an `_async` twin returning an
-//! awaitable, both on the one shared tokio runtime.
+//! Bindings for a session of AWS clients (wrapped by `nova_ft.Session`): one method per
+//! workflow operation, each returning a [`PyPending`] that Python either waits on (blocking,
+//! GIL released, Ctrl-C interrupts it) or awaits, on the one shared tokio runtime. Results
+//! are the typed classes of `results.rs`.
 
 use super::errors::to_pyerr;
+use super::pending::{pending, PyPending};
+use super::results::{
+    PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel, PyIdentity, PyJobInfo,
+    PyReply, PyRoleInfo, PyUploadedObject,
+};
 use super::tokio_runtime::{runtime, wait_for};
 use crate::workflow::aws::{AwsSession, SessionConfig};
-use crate::workflow::calls::Call;
-use crate::workflow::error::NovaError;
+use crate::workflow::converse::ConverseSpec;
+use crate::workflow::deploy::DeploymentSpec;
+use crate::workflow::iam::RoleSpec;
+use crate::workflow::job::JobSpec;
 use pyo3::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[pyclass(name = "SessionCore", module = "nova_ft._nova_ft", frozen)]
@@ -15,36 +25,23 @@ pub struct PySession {
     inner: Arc<AwsSession>,
 }
 
-fn to_py<T: serde::Serialize>(py: Python<'_>, result: Result<T, NovaError>) -> PyResult<Py<PyAny>> {
-    let value = result.map_err(|e| to_pyerr(py, e))?;
-    Ok(pythonize::pythonize(py, &value)?.unbind())
-}
-
-fn parse_call(args: &Bound<'_, PyAny>) -> PyResult<Call> {
-    pythonize::depythonize(args).map_err(|e| {
-        to_pyerr(
-            args.py(),
-            NovaError::invalid(format!("bad arguments for a session call: {e}")),
-        )
-    })
-}
-
-/// Run an async call on the shared runtime as a Python awaitable.
-fn awaitable<'py, T, F>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    T: serde::Serialize + Send + 'static,
-    F: std::future::Future<Output = Result<T, NovaError>> + Send + 'static,
-{
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let result = future.await;
-        Python::attach(|py| to_py(py, result))
-    })
-}
-
 impl PySession {
     pub fn inner(&self) -> Arc<AwsSession> {
         Arc::clone(&self.inner)
     }
+}
+
+/// `Pending` for a session call: `$call` runs on a clone of the session, `$map` turns its
+/// result into the Python class.
+macro_rules! call {
+    ($self:ident, $op:literal, |$s:ident| $call:expr) => {{
+        let $s = $self.inner();
+        pending($op, async move { $call.await })
+    }};
+    ($self:ident, $op:literal, |$s:ident| $call:expr, $map:expr) => {{
+        let $s = $self.inner();
+        pending($op, async move { $call.await.map($map) })
+    }};
 }
 
 #[pymethods]
@@ -84,23 +81,246 @@ impl PySession {
         self.inner.endpoint_url.as_deref()
     }
 
-    /// Run one workflow call (`{"op": "ensure_bucket", "name": ...}`, see `workflow::calls`),
-    /// blocking: the GIL is released and Ctrl-C interrupts the wait.
-    fn call(&self, py: Python<'_>, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let call = parse_call(args)?;
-        let s = Arc::clone(&self.inner);
-        let result = wait_for(py, async move { s.execute(call).await })?;
-        to_py(py, result)
+    // -- environment ---------------------------------------------------------------------
+
+    /// `sts get-caller-identity`.
+    fn caller_identity(&self) -> PyPending {
+        call!(
+            self,
+            "caller_identity",
+            |s| s.caller_identity(),
+            PyIdentity::from
+        )
     }
 
-    /// The same call as an awaitable on the shared runtime.
-    fn call_async<'py>(
+    /// Foundation models, optionally only those with a customization type.
+    #[pyo3(signature = (customization=None))]
+    fn foundation_models(&self, customization: Option<String>) -> PyPending {
+        call!(
+            self,
+            "foundation_models",
+            |s| s.foundation_models(customization.as_deref()),
+            |models| models
+                .into_iter()
+                .map(PyFoundationModel::from)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    /// One foundation model by id or ARN.
+    fn foundation_model(&self, model_id: String) -> PyPending {
+        call!(
+            self,
+            "foundation_model",
+            |s| s.foundation_model(&model_id),
+            PyFoundationModel::from
+        )
+    }
+
+    // -- S3 ------------------------------------------------------------------------------
+
+    /// Create the bucket if needed; block public access; default encryption.
+    fn ensure_bucket(&self, name: String) -> PyPending {
+        call!(
+            self,
+            "ensure_bucket",
+            |s| s.ensure_bucket(&name),
+            PyBucketInfo::from
+        )
+    }
+
+    /// Upload a file unless the object already holds the same bytes.
+    fn upload_file(&self, path: PathBuf, bucket: String, key: String) -> PyPending {
+        call!(
+            self,
+            "upload_file",
+            |s| s.upload_file(&path, &bucket, &key),
+            PyUploadedObject::from
+        )
+    }
+
+    /// Every key under a prefix.
+    fn list_keys(&self, bucket: String, prefix: String) -> PyPending {
+        call!(self, "list_keys", |s| s.list_keys(&bucket, &prefix))
+    }
+
+    /// Delete keys; the ones that were deleted.
+    fn delete_keys(&self, bucket: String, keys: Vec<String>) -> PyPending {
+        call!(self, "delete_keys", |s| s.delete_keys(&bucket, &keys))
+    }
+
+    /// Delete an empty bucket; whether it existed.
+    fn delete_bucket(&self, name: String) -> PyPending {
+        call!(self, "delete_bucket", |s| s.delete_bucket(&name))
+    }
+
+    /// An object's text.
+    fn get_text(&self, bucket: String, key: String) -> PyPending {
+        call!(self, "get_text", |s| s.get_text(&bucket, &key))
+    }
+
+    // -- IAM -----------------------------------------------------------------------------
+
+    /// Create or update the training role, trusted by Bedrock and scoped to the prefixes.
+    #[pyo3(signature = (name, account, region, bucket, read_prefixes, write_prefix, policy_name="s3-scoped".to_string()))]
+    #[allow(clippy::too_many_arguments)]
+    fn ensure_role(
         &self,
-        py: Python<'py>,
-        args: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let call = parse_call(args)?;
-        let s = Arc::clone(&self.inner);
-        awaitable(py, async move { s.execute(call).await })
+        name: String,
+        account: String,
+        region: String,
+        bucket: String,
+        read_prefixes: Vec<String>,
+        write_prefix: String,
+        policy_name: String,
+    ) -> PyPending {
+        let spec = RoleSpec {
+            name,
+            account,
+            region,
+            bucket,
+            read_prefixes,
+            write_prefix,
+            policy_name,
+        };
+        call!(
+            self,
+            "ensure_role",
+            |s| s.ensure_role(&spec),
+            PyRoleInfo::from
+        )
+    }
+
+    /// Delete a role and its inline policies; whether it existed.
+    fn delete_role(&self, name: String) -> PyPending {
+        call!(self, "delete_role", |s| s.delete_role(&name))
+    }
+
+    // -- Bedrock: jobs and models ----------------------------------------------------------
+
+    /// Start a customization job; its ARN.
+    #[pyo3(signature = (
+        job_name, custom_model_name, role_arn, base_model, customization_type, training_uri,
+        output_uri, client_request_token, validation_uri=None, hyperparameters=BTreeMap::new(),
+        teacher_model=None, max_response_length=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_job(
+        &self,
+        job_name: String,
+        custom_model_name: String,
+        role_arn: String,
+        base_model: String,
+        customization_type: String,
+        training_uri: String,
+        output_uri: String,
+        client_request_token: String,
+        validation_uri: Option<String>,
+        hyperparameters: BTreeMap<String, String>,
+        teacher_model: Option<String>,
+        max_response_length: Option<i32>,
+    ) -> PyPending {
+        let spec = JobSpec {
+            job_name,
+            custom_model_name,
+            role_arn,
+            base_model,
+            customization_type,
+            training_uri,
+            validation_uri,
+            output_uri,
+            hyperparameters,
+            teacher_model,
+            max_response_length,
+            client_request_token,
+        };
+        call!(self, "create_job", |s| s.create_job(&spec))
+    }
+
+    /// A job's state.
+    fn describe_job(&self, job: String) -> PyPending {
+        call!(
+            self,
+            "describe_job",
+            |s| s.describe_job(&job),
+            PyJobInfo::from
+        )
+    }
+
+    /// Ask a running job to stop.
+    fn stop_job(&self, job: String) -> PyPending {
+        call!(self, "stop_job", |s| s.stop_job(&job))
+    }
+
+    /// A custom model's state.
+    fn describe_custom_model(&self, model: String) -> PyPending {
+        call!(
+            self,
+            "describe_custom_model",
+            |s| s.describe_custom_model(&model),
+            PyCustomModelInfo::from
+        )
+    }
+
+    /// Delete a custom model; whether it existed.
+    fn delete_custom_model(&self, model: String) -> PyPending {
+        call!(self, "delete_custom_model", |s| s
+            .delete_custom_model(&model))
+    }
+
+    // -- Bedrock: deployments and inference --------------------------------------------------
+
+    /// Create an on-demand deployment; its ARN.
+    #[pyo3(signature = (name, model_arn, client_request_token, description=None))]
+    fn create_deployment(
+        &self,
+        name: String,
+        model_arn: String,
+        client_request_token: String,
+        description: Option<String>,
+    ) -> PyPending {
+        let spec = DeploymentSpec {
+            name,
+            model_arn,
+            description,
+            client_request_token,
+        };
+        call!(self, "create_deployment", |s| s.create_deployment(&spec))
+    }
+
+    /// A deployment's state.
+    fn describe_deployment(&self, deployment: String) -> PyPending {
+        call!(
+            self,
+            "describe_deployment",
+            |s| s.describe_deployment(&deployment),
+            PyDeploymentInfo::from
+        )
+    }
+
+    /// Delete a deployment; whether it existed.
+    fn delete_deployment(&self, deployment: String) -> PyPending {
+        call!(self, "delete_deployment", |s| s
+            .delete_deployment(&deployment))
+    }
+
+    /// One Converse call.
+    #[pyo3(signature = (model_id, text, system=None, max_tokens=None, temperature=None))]
+    fn converse(
+        &self,
+        model_id: String,
+        text: String,
+        system: Option<String>,
+        max_tokens: Option<i32>,
+        temperature: Option<f32>,
+    ) -> PyPending {
+        let spec = ConverseSpec {
+            model_id,
+            text,
+            system,
+            max_tokens,
+            temperature,
+        };
+        call!(self, "converse", |s| s.converse(&spec), PyReply::from)
     }
 }

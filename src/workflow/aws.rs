@@ -4,6 +4,7 @@
 
 use crate::workflow::error::{NovaError, Result};
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::RequestId;
@@ -95,12 +96,7 @@ where
         // No service answer: the request did not get through (network, endpoint, credentials).
         (None, _) => {
             let detail = DisplayErrorContext(&err).to_string();
-            let no_credentials = [
-                "loading credentials",
-                "no credentials found",
-                "no providers in chain",
-            ];
-            if no_credentials.iter().any(|m| detail.contains(m)) {
+            if credentials_not_loaded(&err) {
                 return NovaError::Aws {
                     operation: operation.to_string(),
                     code: "NoCredentials".into(),
@@ -118,6 +114,21 @@ where
             }
         }
     }
+}
+
+/// Whether the request failed because no credentials could be loaded: a
+/// `CredentialsError::CredentialsNotLoaded` somewhere in the error's source chain.
+fn credentials_not_loaded(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(CredentialsError::CredentialsNotLoaded(_)) =
+            e.downcast_ref::<CredentialsError>()
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Whether the service answered 404: the bucket, key, role, model or deployment is not there.
@@ -233,7 +244,7 @@ impl AwsSession {
             .await
             .map_err(|e| aws_error("GetFoundationModel", e))?;
         let m = out.model_details().ok_or_else(|| {
-            NovaError::invalid(format!(
+            NovaError::unexpected(format!(
                 "GetFoundationModel returned no details for {model_id}"
             ))
         })?;

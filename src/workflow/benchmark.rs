@@ -6,7 +6,9 @@
 //! however many rows there are. Concurrency adapts AIMD-style: a throttled call halves the
 //! number of workers allowed to call, and a run of successes adds one back.
 
+use crate::workflow::adaptive_limit::AdaptiveLimit;
 use crate::workflow::aws::AwsSession;
+use crate::workflow::aws_codes::{is_retryable, kind_of, AwsErrorKind};
 use crate::workflow::converse::{converse_with, ConverseSpec};
 use crate::workflow::dataset::validate::{load_conversations, Task};
 use crate::workflow::error::{NovaError, Result};
@@ -123,27 +125,6 @@ pub fn rows_from_jsonl(path: &Path) -> Result<Vec<BenchRow>> {
         .collect())
 }
 
-/// Error codes worth another attempt: throttling, capacity, server faults, timeouts.
-pub fn is_retryable(code: &str) -> bool {
-    matches!(
-        code,
-        "ThrottlingException"
-            | "TooManyRequestsException"
-            | "ModelNotReadyException"
-            | "ServiceUnavailableException"
-            | "ServiceUnavailable"
-            | "InternalServerException"
-            | "InternalFailure"
-            | "ModelTimeoutException"
-            | "ConnectionError"
-            | "Timeout"
-    )
-}
-
-fn is_throttle(code: &str) -> bool {
-    matches!(code, "ThrottlingException" | "TooManyRequestsException")
-}
-
 /// Full-jitter exponential backoff (AWS architecture blog): uniform in [0, min(cap, base*2^n)].
 fn backoff(attempt: u32) -> Duration {
     let ceiling = (0.05 * 2f64.powi(attempt.min(16) as i32)).min(10.0);
@@ -197,59 +178,20 @@ struct Shared {
     todo: Vec<(usize, usize)>,
     next: AtomicUsize,
     progress: Arc<Progress>,
-    /// Consecutive successes since the limit last changed.
-    streak: AtomicUsize,
-    /// Attempts finished so far, and their count when the limit was last halved.
-    attempts: AtomicUsize,
-    decreased_at: AtomicUsize,
-    in_flight: AtomicUsize,
+    limit: AdaptiveLimit,
 }
 
 impl Shared {
-    /// Take a calling slot under the adaptive limit.
-    async fn acquire(&self) {
-        loop {
-            let current = self.in_flight.load(Ordering::Acquire);
-            if current < self.progress.limit.load(Ordering::Relaxed)
-                && self
-                    .in_flight
-                    .compare_exchange(current, current + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    /// Halve the limit, at most once per "round trip" (as many completed attempts as the
-    /// limit allows in flight): the throttles of calls already in flight when the limit fell
-    /// say nothing new, as in TCP's congestion control.
     fn on_throttle(&self) {
         self.progress.throttled.fetch_add(1, Ordering::Relaxed);
-        let limit = self.progress.limit.load(Ordering::Relaxed);
-        let now = self.attempts.load(Ordering::Relaxed);
-        let last = self.decreased_at.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= limit
-            && self
-                .decreased_at
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.progress
-                .limit
-                .store((limit / 2).max(1), Ordering::Relaxed);
+        if let Some(limit) = self.limit.on_throttle() {
+            self.progress.limit.store(limit, Ordering::Relaxed);
         }
-        self.streak.store(0, Ordering::Relaxed);
     }
 
     fn on_success(&self) {
-        let limit = self.progress.limit.load(Ordering::Relaxed);
-        if limit < self.options.concurrency
-            && self.streak.fetch_add(1, Ordering::Relaxed) + 1 >= limit
-        {
-            self.streak.store(0, Ordering::Relaxed);
-            self.progress.limit.store(limit + 1, Ordering::Relaxed);
+        if let Some(limit) = self.limit.on_success() {
+            self.progress.limit.store(limit, Ordering::Relaxed);
         }
     }
 }
@@ -271,11 +213,10 @@ async fn call_pair(
     let mut attempts = 0;
     loop {
         // At most `limit` calls in flight: the others wait their turn.
-        shared.acquire().await;
+        let slot = shared.limit.acquire().await;
         attempts += 1;
         let outcome = tokio::time::timeout(timeout, converse_with(client, &spec)).await;
-        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        shared.attempts.fetch_add(1, Ordering::Relaxed);
+        drop(slot);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(_) => Err(NovaError::Aws {
@@ -306,13 +247,10 @@ async fn call_pair(
             Err(error) => error,
         };
         let (code, retryable) = match &error {
-            NovaError::Aws { code, status, .. } => (
-                code.clone(),
-                is_retryable(code) || status.is_some_and(|s| s >= 500),
-            ),
-            other => (format!("{other:?}").chars().take(40).collect(), false),
+            NovaError::Aws { code, status, .. } => (code.clone(), is_retryable(code, *status)),
+            other => (other.kind_name().to_string(), false),
         };
-        if is_throttle(&code) {
+        if kind_of(&code) == AwsErrorKind::Throttling {
             shared.on_throttle();
         }
         if !retryable || attempts >= shared.options.max_attempts {
@@ -385,16 +323,14 @@ pub async fn run(
             .map_err(|e| NovaError::io(&output, e))?,
     );
     let workers = options.concurrency.min(todo.len().max(1));
+    let options_concurrency = options.concurrency;
     let shared = Arc::new(Shared {
         rows,
         options,
         todo,
         next: AtomicUsize::new(0),
         progress: Arc::clone(&progress),
-        streak: AtomicUsize::new(0),
-        attempts: AtomicUsize::new(0),
-        decreased_at: AtomicUsize::new(0),
-        in_flight: AtomicUsize::new(0),
+        limit: AdaptiveLimit::new(options_concurrency),
     });
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<BenchResult>(1024);
     let started = Instant::now();
@@ -425,8 +361,8 @@ pub async fn run(
     let mut called = 0u64;
     let mut failed = 0u64;
     while let Some(result) = receiver.recv().await {
-        let mut line =
-            serde_json::to_string(&result).map_err(|e| NovaError::invalid(e.to_string()))?;
+        let mut line = serde_json::to_string(&result)
+            .map_err(|e| NovaError::internal("could not serialize a result", e))?;
         line.push('\n');
         // One flush per line: a Ctrl-C or crash keeps every answer received so far.
         file.write_all(line.as_bytes())

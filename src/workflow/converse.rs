@@ -69,7 +69,7 @@ pub async fn converse_with(
         .role(ConversationRole::User)
         .content(ContentBlock::Text(spec.text.clone()))
         .build()
-        .map_err(|e| NovaError::invalid(e.to_string()))?;
+        .map_err(NovaError::build)?;
     let mut request = client
         .converse()
         .model_id(model_id)

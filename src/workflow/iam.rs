@@ -103,7 +103,7 @@ impl AwsSession {
             Ok(out) => {
                 let role = out
                     .role()
-                    .ok_or_else(|| NovaError::invalid("GetRole returned no role"))?;
+                    .ok_or_else(|| NovaError::unexpected("GetRole returned no role"))?;
                 if !same_policy(role.assume_role_policy_document(), &trust) {
                     self.iam
                         .update_assume_role_policy()

@@ -75,8 +75,8 @@ pub fn iso(time: Option<&DateTime>) -> Option<String> {
     time.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
 }
 
-fn build_error(e: impl std::fmt::Display) -> NovaError {
-    NovaError::invalid(e.to_string())
+fn build_error(e: impl std::error::Error + Send + Sync + 'static) -> NovaError {
+    NovaError::build(e)
 }
 
 impl AwsSession {

@@ -1,8 +1,9 @@
 //! The pure-Rust core: no PyO3 here, so it builds, tests and benchmarks without Python.
 
+pub mod adaptive_limit;
 pub mod aws;
+pub mod aws_codes;
 pub mod benchmark;
-pub mod calls;
 pub mod converse;
 pub mod cost;
 pub mod cpython_random;

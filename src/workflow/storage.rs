@@ -50,12 +50,7 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
         size += n as u64;
         hasher.update(&buffer[..n]);
     }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((hex, size))
+    Ok((hex::encode(hasher.finalize()), size))
 }
 
 impl AwsSession {
@@ -101,14 +96,14 @@ impl AwsSession {
         let default = ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::Aes256)
             .build()
-            .map_err(|e| NovaError::invalid(e.to_string()))?;
+            .map_err(NovaError::build)?;
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(default)
             .build();
         let encryption = ServerSideEncryptionConfiguration::builder()
             .rules(rule)
             .build()
-            .map_err(|e| NovaError::invalid(e.to_string()))?;
+            .map_err(NovaError::build)?;
         self.s3
             .put_bucket_encryption()
             .bucket(name)
@@ -226,12 +221,12 @@ impl AwsSession {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| NovaError::invalid(e.to_string()))?;
+                .map_err(NovaError::build)?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| NovaError::invalid(e.to_string()))?;
+                .map_err(NovaError::build)?;
             let out = self
                 .s3
                 .delete_objects()
@@ -280,9 +275,15 @@ impl AwsSession {
             .body
             .collect()
             .await
-            .map_err(|e| NovaError::invalid(format!("reading s3://{bucket}/{key}: {e}")))?
+            .map_err(|e| NovaError::Aws {
+                operation: "GetObject".into(),
+                code: "ConnectionError".into(),
+                message: format!("reading s3://{bucket}/{key}: {e}"),
+                request_id: None,
+                status: None,
+            })?
             .into_bytes();
         String::from_utf8(bytes.to_vec())
-            .map_err(|_| NovaError::invalid(format!("s3://{bucket}/{key} is not UTF-8 text")))
+            .map_err(|e| NovaError::data_file(format!("s3://{bucket}/{key}"), "not UTF-8 text", e))
     }
 }

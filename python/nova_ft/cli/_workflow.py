@@ -105,11 +105,11 @@ def run_models(args: argparse.Namespace) -> int:
     with open_session(args) as session:
         models = session.foundation_models(args.customization)
     text = "\n".join(
-        f"{m['model_id']:<40} {','.join(m['customizations']) or '-':<28} "
-        f"{','.join(m['inference_types'])}"
+        f"{m.model_id:<40} {','.join(m.customizations) or '-':<28} {','.join(m.inference_types)}"
         for m in models
     )
-    emit(args, text or "no models listed: check model access in the Bedrock console", models)
+    data = [m.to_dict() for m in models]
+    emit(args, text or "no models listed: check model access in the Bedrock console", data)
     return 0
 
 
@@ -128,7 +128,7 @@ def run_upload(args: argparse.Namespace) -> int:
     )
     with open_session(args) as session:
         location = dataset.upload(session.bucket(args.bucket), args.prefix)
-    data = [o.__dict__ for o in location.objects]
+    data = [o.to_dict() for o in location.objects]
     text = "\n".join(
         f"{'uploaded' if o.uploaded else 'unchanged'} {o.uri}" for o in location.objects
     )
@@ -219,7 +219,7 @@ def run_converse(args: argparse.Namespace) -> int:
         reply = session.converse(
             args.model_id, args.text, system=args.system, max_tokens=args.max_tokens
         )
-    emit(args, reply.text, reply.__dict__)
+    emit(args, reply.text, reply.to_dict())
     return 0
 
 

@@ -208,11 +208,9 @@ impl TrainedModel {
 
     pub fn load(path: &Path) -> Result<TrainedModel> {
         let bytes = std::fs::read(path).map_err(|e| NovaError::io(path, e))?;
-        let unreadable = |e: String| {
-            NovaError::invalid(format!(
-                "{}: unreadable model artifact: {e}",
-                path.display()
-            ))
+        let unreadable = |e: String| NovaError::Emulator {
+            message: format!("{}: unreadable model artifact: {e}", path.display()),
+            source: None,
         };
         if Classifier::is_artifact(&bytes) {
             Classifier::read_from(&bytes)

@@ -22,7 +22,7 @@ use axum::http::Method;
 use buckets::{bucket_call, list_buckets};
 use chrono::Utc;
 use md5::{Digest, Md5};
-use objects::{hex, object_call, store_object};
+use objects::{object_call, store_object};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 pub const NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
@@ -149,7 +149,7 @@ pub fn internal_put(
     let object = Object {
         blob,
         size: bytes.len() as u64,
-        etag: format!("\"{}\"", hex(&Md5::digest(&bytes))),
+        etag: format!("\"{}\"", hex::encode(Md5::digest(&bytes))),
         last_modified: Utc::now(),
         content_type: Some(content_type.to_string()),
         checksum_crc32: None,

@@ -1,7 +1,6 @@
 //! Multipart upload: create, upload part, complete, abort.
 
 use super::chunked::payload;
-use super::objects::hex;
 use super::xml::xml_fields;
 use super::{internal, malformed_xml, no_such_bucket, status, xml_ok, MIN_PART_SIZE, NAMESPACE};
 use crate::emulator::request::AwsRequest;
@@ -81,7 +80,7 @@ pub(super) fn upload_part(
         }
     }
     let (body, _) = payload(req)?;
-    let etag = format!("\"{}\"", hex(&Md5::digest(&body)));
+    let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
     let blob = ctx.store.put_blob(&body).map_err(internal)?;
     let mut state = ctx.store.lock();
     let Some(u) = state.uploads.get_mut(upload) else {
@@ -160,9 +159,10 @@ pub(super) fn complete_upload(
     let mut md5s = Vec::new();
     for (blob, etag) in &chosen {
         body.extend(ctx.store.read_blob(blob).map_err(internal)?);
-        md5s.extend(decode_hex(etag.trim_matches('"')));
+        // Our own part ETags: the hex MD5 of the part, quoted.
+        md5s.extend(hex::decode(etag.trim_matches('"')).map_err(internal)?);
     }
-    let etag = format!("\"{}-{}\"", hex(&Md5::digest(&md5s)), chosen.len());
+    let etag = format!("\"{}-{}\"", hex::encode(Md5::digest(&md5s)), chosen.len());
     let blob = ctx.store.put_blob(&body).map_err(internal)?;
     let all_parts: Vec<String> = u.parts.values().map(|(b, _, _)| b.clone()).collect();
     state.uploads.remove(upload);
@@ -193,10 +193,4 @@ pub(super) fn complete_upload(
         b = xml_escape(bucket),
         k = xml_escape(key)
     )))
-}
-
-pub(super) fn decode_hex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-        .collect()
 }

@@ -67,7 +67,7 @@ pub(super) fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -
         return Err(no_such_bucket(bucket));
     }
     let (body, crc) = payload(req)?;
-    let etag = format!("\"{}\"", hex(&Md5::digest(&body)));
+    let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
     let blob = ctx.store.put_blob(&body).map_err(internal)?;
     let object = Object {
         blob,
@@ -122,10 +122,6 @@ pub(super) fn store_object(
         ctx.store.delete_blob(&previous.blob);
     }
     Ok(())
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parse `Range: bytes=a-b | a- | -n` against `size`; `Err` = unsatisfiable.

@@ -76,7 +76,7 @@ fn sql_judge(options: &MetricsOptions) -> Result<Option<SqlJudge>> {
         "sql" => {
             let db = match &options.db {
                 Some(path) => Some(open_read_only(path).map_err(|e| {
-                    NovaError::invalid(format!("{}: cannot open as SQLite: {e}", path.display()))
+                    NovaError::data_file(path.display().to_string(), "cannot open as SQLite", e)
                 })?),
                 None => None,
             };

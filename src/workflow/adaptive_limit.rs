@@ -1,0 +1,238 @@
+//! The benchmark's concurrency limit, adapted AIMD-style on a `tokio::sync::Semaphore`: a
+//! throttle halves it (at most once per round trip, as TCP does), a run of successes as long
+//! as the limit raises it by one, up to the configured maximum. Waiting callers are woken by
+//! the semaphore when a slot frees, not by polling.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+#[derive(Debug)]
+pub struct AdaptiveLimit {
+    semaphore: Semaphore,
+    max: usize,
+    state: Mutex<LimitState>,
+    /// Attempts finished so far (a slot dropped counts one).
+    attempts: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct LimitState {
+    limit: usize,
+    /// Slots to retire as they come back: the limit fell while they were in use.
+    debt: usize,
+    /// Consecutive successes since the limit last changed.
+    streak: usize,
+    /// `attempts` when the limit was last halved.
+    decreased_at: usize,
+}
+
+/// A calling slot; dropping it ends the attempt and frees (or retires) the slot.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    permit: Option<SemaphorePermit<'a>>,
+    owner: &'a AdaptiveLimit,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.owner.attempts.fetch_add(1, Ordering::Relaxed);
+        if let Some(permit) = self.permit.take() {
+            let mut state = self.owner.lock();
+            if state.debt > 0 {
+                state.debt -= 1;
+                permit.forget();
+            }
+        }
+    }
+}
+
+impl AdaptiveLimit {
+    /// Start at `max` slots (at least one).
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        AdaptiveLimit {
+            semaphore: Semaphore::new(max),
+            max,
+            state: Mutex::new(LimitState {
+                limit: max,
+                debt: 0,
+                streak: 0,
+                decreased_at: 0,
+            }),
+            attempts: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimitState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current limit.
+    pub fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    /// Wait for a slot under the current limit.
+    pub async fn acquire(&self) -> Slot<'_> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let permit = self.semaphore.acquire().await.ok();
+        Slot {
+            permit,
+            owner: self,
+        }
+    }
+
+    /// A throttled attempt: halve the limit, unless it was halved less than one round trip
+    /// (as many finished attempts as the limit) ago; the throttles of calls already in flight
+    /// then say nothing new. Returns the new limit when it changed.
+    pub fn on_throttle(&self) -> Option<usize> {
+        let now = self.attempts.load(Ordering::Relaxed);
+        let mut state = self.lock();
+        state.streak = 0;
+        if now.saturating_sub(state.decreased_at) < state.limit || state.limit == 1 {
+            return None;
+        }
+        state.decreased_at = now;
+        let lower = (state.limit / 2).max(1);
+        for _ in lower..state.limit {
+            // Retire a free slot now, or the next one that comes back.
+            match self.semaphore.try_acquire() {
+                Ok(permit) => permit.forget(),
+                Err(_) => state.debt += 1,
+            }
+        }
+        state.limit = lower;
+        Some(lower)
+    }
+
+    /// A successful attempt: after as many successes in a row as the limit, one more slot.
+    /// Returns the new limit when it changed.
+    pub fn on_success(&self) -> Option<usize> {
+        let mut state = self.lock();
+        if state.limit >= self.max {
+            return None;
+        }
+        state.streak += 1;
+        if state.streak < state.limit {
+            return None;
+        }
+        state.streak = 0;
+        state.limit += 1;
+        if state.debt > 0 {
+            state.debt -= 1;
+        } else {
+            self.semaphore.add_permits(1);
+        }
+        Some(state.limit)
+    }
+
+    /// Slots free right now (for tests and diagnostics).
+    pub fn available(&self) -> usize {
+        self.semaphore.available_permits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn no_more_slots_than_the_limit_are_handed_out() {
+        block_on(async {
+            let limit = AdaptiveLimit::new(3);
+            let a = limit.acquire().await;
+            let _b = limit.acquire().await;
+            let _c = limit.acquire().await;
+            assert_eq!(limit.available(), 0);
+            drop(a);
+            assert_eq!(limit.available(), 1);
+            let _d = limit.acquire().await;
+            assert_eq!(limit.available(), 0);
+        });
+    }
+
+    #[test]
+    fn a_throttle_halves_once_per_round_trip() {
+        block_on(async {
+            let limit = AdaptiveLimit::new(8);
+            // Fewer finished attempts than the limit since the start: no halving yet.
+            assert_eq!(limit.on_throttle(), None);
+            for _ in 0..8 {
+                drop(limit.acquire().await);
+            }
+            assert_eq!(limit.on_throttle(), Some(4));
+            assert_eq!(limit.available(), 4);
+            // Throttles of the same round trip change nothing.
+            assert_eq!(limit.on_throttle(), None);
+            for _ in 0..4 {
+                drop(limit.acquire().await);
+            }
+            assert_eq!(limit.on_throttle(), Some(2));
+            for _ in 0..2 {
+                drop(limit.acquire().await);
+            }
+            assert_eq!(limit.on_throttle(), Some(1));
+            for _ in 0..4 {
+                drop(limit.acquire().await);
+            }
+            assert_eq!(limit.on_throttle(), None, "never below one");
+            assert_eq!(limit.limit(), 1);
+        });
+    }
+
+    #[test]
+    fn successes_add_one_slot_per_limit_in_a_row_up_to_the_maximum() {
+        block_on(async {
+            let limit = AdaptiveLimit::new(4);
+            for _ in 0..4 {
+                drop(limit.acquire().await);
+            }
+            assert_eq!(limit.on_throttle(), Some(2));
+            assert_eq!(limit.on_success(), None);
+            assert_eq!(limit.on_success(), Some(3));
+            assert_eq!(limit.available(), 3);
+            for _ in 0..2 {
+                assert_eq!(limit.on_success(), None);
+            }
+            assert_eq!(limit.on_success(), Some(4));
+            for _ in 0..10 {
+                assert_eq!(limit.on_success(), None, "not past the maximum");
+            }
+            assert_eq!(limit.available(), 4);
+        });
+    }
+
+    #[test]
+    fn slots_in_use_when_the_limit_falls_are_retired_as_they_come_back() {
+        block_on(async {
+            let limit = AdaptiveLimit::new(4);
+            for _ in 0..4 {
+                drop(limit.acquire().await);
+            }
+            let held: Vec<_> = vec![
+                limit.acquire().await,
+                limit.acquire().await,
+                limit.acquire().await,
+                limit.acquire().await,
+            ];
+            assert_eq!(limit.on_throttle(), Some(2));
+            assert_eq!(limit.available(), 0);
+            let mut held = held.into_iter();
+            drop(held.next());
+            drop(held.next());
+            assert_eq!(limit.available(), 0, "the first two back are retired");
+            drop(held.next());
+            assert_eq!(limit.available(), 1);
+            drop(held.next());
+            assert_eq!(limit.available(), 2);
+        });
+    }
+}
