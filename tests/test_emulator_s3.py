@@ -194,3 +194,36 @@ def test_aws_cli_copies_and_lists(emulator: nova_ft.LocalEmulator, tmp_path: Pat
     assert back.read_bytes() == source.read_bytes()
     listed = json.loads(cli("s3api", "list-objects-v2", "--bucket", "cli-bucket"))
     assert [o["Key"] for o in listed["Contents"]] == ["validation-data/valid.jsonl"]
+
+
+def test_what_a_response_echoes_is_escaped(s3: Any) -> None:
+    s3.create_bucket(Bucket="echo-bucket")
+    key = 'a&b/<c> "d" \'e\''
+    s3.put_object(Bucket="echo-bucket", Key=key, Body=b"x")
+    listed = s3.list_objects_v2(Bucket="echo-bucket", Prefix="a&b/<")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert listed["Prefix"] == "a&b/<"
+    deleted = s3.delete_objects(Bucket="echo-bucket", Delete={"Objects": [{"Key": key}]})
+    assert [d["Key"] for d in deleted["Deleted"]] == [key]
+    s3.put_bucket_encryption(
+        Bucket="echo-bucket",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/<k&>",
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket="echo-bucket")["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/<k&>",
+    }
+    assert rule["BucketKeyEnabled"] is True

@@ -33,10 +33,17 @@ def require_pyplot() -> Any:
 
 
 def _has_display() -> bool:
+    """False only on a headless Linux/BSD box outside Jupyter: no X11 or Wayland display.
+
+    macOS and Windows desktops have a display without ``DISPLAY``; forcing Agg there would
+    turn off the windows users expect, so matplotlib chooses for itself.
+    """
     import os
     import sys
 
-    return "ipykernel" in sys.modules or bool(os.environ.get("DISPLAY"))
+    if "ipykernel" in sys.modules or sys.platform in ("darwin", "win32", "cygwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:

@@ -193,7 +193,8 @@ class OperationCancelledError(NovaFtError):
 
 
 class InternalError(NovaFtError):
-    """A bug in nova_ft: please report it with the message and ``__cause__``."""
+    """nova_ft reached a state it cannot work in: a bug (please report it with the message and
+    ``__cause__``), or use from a process forked after nova_ft started its worker threads."""
 
 
 #: Class names the Rust core's AWS code table uses, to their classes.

@@ -3,7 +3,8 @@
 use super::policy::check_document;
 use super::request::AwsRequest;
 use super::state::Role;
-use super::wire::{iso_seconds, query_ok, random_id, xml_escape, AwsError, Outcome};
+use super::wire::{iso_seconds, query_ok, random_id, AwsError, Outcome};
+use super::xml_writer::Xml;
 use super::Ctx;
 use chrono::Utc;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -67,29 +68,28 @@ fn encode_policy(document: &str) -> String {
     utf8_percent_encode(document, NON_ALPHANUMERIC).to_string()
 }
 
-fn role_xml(role: &Role) -> String {
-    let description = role
-        .description
-        .as_deref()
-        .map(|d| format!("<Description>{}</Description>", xml_escape(d)))
-        .unwrap_or_default();
-    format!(
-        "<Role><Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{description}<MaxSessionDuration>{}</MaxSessionDuration></Role>",
-        xml_escape(&role.path),
-        xml_escape(&role.name),
-        role.id,
-        xml_escape(&role.arn),
-        iso_seconds(role.created),
-        encode_policy(&role.assume_role_policy),
-        role.max_session_duration
-    )
+fn role_xml(role: &Role) -> Xml {
+    let mut xml = Xml::fragment();
+    xml.element("Role", |r| {
+        r.leaf("Path", &role.path)
+            .leaf("RoleName", &role.name)
+            .leaf("RoleId", &role.id)
+            .leaf("Arn", &role.arn)
+            .leaf("CreateDate", iso_seconds(role.created))
+            .leaf(
+                "AssumeRolePolicyDocument",
+                encode_policy(&role.assume_role_policy),
+            )
+            .leaf_opt("Description", role.description.as_deref())
+            .leaf("MaxSessionDuration", role.max_session_duration);
+    });
+    xml
 }
 
 pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
     let form = Form(req.form());
     let action = form.get("Action").unwrap_or("").to_string();
-    let ok =
-        |result: Option<String>| Ok(query_ok(&action, NAMESPACE, result.as_deref(), request_id));
+    let ok = |result: Option<Xml>| Ok(query_ok(&action, NAMESPACE, result, request_id));
     match action.as_str() {
         "CreateRole" => {
             let name = form.required("RoleName")?;
@@ -167,12 +167,11 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             let document = role.policies.get(policy_name).ok_or_else(|| {
                 AwsError::new(404, "NoSuchEntity", format!("The role policy with name {policy_name} cannot be found."))
             })?;
-            ok(Some(format!(
-                "<RoleName>{}</RoleName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument>",
-                xml_escape(name),
-                xml_escape(policy_name),
-                encode_policy(document)
-            )))
+            let mut xml = Xml::fragment();
+            xml.leaf("RoleName", name)
+                .leaf("PolicyName", policy_name)
+                .leaf("PolicyDocument", encode_policy(document));
+            ok(Some(xml))
         }
         "DeleteRolePolicy" => {
             let name = form.required("RoleName")?;
@@ -189,8 +188,14 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             let name = form.required("RoleName")?;
             let state = ctx.store.lock();
             let role = state.roles.get(name).ok_or_else(|| no_such_role(name))?;
-            let members: String = role.policies.keys().map(|p| format!("<member>{}</member>", xml_escape(p))).collect();
-            ok(Some(format!("<PolicyNames>{members}</PolicyNames><IsTruncated>false</IsTruncated>")))
+            let mut xml = Xml::fragment();
+            xml.element("PolicyNames", |names| {
+                for policy in role.policies.keys() {
+                    names.leaf("member", policy);
+                }
+            })
+            .leaf("IsTruncated", false);
+            ok(Some(xml))
         }
         other => Err(AwsError::new(400, "InvalidAction", format!("The action {other} is not valid for this web service (not served by the nova_ft emulator)."))),
     }

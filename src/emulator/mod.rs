@@ -17,6 +17,7 @@ pub mod state;
 pub mod sts;
 pub mod trainer;
 pub mod wire;
+pub mod xml_writer;
 
 use crate::workflow::error::Result;
 use faults::Faults;

@@ -79,7 +79,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
             let _ = rx.await;
         });
         if let Err(e) = server.await {
-            eprintln!("nova_ft emulator: server error: {e}");
+            log::error!(target: "nova_ft.emulator", "server error: {e}");
         }
     });
     Ok(RunningEmulator {
@@ -149,6 +149,15 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         Ok(response) => response,
         Err(error) => error_response(service, &error, &request_id, head),
     };
+    log::debug!(
+        target: "nova_ft.emulator",
+        "{method} {path} -> {status} ({service}, {ms:.1} ms, request {request_id})",
+        method = req.method,
+        path = req.raw_path,
+        status = response.status().as_u16(),
+        service = service.name(),
+        ms = received.elapsed().as_secs_f64() * 1000.0,
+    );
     let id = HeaderValue::from_str(&request_id).expect("ascii id");
     let headers = response.headers_mut();
     match service {

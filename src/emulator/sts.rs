@@ -1,7 +1,8 @@
 //! STS (awsQuery): GetCallerIdentity, answered with the emulator's account.
 
 use super::request::AwsRequest;
-use super::wire::{query_ok, xml_escape, AwsError, Outcome};
+use super::wire::{query_ok, AwsError, Outcome};
+use super::xml_writer::Xml;
 use super::Ctx;
 
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -17,11 +18,12 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
         "GetCallerIdentity" => {
             let account = &ctx.config.account_id;
             let user = req.access_key.as_deref().unwrap_or("anonymous");
-            let result = format!(
-                "<Arn>arn:aws:iam::{account}:user/nova-ft-local</Arn><UserId>{}</UserId><Account>{account}</Account>",
-                xml_escape(user)
-            );
-            Ok(query_ok("GetCallerIdentity", NAMESPACE, Some(&result), request_id))
+            let mut result = Xml::fragment();
+            result
+                .leaf("Arn", format!("arn:aws:iam::{account}:user/nova-ft-local"))
+                .leaf("UserId", user)
+                .leaf("Account", account);
+            Ok(query_ok("GetCallerIdentity", NAMESPACE, Some(result), request_id))
         }
         other => Err(AwsError::new(400, "InvalidAction", format!("The action {other} is not valid for this web service (the nova_ft emulator serves GetCallerIdentity)."))),
     }

@@ -126,6 +126,7 @@ fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
         .is_some_and(|j| j.status == JobStatus::Stopping)
 }
 
+#[derive(Debug)]
 enum Ending {
     Completed,
     Stopped,
@@ -134,6 +135,7 @@ enum Ending {
 
 /// Start running a job on the emulator's runtime.
 pub fn spawn(ctx: Arc<Ctx>, arn: String) {
+    log::info!(target: "nova_ft.emulator", "job {arn} started (local trainer)");
     tokio::task::spawn_blocking(move || {
         let ending = run(&ctx, &arn);
         finish(&ctx, &arn, ending);
@@ -167,6 +169,12 @@ pub fn resume_all(ctx: &Arc<Ctx>) {
 }
 
 fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
+    match &ending {
+        Ending::Failed(message) => {
+            log::info!(target: "nova_ft.emulator", "job {arn} failed: {message}")
+        }
+        other => log::info!(target: "nova_ft.emulator", "job {arn} {other:?}"),
+    }
     update(ctx, arn, |job| {
         let now = Utc::now();
         job.ended = Some(now);

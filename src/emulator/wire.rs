@@ -6,6 +6,7 @@
 //!   `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
 //! - restXml (S3): bare `<Error><Code/><Message/>...</Error>`; HEAD errors have no body.
 
+use super::xml_writer::Xml;
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -82,11 +83,6 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     httpdate::fmt_http_date(t.into())
 }
 
-/// Escape text for an XML element.
-pub fn xml_escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
-}
-
 pub fn response(status: u16, content_type: &str, body: impl Into<Body>) -> HttpResponse {
     let mut response = Response::new(body.into());
     *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
@@ -119,16 +115,21 @@ pub fn json_error(error: &AwsError) -> HttpResponse {
 pub fn query_ok(
     operation: &str,
     namespace: &str,
-    result: Option<&str>,
+    result: Option<Xml>,
     request_id: &str,
 ) -> HttpResponse {
-    let result = result
-        .map(|inner| format!("<{operation}Result>{inner}</{operation}Result>"))
-        .unwrap_or_default();
-    let body = format!(
-        "<{operation}Response xmlns=\"{namespace}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation}Response>"
-    );
-    response(200, "text/xml", body)
+    let response_name = format!("{operation}Response");
+    let mut xml = Xml::fragment();
+    xml.start_ns(&response_name, namespace);
+    if let Some(result) = result {
+        let result_name = format!("{operation}Result");
+        xml.start(&result_name).append(result).end(&result_name);
+    }
+    xml.element("ResponseMetadata", |m| {
+        m.leaf("RequestId", request_id);
+    })
+    .end(&response_name);
+    response(200, "text/xml", xml.into_string())
 }
 
 pub fn query_error(error: &AwsError, namespace: &str, request_id: &str) -> HttpResponse {
@@ -137,29 +138,31 @@ pub fn query_error(error: &AwsError, namespace: &str, request_id: &str) -> HttpR
     } else {
         "Sender"
     };
-    let body = format!(
-        "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-        error.code,
-        xml_escape(&error.message)
-    );
-    response(error.status.as_u16(), "text/xml", body)
+    let mut xml = Xml::fragment();
+    xml.start_ns("ErrorResponse", namespace)
+        .element("Error", |e| {
+            e.leaf("Type", kind)
+                .leaf("Code", error.code)
+                .leaf("Message", &error.message);
+        })
+        .leaf("RequestId", request_id)
+        .end("ErrorResponse");
+    response(error.status.as_u16(), "text/xml", xml.into_string())
 }
 
 pub fn s3_error(error: &AwsError, request_id: &str, head: bool) -> HttpResponse {
     if head {
         return response(error.status.as_u16(), "", Body::empty());
     }
-    let extra: String = error
-        .s3_extra
-        .iter()
-        .map(|(name, value)| format!("<{name}>{}</{name}>", xml_escape(value)))
-        .collect();
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>{extra}<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>",
-        error.code,
-        xml_escape(&error.message)
-    );
-    response(error.status.as_u16(), "application/xml", body)
+    let mut xml = Xml::document();
+    xml.element("Error", |e| {
+        e.leaf("Code", error.code).leaf("Message", &error.message);
+        for (name, value) in &error.s3_extra {
+            e.leaf(name, value);
+        }
+        e.leaf("RequestId", request_id).leaf("HostId", request_id);
+    });
+    response(error.status.as_u16(), "application/xml", xml.into_string())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::errors::to_pyerr;
 use super::results::{ProgressCounts, PyBenchmarkProgress};
 use super::session::PySession;
-use super::tokio_runtime::{runtime, wait_for};
+use super::tokio_runtime::{py_runtime, wait_for};
 use crate::workflow::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
 use crate::workflow::error::{NovaError, Result};
 use crate::workflow::metrics::{self, MetricsOptions};
@@ -49,6 +49,7 @@ impl PyBenchmarkRun {
         rows: &Bound<'_, PyAny>,
         options: &Bound<'_, PyAny>,
     ) -> PyResult<PyBenchmarkRun> {
+        let rows_py = rows.py();
         let rows: Arc<Vec<BenchRow>> = Arc::new(depythonize(rows, "benchmark rows")?);
         let options: BenchOptions = depythonize(options, "benchmark options")?;
         let progress = Arc::new(Progress::default());
@@ -59,7 +60,7 @@ impl PyBenchmarkRun {
             options,
             Arc::clone(&progress),
         );
-        let handle = runtime().spawn(async move {
+        let handle = py_runtime(rows_py)?.spawn(async move {
             let result = run.await;
             let _ = done.send(true);
             result

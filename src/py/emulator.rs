@@ -1,7 +1,7 @@
 //! Bindings for the local AWS emulator (wrapped by `nova_ft.LocalEmulator`).
 
 use super::errors::to_pyerr;
-use super::tokio_runtime::{runtime, wait_for};
+use super::tokio_runtime::{py_runtime, wait_for};
 use crate::emulator::faults::Faults;
 use crate::emulator::server::{start, RunningEmulator};
 use crate::emulator::EmulatorConfig;
@@ -66,8 +66,10 @@ impl PyEmulator {
             job_step_delay: Duration::from_secs_f64(job_step_delay),
             ..EmulatorConfig::default()
         };
+        super::logging::refresh();
+        let runtime = py_runtime(py)?;
         let running = py
-            .detach(|| runtime().block_on(start(config)))
+            .detach(|| runtime.block_on(start(config)))
             .map_err(|e| to_pyerr(py, e))?;
         Ok(PyEmulator {
             endpoint_url: running.endpoint_url(),
@@ -94,8 +96,8 @@ impl PyEmulator {
     /// Stop the server (idempotent). Everything it stored is already on disk.
     fn stop(&self, py: Python<'_>) {
         let taken = self.running.lock().ok().and_then(|mut r| r.take());
-        if let Some(mut running) = taken {
-            py.detach(|| runtime().block_on(running.stop()));
+        if let (Some(mut running), Ok(runtime)) = (taken, py_runtime(py)) {
+            py.detach(|| runtime.block_on(running.stop()));
         }
     }
 

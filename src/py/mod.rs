@@ -6,6 +6,7 @@ mod benchmark;
 mod dataset;
 mod emulator;
 mod errors;
+mod logging;
 mod pending;
 mod results;
 mod session;
@@ -40,6 +41,7 @@ pub mod _nova_ft {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        super::logging::init();
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add(
             "SYNTHETIC_SYSTEM_PROMPT",

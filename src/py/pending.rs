@@ -74,6 +74,7 @@ impl PyPending {
 
     /// Run the call on the shared runtime as an awaitable (`await pending`).
     fn __await__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::tokio_runtime::py_runtime(py)?;
         let future = self.take()?;
         let awaitable = pyo3_async_runtimes::tokio::future_into_py(py, async move {
             match future.await {

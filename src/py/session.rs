@@ -9,7 +9,7 @@ use super::results::{
     PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel, PyIdentity, PyJobInfo,
     PyReply, PyRoleInfo, PyUploadedObject,
 };
-use super::tokio_runtime::{runtime, wait_for};
+use super::tokio_runtime::{py_runtime, wait_for};
 use crate::workflow::aws::{AwsSession, SessionConfig};
 use crate::workflow::converse::ConverseSpec;
 use crate::workflow::deploy::DeploymentSpec;
@@ -64,7 +64,8 @@ impl PySession {
             endpoint_url,
             credentials,
         };
-        let _guard = runtime().enter();
+        super::logging::refresh();
+        let _guard = py_runtime(py)?.enter();
         let session = wait_for(py, AwsSession::connect(config))?.map_err(|e| to_pyerr(py, e))?;
         Ok(PySession {
             inner: Arc::new(session),

@@ -185,6 +185,7 @@ impl Shared {
     fn on_throttle(&self) {
         self.progress.throttled.fetch_add(1, Ordering::Relaxed);
         if let Some(limit) = self.limit.on_throttle() {
+            log::debug!(target: "nova_ft.benchmark", "throttled: concurrency down to {limit}");
             self.progress.limit.store(limit, Ordering::Relaxed);
         }
     }

@@ -8,7 +8,8 @@ use super::{
 };
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Bucket, PublicAccessBlock};
-use crate::emulator::wire::{iso_millis, xml_escape, AwsError, Outcome};
+use crate::emulator::wire::{iso_millis, response, AwsError, HttpResponse, Outcome};
+use crate::emulator::xml_writer::Xml;
 use crate::emulator::Ctx;
 use axum::http::{HeaderValue, Method};
 use chrono::Utc;
@@ -34,15 +35,23 @@ pub(super) fn check_bucket_name(name: &str) -> Result<(), AwsError> {
 
 pub(super) fn list_buckets(ctx: &Ctx) -> Outcome {
     let state = ctx.store.lock();
-    let buckets: String = state
-        .buckets
-        .iter()
-        .map(|(name, b)| format!("<Bucket><Name>{}</Name><CreationDate>{}</CreationDate><BucketRegion>{}</BucketRegion></Bucket>", xml_escape(name), iso_millis(b.created), b.region))
-        .collect();
-    Ok(xml_ok(format!(
-        "<ListAllMyBucketsResult xmlns=\"{NAMESPACE}\"><Owner><ID>{id}</ID><DisplayName>nova-ft-local</DisplayName></Owner><Buckets>{buckets}</Buckets></ListAllMyBucketsResult>",
-        id = ctx.config.account_id
-    )))
+    Ok(xml_ok("ListAllMyBucketsResult", |xml| {
+        xml.element("Owner", |owner| {
+            owner
+                .leaf("ID", &ctx.config.account_id)
+                .leaf("DisplayName", "nova-ft-local");
+        })
+        .element("Buckets", |buckets| {
+            for (name, b) in &state.buckets {
+                buckets.element("Bucket", |bucket| {
+                    bucket
+                        .leaf("Name", name)
+                        .leaf("CreationDate", iso_millis(b.created))
+                        .leaf("BucketRegion", &b.region);
+                });
+            }
+        });
+    }))
 }
 
 pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
@@ -64,9 +73,13 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
         } else {
             b.region.clone()
         };
-        return Ok(xml_ok(format!(
-            "<LocationConstraint xmlns=\"{NAMESPACE}\">{region}</LocationConstraint>"
-        )));
+        let mut xml = Xml::document();
+        xml.start_ns("LocationConstraint", NAMESPACE);
+        if !region.is_empty() {
+            xml.text(&region);
+        }
+        xml.end("LocationConstraint");
+        return Ok(response(200, "application/xml", xml.into_string()));
     }
     if req.has_query("delete") && *method == Method::POST {
         return delete_objects(ctx, req, bucket);
@@ -188,10 +201,12 @@ pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> 
                 )
                 .with("BucketName", bucket)
             })?;
-            Ok(xml_ok(format!(
-                "<PublicAccessBlockConfiguration xmlns=\"{NAMESPACE}\"><BlockPublicAcls>{}</BlockPublicAcls><IgnorePublicAcls>{}</IgnorePublicAcls><BlockPublicPolicy>{}</BlockPublicPolicy><RestrictPublicBuckets>{}</RestrictPublicBuckets></PublicAccessBlockConfiguration>",
-                p.block_public_acls, p.ignore_public_acls, p.block_public_policy, p.restrict_public_buckets
-            )))
+            Ok(xml_ok("PublicAccessBlockConfiguration", |xml| {
+                xml.leaf("BlockPublicAcls", p.block_public_acls)
+                    .leaf("IgnorePublicAcls", p.ignore_public_acls)
+                    .leaf("BlockPublicPolicy", p.block_public_policy)
+                    .leaf("RestrictPublicBuckets", p.restrict_public_buckets);
+            }))
         }
         Method::DELETE => {
             b.public_access_block = None;
@@ -202,8 +217,37 @@ pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> 
     }
 }
 
-/// Every new S3 bucket is encrypted with SSE-S3 (AES256) unless configured otherwise.
-pub(super) const DEFAULT_ENCRYPTION: &str = "<ServerSideEncryptionConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>";
+/// A bucket's default encryption as S3 reports it. Every new S3 bucket is encrypted with
+/// SSE-S3 (AES256) unless configured otherwise.
+fn encryption_xml(algorithm: &str, kms_key: Option<&str>, bucket_key: bool) -> HttpResponse {
+    xml_ok("ServerSideEncryptionConfiguration", |xml| {
+        xml.element("Rule", |rule| {
+            rule.element("ApplyServerSideEncryptionByDefault", |d| {
+                d.leaf("SSEAlgorithm", algorithm)
+                    .leaf_opt("KMSMasterKeyID", kms_key);
+            })
+            .leaf("BucketKeyEnabled", bucket_key);
+        });
+    })
+}
+
+/// What a PutBucketEncryption sets, as stored in the bucket's `encryption` field.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EncryptionSetting {
+    algorithm: String,
+    kms_key: Option<String>,
+    bucket_key: bool,
+}
+
+impl Default for EncryptionSetting {
+    fn default() -> Self {
+        EncryptionSetting {
+            algorithm: "AES256".into(),
+            kms_key: None,
+            bucket_key: false,
+        }
+    }
+}
 
 pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
     let mut state = ctx.store.lock();
@@ -213,27 +257,39 @@ pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
         .ok_or_else(|| no_such_bucket(bucket))?;
     match req.method {
         Method::PUT => {
+            // Only the modelled fields are kept, and the answer is written from them.
             let fields = xml_fields(&req.body)?;
-            if field(&fields, "ServerSideEncryptionConfiguration/Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm").is_none() {
+            const DEFAULT: &str =
+                "ServerSideEncryptionConfiguration/Rule/ApplyServerSideEncryptionByDefault";
+            let algorithm =
+                field(&fields, &format!("{DEFAULT}/SSEAlgorithm")).ok_or_else(malformed_xml)?;
+            if !matches!(algorithm, "AES256" | "aws:kms" | "aws:kms:dsse") {
                 return Err(malformed_xml());
             }
-            let body = String::from_utf8_lossy(&req.body);
-            let body = body.trim_start();
-            let body = if body.starts_with("<?xml") {
-                body.split_once("?>")
-                    .map_or(body, |(_, rest)| rest.trim_start())
-            } else {
-                body
+            let setting = EncryptionSetting {
+                algorithm: algorithm.to_string(),
+                kms_key: field(&fields, &format!("{DEFAULT}/KMSMasterKeyID")).map(str::to_string),
+                bucket_key: field(
+                    &fields,
+                    "ServerSideEncryptionConfiguration/Rule/BucketKeyEnabled",
+                ) == Some("true"),
             };
-            b.encryption = Some(body.to_string());
+            b.encryption = Some(serde_json::to_string(&setting).map_err(internal)?);
             ctx.save(&state)?;
             Ok(status(200))
         }
-        Method::GET => Ok(xml_ok(
-            b.encryption
-                .clone()
-                .unwrap_or_else(|| DEFAULT_ENCRYPTION.to_string()),
-        )),
+        Method::GET => {
+            let setting = b
+                .encryption
+                .as_deref()
+                .and_then(|stored| serde_json::from_str::<EncryptionSetting>(stored).ok())
+                .unwrap_or_default();
+            Ok(encryption_xml(
+                &setting.algorithm,
+                setting.kms_key.as_deref(),
+                setting.bucket_key,
+            ))
+        }
         Method::DELETE => {
             b.encryption = None;
             ctx.save(&state)?;

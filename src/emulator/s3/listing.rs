@@ -1,8 +1,8 @@
 //! ListObjectsV2: prefix, delimiter, pagination and URL encoding of keys.
 
-use super::{no_such_bucket, xml_ok, MAX_KEYS, NAMESPACE, URL_SAFE};
+use super::{no_such_bucket, xml_ok, MAX_KEYS, URL_SAFE};
 use crate::emulator::request::AwsRequest;
-use crate::emulator::wire::{iso_millis, xml_escape, AwsError, Outcome};
+use crate::emulator::wire::{iso_millis, AwsError, Outcome};
 use crate::emulator::Ctx;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -97,56 +97,40 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
             }
         }
     }
-    let mut xml = format!(
-        "<ListBucketResult xmlns=\"{NAMESPACE}\"><Name>{}</Name><Prefix>{}</Prefix>",
-        xml_escape(bucket),
-        xml_escape(&url_encode(prefix, encode))
-    );
-    if let Some(d) = delimiter {
-        xml.push_str(&format!(
-            "<Delimiter>{}</Delimiter>",
-            xml_escape(&url_encode(d, encode))
-        ));
-    }
-    xml.push_str(&format!("<MaxKeys>{max_keys}</MaxKeys><KeyCount>{}</KeyCount><IsTruncated>{truncated}</IsTruncated>", contents.len() + prefixes.len()));
-    if encode {
-        xml.push_str("<EncodingType>url</EncodingType>");
-    }
-    if let Some(t) = token {
-        xml.push_str(&format!(
-            "<ContinuationToken>{}</ContinuationToken>",
-            xml_escape(t)
-        ));
-    }
-    if !start_after.is_empty() {
-        xml.push_str(&format!(
-            "<StartAfter>{}</StartAfter>",
-            xml_escape(&url_encode(start_after, encode))
-        ));
-    }
-    if truncated {
-        if let Some(last) = &last_seen {
-            xml.push_str(&format!(
-                "<NextContinuationToken>{}</NextContinuationToken>",
-                BASE64.encode(last)
-            ));
+    let shown = |text: &str| url_encode(text, encode);
+    Ok(xml_ok("ListBucketResult", |xml| {
+        xml.leaf("Name", bucket)
+            .leaf("Prefix", shown(prefix))
+            .leaf_opt("Delimiter", delimiter.map(shown))
+            .leaf("MaxKeys", max_keys)
+            .leaf("KeyCount", contents.len() + prefixes.len())
+            .leaf("IsTruncated", truncated);
+        if encode {
+            xml.leaf("EncodingType", "url");
         }
-    }
-    for (key, o) in contents {
-        xml.push_str(&format!(
-            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
-            xml_escape(&url_encode(key, encode)),
-            iso_millis(o.last_modified),
-            xml_escape(&o.etag),
-            o.size
-        ));
-    }
-    for p in prefixes {
-        xml.push_str(&format!(
-            "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
-            xml_escape(&url_encode(&p, encode))
-        ));
-    }
-    xml.push_str("</ListBucketResult>");
-    Ok(xml_ok(xml))
+        xml.leaf_opt("ContinuationToken", token);
+        if !start_after.is_empty() {
+            xml.leaf("StartAfter", shown(start_after));
+        }
+        if truncated {
+            xml.leaf_opt(
+                "NextContinuationToken",
+                last_seen.as_ref().map(|last| BASE64.encode(last)),
+            );
+        }
+        for (key, o) in &contents {
+            xml.element("Contents", |c| {
+                c.leaf("Key", shown(key))
+                    .leaf("LastModified", iso_millis(o.last_modified))
+                    .leaf("ETag", &o.etag)
+                    .leaf("Size", o.size)
+                    .leaf("StorageClass", "STANDARD");
+            });
+        }
+        for p in &prefixes {
+            xml.element("CommonPrefixes", |c| {
+                c.leaf("Prefix", shown(p));
+            });
+        }
+    }))
 }

@@ -16,6 +16,7 @@ mod xml;
 use super::request::{decode, AwsRequest};
 use super::state::Object;
 use super::wire::{response, AwsError, HttpResponse, Outcome};
+use super::xml_writer::Xml;
 use super::Ctx;
 use axum::body::Body;
 use axum::http::Method;
@@ -70,12 +71,14 @@ fn internal(e: impl std::fmt::Display) -> AwsError {
     )
 }
 
-fn xml_ok(body: String) -> HttpResponse {
-    response(
-        200,
-        "application/xml",
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
-    )
+/// A 200 with an XML document whose root element, in S3's namespace, holds what `inner`
+/// writes.
+fn xml_ok(root: &str, inner: impl FnOnce(&mut Xml)) -> HttpResponse {
+    let mut xml = Xml::document();
+    xml.start_ns(root, NAMESPACE);
+    inner(&mut xml);
+    xml.end(root);
+    response(200, "application/xml", xml.into_string())
 }
 
 fn status(code: u16) -> HttpResponse {

@@ -2,10 +2,10 @@
 
 use super::chunked::payload;
 use super::xml::xml_fields;
-use super::{internal, malformed_xml, no_such_bucket, status, xml_ok, MIN_PART_SIZE, NAMESPACE};
+use super::{internal, malformed_xml, no_such_bucket, status, xml_ok, MIN_PART_SIZE};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Object, State, Upload};
-use crate::emulator::wire::{random_id, xml_escape, AwsError, Outcome};
+use crate::emulator::wire::{random_id, AwsError, Outcome};
 use crate::emulator::Ctx;
 use axum::http::HeaderValue;
 use chrono::Utc;
@@ -29,11 +29,11 @@ pub(super) fn create_upload(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str
         },
     );
     ctx.save(&state)?;
-    Ok(xml_ok(format!(
-        "<InitiateMultipartUploadResult xmlns=\"{NAMESPACE}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>",
-        xml_escape(bucket),
-        xml_escape(key)
-    )))
+    Ok(xml_ok("InitiateMultipartUploadResult", |xml| {
+        xml.leaf("Bucket", bucket)
+            .leaf("Key", key)
+            .leaf("UploadId", &upload_id);
+    }))
 }
 
 pub(super) fn no_such_upload(upload: &str) -> AwsError {
@@ -187,10 +187,10 @@ pub(super) fn complete_upload(
     for blob in all_parts.iter().chain(replaced.as_ref().map(|o| &o.blob)) {
         ctx.store.delete_blob(blob);
     }
-    Ok(xml_ok(format!(
-        "<CompleteMultipartUploadResult xmlns=\"{NAMESPACE}\"><Location>/{b}/{k}</Location><Bucket>{b}</Bucket><Key>{k}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
-        xml_escape(&etag),
-        b = xml_escape(bucket),
-        k = xml_escape(key)
-    )))
+    Ok(xml_ok("CompleteMultipartUploadResult", |xml| {
+        xml.leaf("Location", format!("/{bucket}/{key}"))
+            .leaf("Bucket", bucket)
+            .leaf("Key", key)
+            .leaf("ETag", &etag);
+    }))
 }

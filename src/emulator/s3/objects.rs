@@ -3,10 +3,10 @@
 use super::chunked::payload;
 use super::multipart::{complete_upload, create_upload, take_upload, upload_part};
 use super::xml::{field, xml_fields};
-use super::{internal, method_not_allowed, no_such_bucket, no_such_key, status, xml_ok, NAMESPACE};
+use super::{internal, method_not_allowed, no_such_bucket, no_such_key, status, xml_ok};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::Object;
-use crate::emulator::wire::{http_date, response, xml_escape, AwsError, Outcome};
+use crate::emulator::wire::{http_date, response, AwsError, Outcome};
 use crate::emulator::Ctx;
 use axum::http::{HeaderValue, Method};
 use chrono::Utc;
@@ -249,23 +249,23 @@ pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outco
         .get_mut(bucket)
         .ok_or_else(|| no_such_bucket(bucket))?;
     let mut removed = Vec::new();
-    let mut xml = format!("<DeleteResult xmlns=\"{NAMESPACE}\">");
-    for key in keys {
-        if let Some(object) = b.objects.remove(key) {
+    for key in &keys {
+        if let Some(object) = b.objects.remove(*key) {
             removed.push(object.blob);
         }
-        if !quiet {
-            xml.push_str(&format!(
-                "<Deleted><Key>{}</Key></Deleted>",
-                xml_escape(key)
-            ));
-        }
     }
-    xml.push_str("</DeleteResult>");
     ctx.save(&state)?;
     drop(state);
     for blob in removed {
         ctx.store.delete_blob(&blob);
     }
-    Ok(xml_ok(xml))
+    Ok(xml_ok("DeleteResult", |xml| {
+        if !quiet {
+            for key in &keys {
+                xml.element("Deleted", |d| {
+                    d.leaf("Key", key);
+                });
+            }
+        }
+    }))
 }
