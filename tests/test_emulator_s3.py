@@ -198,7 +198,7 @@ def test_aws_cli_copies_and_lists(emulator: nova_ft.LocalEmulator, tmp_path: Pat
 
 def test_what_a_response_echoes_is_escaped(s3: Any) -> None:
     s3.create_bucket(Bucket="echo-bucket")
-    key = 'a&b/<c> "d" \'e\''
+    key = "a&b/<c> \"d\" 'e'"
     s3.put_object(Bucket="echo-bucket", Key=key, Body=b"x")
     listed = s3.list_objects_v2(Bucket="echo-bucket", Prefix="a&b/<")
     assert [o["Key"] for o in listed["Contents"]] == [key]

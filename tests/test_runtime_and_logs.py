@@ -43,14 +43,14 @@ def test_a_forked_child_gets_a_clear_error_instead_of_a_hang() -> None:
     # A child started with 'spawn' works.
     spawned = multiprocessing.get_context("spawn")
     queue = spawned.Queue()
-    child = spawned.Process(target=_use_nova_ft, args=(queue,))
-    child.start()
+    spawned_child = spawned.Process(target=_use_nova_ft, args=(queue,))
+    spawned_child.start()
     try:
         assert queue.get(timeout=120) == ("ok", "123456789012")
     finally:
-        child.join(30)
-        if child.is_alive():
-            child.kill()
+        spawned_child.join(30)
+        if spawned_child.is_alive():
+            spawned_child.kill()
 
 
 def test_emulator_requests_and_jobs_log_through_python_logging(
