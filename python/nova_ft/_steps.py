@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,8 +34,12 @@ Need = Pending[Any] | Sleep
 Steps = Generator[Need, Any, T]
 
 
-def run(steps: Steps[T]) -> T:
-    """Drive ``steps`` to completion, blocking."""
+async def _drive(steps: Steps[T], execute: Callable[[Need], Awaitable[Any]]) -> T:
+    """The one driver: feed each need's result (or error) back into the step until it returns.
+
+    ``run`` executes needs blocking, so this coroutine never suspends and completes on its
+    first ``send``; ``run_async`` awaits them on the event loop.
+    """
     result: Any = None
     error: BaseException | None = None
     while True:
@@ -45,34 +49,39 @@ def run(steps: Steps[T]) -> T:
             return done.value  # type: ignore[no-any-return]
         result, error = None, None
         try:
-            if isinstance(need, Sleep):
-                time.sleep(need.seconds)
-            else:
-                result = need.wait()
-        except KeyboardInterrupt:
+            result = await execute(need)
+        except (KeyboardInterrupt, asyncio.CancelledError):
             steps.close()
             raise
         except Exception as exc:
             error = exc
+
+
+async def _blocking(need: Need) -> Any:
+    if isinstance(need, Sleep):
+        time.sleep(need.seconds)
+        return None
+    return need.wait()
+
+
+async def _awaiting(need: Need) -> Any:
+    if isinstance(need, Sleep):
+        await asyncio.sleep(need.seconds)
+        return None
+    return await need
+
+
+def run(steps: Steps[T]) -> T:
+    """Drive ``steps`` to completion, blocking (Ctrl-C interrupts a call or a sleep)."""
+    driver = _drive(steps, _blocking)
+    try:
+        driver.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    driver.close()
+    raise RuntimeError("a blocking workflow step suspended")  # _blocking never awaits
 
 
 async def run_async(steps: Steps[T]) -> T:
     """Drive ``steps`` to completion on the running event loop."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            need = steps.throw(error) if error is not None else steps.send(result)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result, error = None, None
-        try:
-            if isinstance(need, Sleep):
-                await asyncio.sleep(need.seconds)
-            else:
-                result = await need
-        except asyncio.CancelledError:
-            steps.close()
-            raise
-        except Exception as exc:
-            error = exc
+    return await _drive(steps, _awaiting)

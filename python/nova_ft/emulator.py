@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from . import _nova_ft
+from ._closing import Closing
 
 __all__ = ["LocalEmulator"]
 
@@ -25,7 +25,7 @@ LOCAL_ACCESS_KEY = "nova-ft-local"
 LOCAL_SECRET_KEY = "nova-ft-local-secret"
 
 
-class LocalEmulator:
+class LocalEmulator(Closing):
     """Start the emulator in this process, on ``host`` and ``port`` (0 picks a free port).
 
     Args:
@@ -119,15 +119,8 @@ class LocalEmulator:
         """Block until Ctrl-C (KeyboardInterrupt), then stop."""
         self._core.serve_forever()
 
-    def __enter__(self) -> LocalEmulator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """The same as :meth:`stop`, for ``with`` blocks."""
         self.stop()
 
     def __repr__(self) -> str:

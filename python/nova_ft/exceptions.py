@@ -112,13 +112,12 @@ class AwsError(NovaFtError):
         self,
         message: str,
         *,
-        code: str | None = None,
-        request_id: str | None = None,
-        hint: str | None = None,
         operation: str | None = None,
         status: int | None = None,
+        **details: str | None,
     ) -> None:
-        super().__init__(message, code=code, request_id=request_id, hint=hint)
+        """``details``: ``code``, ``request_id`` and ``hint``, as for :class:`NovaFtError`."""
+        super().__init__(message, **details)
         self.operation = operation
         self.status = status
 

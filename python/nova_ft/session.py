@@ -12,10 +12,10 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from . import _nova_ft, _steps
+from ._closing import Closing
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
 from .benchmark import Benchmark
 from .deployment import Deployment
@@ -35,7 +35,7 @@ log = logging.getLogger("nova_ft")
 ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
 
 
-class Session:
+class Session(Closing):
     """The AWS clients (S3, IAM, STS, Bedrock, bedrock-runtime) of one workflow.
 
     Credentials and region resolve the standard AWS way (arguments, then the environment,
@@ -384,17 +384,6 @@ class Session:
         """Stop the emulator this session started, if any."""
         if self._emulator is not None:
             self._emulator.stop()
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         where = f", endpoint_url={self.endpoint_url!r}" if self.endpoint_url else ""

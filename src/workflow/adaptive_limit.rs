@@ -144,6 +144,13 @@ mod tests {
             .block_on(future)
     }
 
+    /// Run `n` attempts to their end, one after another.
+    async fn attempts(limit: &AdaptiveLimit, n: usize) {
+        for _ in 0..n {
+            drop(limit.acquire().await);
+        }
+    }
+
     #[test]
     fn no_more_slots_than_the_limit_are_handed_out() {
         block_on(async {
@@ -165,26 +172,17 @@ mod tests {
             let limit = AdaptiveLimit::new(8);
             // Fewer finished attempts than the limit since the start: no halving yet.
             assert_eq!(limit.on_throttle(), None);
-            for _ in 0..8 {
-                drop(limit.acquire().await);
-            }
+            attempts(&limit, 8).await;
             assert_eq!(limit.on_throttle(), Some(4));
             assert_eq!(limit.available(), 4);
             // Throttles of the same round trip change nothing.
             assert_eq!(limit.on_throttle(), None);
-            for _ in 0..4 {
-                drop(limit.acquire().await);
+            let mut expected = vec![Some(2), Some(1), None, None].into_iter();
+            for round_trip in [4, 2, 1, 4] {
+                attempts(&limit, round_trip).await;
+                assert_eq!(limit.on_throttle(), expected.next().unwrap());
             }
-            assert_eq!(limit.on_throttle(), Some(2));
-            for _ in 0..2 {
-                drop(limit.acquire().await);
-            }
-            assert_eq!(limit.on_throttle(), Some(1));
-            for _ in 0..4 {
-                drop(limit.acquire().await);
-            }
-            assert_eq!(limit.on_throttle(), None, "never below one");
-            assert_eq!(limit.limit(), 1);
+            assert_eq!(limit.limit(), 1, "never below one");
         });
     }
 
@@ -192,20 +190,14 @@ mod tests {
     fn successes_add_one_slot_per_limit_in_a_row_up_to_the_maximum() {
         block_on(async {
             let limit = AdaptiveLimit::new(4);
-            for _ in 0..4 {
-                drop(limit.acquire().await);
-            }
+            attempts(&limit, 4).await;
             assert_eq!(limit.on_throttle(), Some(2));
-            assert_eq!(limit.on_success(), None);
-            assert_eq!(limit.on_success(), Some(3));
-            assert_eq!(limit.available(), 3);
-            for _ in 0..2 {
-                assert_eq!(limit.on_success(), None);
-            }
-            assert_eq!(limit.on_success(), Some(4));
-            for _ in 0..10 {
-                assert_eq!(limit.on_success(), None, "not past the maximum");
-            }
+            let grown: Vec<Option<usize>> = (0..5).map(|_| limit.on_success()).collect();
+            assert_eq!(grown, [None, Some(3), None, None, Some(4)]);
+            assert!(
+                (0..10).all(|_| limit.on_success().is_none()),
+                "not past the maximum"
+            );
             assert_eq!(limit.available(), 4);
         });
     }
@@ -214,25 +206,20 @@ mod tests {
     fn slots_in_use_when_the_limit_falls_are_retired_as_they_come_back() {
         block_on(async {
             let limit = AdaptiveLimit::new(4);
+            attempts(&limit, 4).await;
+            let mut held = Vec::new();
             for _ in 0..4 {
-                drop(limit.acquire().await);
+                held.push(limit.acquire().await);
             }
-            let held: Vec<_> = vec![
-                limit.acquire().await,
-                limit.acquire().await,
-                limit.acquire().await,
-                limit.acquire().await,
-            ];
             assert_eq!(limit.on_throttle(), Some(2));
             assert_eq!(limit.available(), 0);
-            let mut held = held.into_iter();
-            drop(held.next());
-            drop(held.next());
-            assert_eq!(limit.available(), 0, "the first two back are retired");
-            drop(held.next());
-            assert_eq!(limit.available(), 1);
-            drop(held.next());
-            assert_eq!(limit.available(), 2);
+            let mut available = Vec::new();
+            for slot in held {
+                drop(slot);
+                available.push(limit.available());
+            }
+            // The first two back are retired; the next two free a slot each.
+            assert_eq!(available, [0, 0, 1, 2]);
         });
     }
 }

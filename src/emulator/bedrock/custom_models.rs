@@ -1,6 +1,7 @@
 //! Custom models: get, list, delete.
 
-use super::paging::{page, with_next};
+use super::customization_jobs::insert_training_setup;
+use super::paging::{find_by_id, page, with_next};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::State;
 use crate::emulator::wire::{iso_millis, json, AwsError, Outcome};
@@ -11,15 +12,7 @@ pub(super) fn find_model<'s>(
     state: &'s State,
     id: &str,
 ) -> Result<&'s crate::emulator::state::CustomModel, AwsError> {
-    state
-        .custom_models
-        .get(id)
-        .or_else(|| state.custom_models.values().find(|m| m.name == id))
-        .ok_or_else(|| {
-            AwsError::not_found(format!(
-                "Could not find a custom model with identifier {id}."
-            ))
-        })
+    find_by_id(&state.custom_models, id, |m| &m.name, "custom model")
 }
 
 pub(super) fn model_json(state: &State, model: &crate::emulator::state::CustomModel) -> Value {
@@ -34,21 +27,7 @@ pub(super) fn model_json(state: &State, model: &crate::emulator::state::CustomMo
     });
     if let (Some(job), Some(obj)) = (job, out.as_object_mut()) {
         obj.insert("jobName".into(), json!(job.name));
-        obj.insert("baseModelArn".into(), json!(job.base_model_arn));
-        obj.insert("customizationType".into(), json!(job.customization_type));
-        obj.insert("hyperParameters".into(), json!(job.hyperparameters));
-        obj.insert(
-            "trainingDataConfig".into(),
-            json!({"s3Uri": job.training_uri}),
-        );
-        obj.insert("validationDataConfig".into(), json!({"validators": job.validation_uris.iter().map(|u| json!({"s3Uri": u})).collect::<Vec<_>>()}));
-        obj.insert("outputDataConfig".into(), json!({"s3Uri": job.output_uri}));
-        if let Some(loss) = job.training_loss {
-            obj.insert("trainingMetrics".into(), json!({"trainingLoss": loss}));
-        }
-        if let Some(config) = &job.customization_config {
-            obj.insert("customizationConfig".into(), config.clone());
-        }
+        insert_training_setup(obj, job);
     }
     out
 }

@@ -5,6 +5,7 @@ use super::checks::{
     check_hyperparameters, check_job_name, check_model_name, check_role_arn, check_s3_uri,
     check_token,
 };
+use super::paging::find_by_id;
 use super::paging::{page, with_next};
 use super::{body, required, tags};
 use crate::emulator::catalog::{self, foundation_arn};
@@ -19,15 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(super) fn find_job<'s>(state: &'s State, id: &str) -> Result<&'s Job, AwsError> {
-    state
-        .jobs
-        .get(id)
-        .or_else(|| state.jobs.values().find(|j| j.name == id))
-        .ok_or_else(|| {
-            AwsError::not_found(format!(
-                "Could not find a model customization job with identifier {id}."
-            ))
-        })
+    find_by_id(&state.jobs, id, |j| &j.name, "model customization job")
 }
 
 /// The request without its token, to tell a retry from a different request with the same token.
@@ -258,14 +251,9 @@ pub fn job_json(job: &Job) -> Value {
         "statusDetails": details,
         "creationTime": iso_millis(job.created),
         "lastModifiedTime": iso_millis(job.last_modified),
-        "baseModelArn": job.base_model_arn,
-        "hyperParameters": job.hyperparameters,
-        "trainingDataConfig": {"s3Uri": job.training_uri},
-        "validationDataConfig": {"validators": job.validation_uris.iter().map(|u| json!({"s3Uri": u})).collect::<Vec<_>>()},
-        "outputDataConfig": {"s3Uri": job.output_uri},
-        "customizationType": job.customization_type,
     });
     let obj = out.as_object_mut().expect("object");
+    insert_training_setup(obj, job);
     if let Some(arn) = &job.custom_model_arn {
         obj.insert("outputModelArn".into(), json!(arn));
     }
@@ -278,9 +266,6 @@ pub fn job_json(job: &Job) -> Value {
     if let Some(ended) = job.ended {
         obj.insert("endTime".into(), json!(iso_millis(ended)));
     }
-    if let Some(loss) = job.training_loss {
-        obj.insert("trainingMetrics".into(), json!({"trainingLoss": loss}));
-    }
     if !job.validation_losses.is_empty() {
         obj.insert(
             "validationMetrics".into(),
@@ -291,10 +276,35 @@ pub fn job_json(job: &Job) -> Value {
                 .collect::<Vec<_>>()),
         );
     }
+    out
+}
+
+/// What a job was set up with, as GetModelCustomizationJob and GetCustomModel both report it:
+/// base model, type, hyperparameters, data and output locations, training metrics, config.
+pub(super) fn insert_training_setup(obj: &mut Map<String, Value>, job: &Job) {
+    let validators: Vec<Value> = job
+        .validation_uris
+        .iter()
+        .map(|u| json!({"s3Uri": u}))
+        .collect();
+    obj.insert("baseModelArn".into(), json!(job.base_model_arn));
+    obj.insert("customizationType".into(), json!(job.customization_type));
+    obj.insert("hyperParameters".into(), json!(job.hyperparameters));
+    obj.insert(
+        "trainingDataConfig".into(),
+        json!({"s3Uri": job.training_uri}),
+    );
+    obj.insert(
+        "validationDataConfig".into(),
+        json!({ "validators": validators }),
+    );
+    obj.insert("outputDataConfig".into(), json!({"s3Uri": job.output_uri}));
+    if let Some(loss) = job.training_loss {
+        obj.insert("trainingMetrics".into(), json!({"trainingLoss": loss}));
+    }
     if let Some(config) = &job.customization_config {
         obj.insert("customizationConfig".into(), config.clone());
     }
-    out
 }
 
 pub(super) fn list_jobs(ctx: &Ctx, req: &AwsRequest) -> Outcome {

@@ -2,7 +2,7 @@
 //! the configured delay.
 
 use super::checks::{check_model_name, check_token};
-use super::paging::{page, with_next};
+use super::paging::{find_by_id, page, with_next};
 use super::{body, required, tags};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Deployment, State};
@@ -12,15 +12,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 pub(super) fn find_deployment<'s>(state: &'s State, id: &str) -> Result<&'s Deployment, AwsError> {
-    state
-        .deployments
-        .get(id)
-        .or_else(|| state.deployments.values().find(|d| d.name == id))
-        .ok_or_else(|| {
-            AwsError::not_found(format!(
-                "Could not find a custom model deployment with identifier {id}."
-            ))
-        })
+    find_by_id(
+        &state.deployments,
+        id,
+        |d| &d.name,
+        "custom model deployment",
+    )
 }
 
 pub fn deployment_status(deployment: &Deployment, now: DateTime<Utc>) -> &'static str {

@@ -1,9 +1,8 @@
 //! ListFoundationModels and GetFoundationModel over the catalog.
 
-use crate::emulator::catalog::{self};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::wire::{json, Outcome};
-use crate::emulator::Ctx;
+use crate::emulator::{catalog, Ctx};
 use serde_json::{json, Value};
 
 pub(super) fn list_foundation_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {

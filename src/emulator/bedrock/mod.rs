@@ -14,10 +14,9 @@ pub use checks::{check_hyperparameters, check_s3_uri};
 pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
 
-use super::catalog::{self};
 use super::request::AwsRequest;
 use super::wire::{json, AwsError, Outcome};
-use super::Ctx;
+use super::{catalog, Ctx};
 use axum::http::Method;
 use chrono::{DateTime, Utc};
 use custom_models::{delete_custom_model, find_model, list_custom_models, model_json};

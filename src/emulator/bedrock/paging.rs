@@ -1,4 +1,5 @@
-//! Sorting, filtering and paging of listings, the way Bedrock's List* calls do.
+//! Finding a resource by ARN or name, and sorting, filtering and paging listings, the way
+//! Bedrock's Get* and List* calls do.
 
 use super::parse_time;
 use crate::emulator::request::AwsRequest;
@@ -7,6 +8,22 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// A resource by ARN (its key) or by name, or `ResourceNotFoundException` naming the kind.
+pub(super) fn find_by_id<'s, T>(
+    resources: &'s BTreeMap<String, T>,
+    id: &str,
+    name: impl Fn(&T) -> &str,
+    kind: &str,
+) -> Result<&'s T, AwsError> {
+    resources
+        .get(id)
+        .or_else(|| resources.values().find(|r| name(r) == id))
+        .ok_or_else(|| {
+            AwsError::not_found(format!("Could not find a {kind} with identifier {id}."))
+        })
+}
 
 /// Sort, filter and page a listing the way Bedrock's List* calls do.
 pub(super) fn page<T>(

@@ -4,7 +4,7 @@ use super::listing::list_objects_v2;
 use super::objects::delete_objects;
 use super::xml::{field, xml_fields};
 use super::{
-    internal, malformed_xml, method_not_allowed, no_such_bucket, status, xml_ok, NAMESPACE,
+    bucket_mut, bucket_ref, internal, malformed_xml, method_not_allowed, status, xml_ok, NAMESPACE,
 };
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Bucket, PublicAccessBlock};
@@ -64,10 +64,7 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
     }
     if req.has_query("location") && *method == Method::GET {
         let state = ctx.store.lock();
-        let b = state
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| no_such_bucket(bucket))?;
+        let b = bucket_ref(&state, bucket)?;
         let region = if b.region == "us-east-1" {
             String::new()
         } else {
@@ -88,10 +85,7 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
         Method::PUT => create_bucket(ctx, req, bucket),
         Method::HEAD => {
             let state = ctx.store.lock();
-            let b = state
-                .buckets
-                .get(bucket)
-                .ok_or_else(|| no_such_bucket(bucket))?;
+            let b = bucket_ref(&state, bucket)?;
             let mut resp = status(200);
             resp.headers_mut().insert(
                 "x-amz-bucket-region",
@@ -101,10 +95,7 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
         }
         Method::DELETE => {
             let mut state = ctx.store.lock();
-            let b = state
-                .buckets
-                .get(bucket)
-                .ok_or_else(|| no_such_bucket(bucket))?;
+            let b = bucket_ref(&state, bucket)?;
             if !b.objects.is_empty() {
                 return Err(AwsError::new(
                     409,
@@ -173,10 +164,7 @@ pub(super) fn create_bucket(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcom
 
 pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
     let mut state = ctx.store.lock();
-    let b = state
-        .buckets
-        .get_mut(bucket)
-        .ok_or_else(|| no_such_bucket(bucket))?;
+    let b = bucket_mut(&mut state, bucket)?;
     match req.method {
         Method::PUT => {
             let fields = xml_fields(&req.body)?;
@@ -249,52 +237,53 @@ impl Default for EncryptionSetting {
     }
 }
 
-pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
-    let mut state = ctx.store.lock();
-    let b = state
-        .buckets
-        .get_mut(bucket)
-        .ok_or_else(|| no_such_bucket(bucket))?;
-    match req.method {
-        Method::PUT => {
-            // Only the modelled fields are kept, and the answer is written from them.
-            let fields = xml_fields(&req.body)?;
-            const DEFAULT: &str =
-                "ServerSideEncryptionConfiguration/Rule/ApplyServerSideEncryptionByDefault";
-            let algorithm =
-                field(&fields, &format!("{DEFAULT}/SSEAlgorithm")).ok_or_else(malformed_xml)?;
-            if !matches!(algorithm, "AES256" | "aws:kms" | "aws:kms:dsse") {
-                return Err(malformed_xml());
-            }
-            let setting = EncryptionSetting {
-                algorithm: algorithm.to_string(),
-                kms_key: field(&fields, &format!("{DEFAULT}/KMSMasterKeyID")).map(str::to_string),
-                bucket_key: field(
-                    &fields,
-                    "ServerSideEncryptionConfiguration/Rule/BucketKeyEnabled",
-                ) == Some("true"),
-            };
-            b.encryption = Some(serde_json::to_string(&setting).map_err(internal)?);
-            ctx.save(&state)?;
-            Ok(status(200))
-        }
-        Method::GET => {
-            let setting = b
-                .encryption
-                .as_deref()
-                .and_then(|stored| serde_json::from_str::<EncryptionSetting>(stored).ok())
-                .unwrap_or_default();
-            Ok(encryption_xml(
-                &setting.algorithm,
-                setting.kms_key.as_deref(),
-                setting.bucket_key,
-            ))
-        }
-        Method::DELETE => {
-            b.encryption = None;
-            ctx.save(&state)?;
-            Ok(status(204))
-        }
-        _ => Err(method_not_allowed()),
+/// The modelled fields of a PutBucketEncryption body (only these are kept, and the answer to
+/// GetBucketEncryption is written from them).
+fn parse_encryption(body: &[u8]) -> Result<EncryptionSetting, AwsError> {
+    const RULE: &str = "ServerSideEncryptionConfiguration/Rule";
+    let fields = xml_fields(body)?;
+    let by_default = |name: &str| {
+        field(
+            &fields,
+            &format!("{RULE}/ApplyServerSideEncryptionByDefault/{name}"),
+        )
+    };
+    let algorithm = by_default("SSEAlgorithm").ok_or_else(malformed_xml)?;
+    if !matches!(algorithm, "AES256" | "aws:kms" | "aws:kms:dsse") {
+        return Err(malformed_xml());
     }
+    Ok(EncryptionSetting {
+        algorithm: algorithm.to_string(),
+        kms_key: by_default("KMSMasterKeyID").map(str::to_string),
+        bucket_key: field(&fields, &format!("{RULE}/BucketKeyEnabled")) == Some("true"),
+    })
+}
+
+pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    // Parse before taking the lock: no other request waits on this one's XML.
+    let setting = match req.method {
+        Method::PUT => Some(parse_encryption(&req.body)?),
+        Method::GET | Method::DELETE => None,
+        _ => return Err(method_not_allowed()),
+    };
+    let mut state = ctx.store.lock();
+    let b = bucket_mut(&mut state, bucket)?;
+    if req.method == Method::GET {
+        let setting = b
+            .encryption
+            .as_deref()
+            .and_then(|stored| serde_json::from_str::<EncryptionSetting>(stored).ok())
+            .unwrap_or_default();
+        return Ok(encryption_xml(
+            &setting.algorithm,
+            setting.kms_key.as_deref(),
+            setting.bucket_key,
+        ));
+    }
+    b.encryption = match setting {
+        Some(setting) => Some(serde_json::to_string(&setting).map_err(internal)?),
+        None => None,
+    };
+    ctx.save(&state)?;
+    Ok(status(if req.method == Method::PUT { 200 } else { 204 }))
 }

@@ -1,6 +1,6 @@
 //! ListObjectsV2: prefix, delimiter, pagination and URL encoding of keys.
 
-use super::{no_such_bucket, xml_ok, MAX_KEYS, URL_SAFE};
+use super::{bucket_ref, xml_ok, MAX_KEYS, URL_SAFE};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::wire::{iso_millis, AwsError, Outcome};
 use crate::emulator::Ctx;
@@ -45,10 +45,7 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
     };
 
     let state = ctx.store.lock();
-    let b = state
-        .buckets
-        .get(bucket)
-        .ok_or_else(|| no_such_bucket(bucket))?;
+    let b = bucket_ref(&state, bucket)?;
     let mut contents = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut last_seen = None;

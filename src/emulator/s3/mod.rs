@@ -14,7 +14,7 @@ mod tests;
 mod xml;
 
 use super::request::{decode, AwsRequest};
-use super::state::Object;
+use super::state::{Bucket, Object, State};
 use super::wire::{response, AwsError, HttpResponse, Outcome};
 use super::xml_writer::Xml;
 use super::Ctx;
@@ -71,6 +71,30 @@ fn internal(e: impl std::fmt::Display) -> AwsError {
     )
 }
 
+/// A bucket, or `NoSuchBucket`.
+fn bucket_ref<'s>(state: &'s State, bucket: &str) -> Result<&'s Bucket, AwsError> {
+    state
+        .buckets
+        .get(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))
+}
+
+/// A bucket to change, or `NoSuchBucket`.
+fn bucket_mut<'s>(state: &'s mut State, bucket: &str) -> Result<&'s mut Bucket, AwsError> {
+    state
+        .buckets
+        .get_mut(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))
+}
+
+/// An object, or `NoSuchBucket` / `NoSuchKey`.
+fn object_ref<'s>(state: &'s State, bucket: &str, key: &str) -> Result<&'s Object, AwsError> {
+    bucket_ref(state, bucket)?
+        .objects
+        .get(key)
+        .ok_or_else(|| no_such_key(key))
+}
+
 /// A 200 with an XML document whose root element, in S3's namespace, holds what `inner`
 /// writes.
 fn xml_ok(root: &str, inner: impl FnOnce(&mut Xml)) -> HttpResponse {
@@ -124,15 +148,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
 pub fn internal_get(ctx: &Ctx, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
     let blob = {
         let state = ctx.store.lock();
-        let b = state
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| no_such_bucket(bucket))?;
-        b.objects
-            .get(key)
-            .ok_or_else(|| no_such_key(key))?
-            .blob
-            .clone()
+        object_ref(&state, bucket, key)?.blob.clone()
     };
     ctx.store.read_blob(&blob).map_err(internal)
 }

@@ -1,13 +1,16 @@
 //! Multipart upload: create, upload part, complete, abort.
 
 use super::chunked::payload;
-use super::xml::xml_fields;
-use super::{internal, malformed_xml, no_such_bucket, status, xml_ok, MIN_PART_SIZE};
+use super::xml::{values, xml_fields};
+use super::{
+    bucket_mut, internal, malformed_xml, method_not_allowed, no_such_bucket, status, xml_ok,
+    MIN_PART_SIZE,
+};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Object, State, Upload};
 use crate::emulator::wire::{random_id, AwsError, Outcome};
 use crate::emulator::Ctx;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use chrono::Utc;
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
@@ -40,27 +43,44 @@ pub(super) fn no_such_upload(upload: &str) -> AwsError {
     AwsError::new(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.").with("UploadId", upload)
 }
 
-pub(super) fn take_upload(
-    state: &mut State,
-    bucket: &str,
-    key: &str,
-    upload: &str,
-) -> Result<Upload, AwsError> {
-    match state.uploads.get(upload) {
-        Some(u) if u.bucket == bucket && u.key == key => {
-            Ok(state.uploads.remove(upload).expect("present"))
+/// An open multipart upload, as a request names it: `/bucket/key?uploadId=id`.
+pub(super) struct UploadRef<'a> {
+    pub(super) bucket: &'a str,
+    pub(super) key: &'a str,
+    pub(super) id: &'a str,
+}
+
+/// A call on an open upload: upload a part (PUT), complete (POST) or abort (DELETE).
+pub(super) fn upload_call(ctx: &Ctx, req: &AwsRequest, upload: &UploadRef<'_>) -> Outcome {
+    match req.method {
+        Method::PUT => upload_part(ctx, req, upload),
+        Method::POST => complete_upload(ctx, req, upload),
+        Method::DELETE => {
+            let mut state = ctx.store.lock();
+            let removed = take_upload(&mut state, upload)?;
+            ctx.save(&state)?;
+            drop(state);
+            for (blob, _, _) in removed.parts.into_values() {
+                ctx.store.delete_blob(&blob);
+            }
+            Ok(status(204))
         }
-        _ => Err(no_such_upload(upload)),
+        _ => Err(method_not_allowed()),
     }
 }
 
-pub(super) fn upload_part(
-    ctx: &Ctx,
-    req: &AwsRequest,
-    bucket: &str,
-    key: &str,
-    upload: &str,
-) -> Outcome {
+/// Remove an open upload from the state, or `NoSuchUpload`.
+fn take_upload(state: &mut State, upload: &UploadRef<'_>) -> Result<Upload, AwsError> {
+    match state.uploads.get(upload.id) {
+        Some(u) if u.bucket == upload.bucket && u.key == upload.key => {
+            Ok(state.uploads.remove(upload.id).expect("present"))
+        }
+        _ => Err(no_such_upload(upload.id)),
+    }
+}
+
+fn upload_part(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outcome {
+    let (bucket, key, upload) = (upload_ref.bucket, upload_ref.key, upload_ref.id);
     let number: u32 = req
         .query_value("partNumber")
         .and_then(|n| n.parse().ok())
@@ -101,24 +121,11 @@ pub(super) fn upload_part(
     Ok(resp)
 }
 
-pub(super) fn complete_upload(
-    ctx: &Ctx,
-    req: &AwsRequest,
-    bucket: &str,
-    key: &str,
-    upload: &str,
-) -> Outcome {
+fn complete_upload(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outcome {
+    let (bucket, key, upload) = (upload_ref.bucket, upload_ref.key, upload_ref.id);
     let fields = xml_fields(&req.body)?;
-    let numbers: Vec<&str> = fields
-        .iter()
-        .filter(|(p, _)| p == "CompleteMultipartUpload/Part/PartNumber")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let etags: Vec<&str> = fields
-        .iter()
-        .filter(|(p, _)| p == "CompleteMultipartUpload/Part/ETag")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let numbers = values(&fields, "CompleteMultipartUpload/Part/PartNumber");
+    let etags = values(&fields, "CompleteMultipartUpload/Part/ETag");
     if numbers.is_empty() || numbers.len() != etags.len() {
         return Err(malformed_xml());
     }
@@ -166,10 +173,7 @@ pub(super) fn complete_upload(
     let blob = ctx.store.put_blob(&body).map_err(internal)?;
     let all_parts: Vec<String> = u.parts.values().map(|(b, _, _)| b.clone()).collect();
     state.uploads.remove(upload);
-    let b = state
-        .buckets
-        .get_mut(bucket)
-        .ok_or_else(|| no_such_bucket(bucket))?;
+    let b = bucket_mut(&mut state, bucket)?;
     let replaced = b.objects.insert(
         key.to_string(),
         Object {

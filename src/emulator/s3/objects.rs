@@ -1,9 +1,9 @@
 //! Object calls: put, get (with ranges), head, delete, and the batch DeleteObjects.
 
 use super::chunked::payload;
-use super::multipart::{complete_upload, create_upload, take_upload, upload_part};
-use super::xml::{field, xml_fields};
-use super::{internal, method_not_allowed, no_such_bucket, no_such_key, status, xml_ok};
+use super::multipart::{create_upload, upload_call, UploadRef};
+use super::xml::{field, values, xml_fields};
+use super::{bucket_mut, internal, method_not_allowed, no_such_bucket, object_ref, status, xml_ok};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::Object;
 use crate::emulator::wire::{http_date, response, AwsError, Outcome};
@@ -20,27 +20,15 @@ pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) 
             "Your key is too long",
         ));
     }
-    let upload_id = req.query_value("uploadId");
-    match (&req.method, upload_id) {
-        (&Method::PUT, Some(upload)) => upload_part(ctx, req, bucket, key, upload),
-        (&Method::PUT, None) => put_object(ctx, req, bucket, key),
-        (&Method::GET, _) | (&Method::HEAD, _) => get_object(ctx, req, bucket, key),
-        (&Method::DELETE, Some(upload)) => {
+    if let Some(id) = req.query_value("uploadId") {
+        return upload_call(ctx, req, &UploadRef { bucket, key, id });
+    }
+    match req.method {
+        Method::PUT => put_object(ctx, req, bucket, key),
+        Method::GET | Method::HEAD => get_object(ctx, req, bucket, key),
+        Method::DELETE => {
             let mut state = ctx.store.lock();
-            let removed = take_upload(&mut state, bucket, key, upload)?;
-            ctx.save(&state)?;
-            drop(state);
-            for (blob, _, _) in removed.parts.into_values() {
-                ctx.store.delete_blob(&blob);
-            }
-            Ok(status(204))
-        }
-        (&Method::DELETE, None) => {
-            let mut state = ctx.store.lock();
-            let b = state
-                .buckets
-                .get_mut(bucket)
-                .ok_or_else(|| no_such_bucket(bucket))?;
+            let b = bucket_mut(&mut state, bucket)?;
             let removed = b.objects.remove(key);
             ctx.save(&state)?;
             drop(state);
@@ -49,8 +37,7 @@ pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) 
             }
             Ok(status(204))
         }
-        (&Method::POST, _) if req.has_query("uploads") => create_upload(ctx, req, bucket, key),
-        (&Method::POST, Some(upload)) => complete_upload(ctx, req, bucket, key, upload),
+        Method::POST if req.has_query("uploads") => create_upload(ctx, req, bucket, key),
         _ => Err(method_not_allowed()),
     }
 }
@@ -150,14 +137,7 @@ pub(super) fn byte_range(header: &str, size: u64) -> Result<(u64, u64), ()> {
 pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
     let object = {
         let state = ctx.store.lock();
-        let b = state
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| no_such_bucket(bucket))?;
-        b.objects
-            .get(key)
-            .cloned()
-            .ok_or_else(|| no_such_key(key))?
+        object_ref(&state, bucket, key)?.clone()
     };
     let head = req.method == Method::HEAD;
     let range = match req.header("range") {
@@ -230,11 +210,7 @@ pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -
 
 pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
     let fields = xml_fields(&req.body)?;
-    let keys: Vec<&str> = fields
-        .iter()
-        .filter(|(p, _)| p == "Delete/Object/Key")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let keys = values(&fields, "Delete/Object/Key");
     if keys.len() > 1000 {
         return Err(AwsError::new(
             400,
@@ -244,10 +220,7 @@ pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outco
     }
     let quiet = field(&fields, "Delete/Quiet") == Some("true");
     let mut state = ctx.store.lock();
-    let b = state
-        .buckets
-        .get_mut(bucket)
-        .ok_or_else(|| no_such_bucket(bucket))?;
+    let b = bucket_mut(&mut state, bucket)?;
     let mut removed = Vec::new();
     for key in &keys {
         if let Some(object) = b.objects.remove(*key) {

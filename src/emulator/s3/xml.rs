@@ -34,6 +34,15 @@ pub(super) fn xml_fields(body: &[u8]) -> Result<Vec<(String, String)>, AwsError>
     Ok(out)
 }
 
+/// Every value at `path`, in document order (repeated elements such as `Delete/Object/Key`).
+pub(super) fn values<'a>(fields: &'a [(String, String)], path: &str) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(p, _)| p == path)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 pub(super) fn field<'a>(fields: &'a [(String, String)], path: &str) -> Option<&'a str> {
     fields
         .iter()

@@ -69,22 +69,12 @@ impl<'o> Analyzer<'o> {
         });
     }
 
-    pub(super) fn error(
-        &mut self,
-        line: usize,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.push(Severity::Error, line, field, message);
+    pub(super) fn error(&mut self, line: usize, field: impl Into<String>, msg: impl Into<String>) {
+        self.push(Severity::Error, line, field, msg);
     }
 
-    pub(super) fn warn(
-        &mut self,
-        line: usize,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.push(Severity::Warning, line, field, message);
+    pub(super) fn warn(&mut self, line: usize, field: impl Into<String>, msg: impl Into<String>) {
+        self.push(Severity::Warning, line, field, msg);
     }
 
     /// The issues found so far, as the outcome of a line without a valid record.

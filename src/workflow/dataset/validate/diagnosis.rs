@@ -169,13 +169,11 @@ impl<'o> Analyzer<'o> {
                     Value::String(s) => text = Some(s.as_str()),
                     other => self.error(line, format!("{field}.text"), format!("must be a string, found {}", kind(other))),
                 },
-                "image" | "video" | "document" => self.error(
-                    line,
+                "image" | "video" | "document" => self.error(line,
                     format!("{field}.{key}"),
                     "Invalid content, image/video/document samples not supported by Nova Micro model: keep text blocks only",
                 ),
-                "toolUse" | "toolResult" | "reasoningContent" => self.error(
-                    line,
+                "toolUse" | "toolResult" | "reasoningContent" => self.error(line,
                     format!("{field}.{key}"),
                     "tool and reasoning blocks are not supported for Nova Micro fine-tuning: keep text blocks only",
                 ),
