@@ -10,6 +10,7 @@ pub mod faults;
 pub mod iam;
 pub mod models;
 pub mod policy;
+pub mod regions;
 pub mod request;
 pub mod s3;
 pub mod server;

@@ -56,7 +56,8 @@ impl AwsRequest {
             .trim_start_matches('/')
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(decode)
+            // A segment that is not UTF-8 stays encoded: it names nothing, so lookups fail.
+            .map(|s| decode(s).unwrap_or_else(|| s.to_string()))
             .collect()
     }
 
@@ -92,8 +93,13 @@ impl AwsRequest {
     }
 }
 
-pub fn decode(segment: &str) -> String {
-    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+/// A percent-encoded path segment, or `None` when its bytes are not UTF-8: two such names
+/// must never decode to the same text (S3 refuses them).
+pub fn decode(segment: &str) -> Option<String> {
+    percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
 }
 
 /// The credential scope of a SigV4-signed request: (access key, region, service).

@@ -46,6 +46,7 @@ impl RunningEmulator {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.ctx.store.release();
     }
 }
 
@@ -116,7 +117,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         &body,
     );
     let head = parts.method == Method::HEAD;
-    let req = AwsRequest {
+    let req = Arc::new(AwsRequest {
         method: parts.method,
         raw_path,
         query,
@@ -129,7 +130,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
             .unwrap_or_else(|| ctx.config.region.clone()),
         access_key: scope.map(|(k, _, _)| k),
         received,
-    };
+    });
 
     let faults = ctx.config.faults;
     let outcome = if Faults::applies_to(service) && faults != Faults::default() {
@@ -172,18 +173,37 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
     response
 }
 
+/// Run the service's handler off the async workers (handlers read and write files and run
+/// models). A handler that panics answers 500 with the service's internal-error code, and
+/// the connection, the server and the state stay usable.
 async fn dispatch(
     ctx: &Arc<Ctx>,
-    req: &AwsRequest,
+    req: &Arc<AwsRequest>,
     request_id: &str,
 ) -> Result<HttpResponse, AwsError> {
-    match req.service {
-        Service::Sts => sts::handle(ctx, req, request_id),
-        Service::Iam => iam::handle(ctx, req, request_id),
-        Service::S3 => s3::handle(ctx, req),
-        Service::Bedrock => bedrock::handle(ctx, req),
-        Service::BedrockRuntime => bedrock_runtime::handle(ctx, req),
-    }
+    let (ctx, req, id) = (Arc::clone(ctx), Arc::clone(req), request_id.to_string());
+    let service = req.service;
+    let handled = tokio::task::spawn_blocking(move || match req.service {
+        Service::Sts => sts::handle(&ctx, &req, &id),
+        Service::Iam => iam::handle(&ctx, &req, &id),
+        Service::S3 => s3::handle(&ctx, &req),
+        Service::Bedrock => bedrock::handle(&ctx, &req),
+        Service::BedrockRuntime => bedrock_runtime::handle(&ctx, &req),
+    })
+    .await;
+    handled.unwrap_or_else(|e| {
+        log::error!(target: "nova_ft.emulator", "request {request_id}: handler failed: {e}");
+        let message = format!(
+            "The nova_ft emulator failed on this request (request {request_id}); it keeps serving."
+        );
+        Err(match service {
+            Service::S3 => AwsError::new(500, "InternalError", message),
+            Service::Iam | Service::Sts => AwsError::new(500, "ServiceFailure", message),
+            Service::Bedrock | Service::BedrockRuntime => {
+                AwsError::new(500, "InternalServerException", message)
+            }
+        })
+    })
 }
 
 fn error_response(

@@ -14,6 +14,8 @@ use std::sync::{Mutex, MutexGuard};
 
 const STATE_FILE: &str = "state.json";
 const BLOB_DIR: &str = "objects";
+/// Held (an OS file lock) by the one emulator that uses the data directory; holds its PID.
+const LOCK_FILE: &str = "emulator.lock";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
@@ -177,8 +179,80 @@ pub struct Deployment {
 pub struct Store {
     dir: PathBuf,
     state: Mutex<State>,
+    /// The data directory's lock, released by [`Store::release`] or when the store is dropped.
+    lock_file: Mutex<Option<std::fs::File>>,
     /// Keeps a temporary data directory alive (and removes it) when none was given.
     _temp: Option<tempfile::TempDir>,
+}
+
+/// Take the data directory's lock, so a second emulator cannot overwrite the first one's
+/// state; the lock goes with the process, however it ends.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| NovaError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "another process".to_string(),
+                pid => format!("process {pid}"),
+            };
+            return Err(NovaError::Emulator {
+                message: format!(
+                    "{}: this data directory is in use by another emulator ({holder}); stop that one, or give this one another --data-dir",
+                    dir.display()
+                ),
+                source: None,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(NovaError::io(&path, e)),
+    }
+    let pid = std::process::id().to_string();
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(pid.as_bytes()));
+    written.map_err(|e| NovaError::io(&path, e))?;
+    Ok(file)
+}
+
+/// What a crash can leave behind: temporary files of writes that never finished, and blobs
+/// that no object or open upload refers to. Run with the data directory locked.
+fn remove_leftovers(dir: &Path, state: &State) {
+    let referenced: std::collections::HashSet<&str> = state
+        .buckets
+        .values()
+        .flat_map(|b| b.objects.values().map(|o| o.blob.as_str()))
+        .chain(
+            state
+                .uploads
+                .values()
+                .flat_map(|u| u.parts.values().map(|(blob, _, _)| blob.as_str())),
+        )
+        .collect();
+    for folder in [dir.to_path_buf(), dir.join(BLOB_DIR)] {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            let orphan = folder != dir && !referenced.contains(name.as_ref());
+            if is_file && (name.ends_with(".tmp") || orphan) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 impl Store {
@@ -195,6 +269,7 @@ impl Store {
             }
         };
         std::fs::create_dir_all(dir.join(BLOB_DIR)).map_err(|e| NovaError::io(&dir, e))?;
+        let lock_file = lock_data_dir(&dir)?;
         let state_path = dir.join(STATE_FILE);
         let state = match std::fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -209,11 +284,23 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(NovaError::io(&state_path, e)),
         };
+        remove_leftovers(&dir, &state);
         Ok(Store {
             dir,
             state: Mutex::new(state),
+            lock_file: Mutex::new(Some(lock_file)),
             _temp: temp,
         })
+    }
+
+    /// Let another emulator use the data directory (after this one stopped writing).
+    pub fn release(&self) {
+        let file = self
+            .lock_file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(file);
     }
 
     pub fn dir(&self) -> &Path {

@@ -102,20 +102,26 @@ fn write_as_role(
         .map_err(|e| format!("{}: s3://{bucket}/{key}: {}", e.code, e.message))
 }
 
-/// Change a job under the lock and save; returns false if the job has gone (or the emulator is
-/// stopping: the next emulator on this data directory resumes the job instead).
-fn update(ctx: &Ctx, arn: &str, change: impl FnOnce(&mut Job)) -> bool {
+/// Change a job under the lock and save. Nothing changes if the job has gone or the emulator
+/// is stopping (the next emulator on this data directory resumes the job instead). A state
+/// that cannot be saved is the job's failure, with the reason.
+fn update(ctx: &Ctx, arn: &str, change: impl FnOnce(&mut Job)) -> Result<(), Ending> {
     let mut state = ctx.store.lock();
     if ctx.is_shutting_down() {
-        return false;
+        return Ok(());
     }
     let Some(job) = state.jobs.get_mut(arn) else {
-        return false;
+        return Ok(());
     };
     change(job);
     job.last_modified = Utc::now();
-    let _ = ctx.store.save(&state);
-    true
+    ctx.store.save(&state).map_err(|e| not_saved(&e))
+}
+
+fn not_saved(error: &impl std::fmt::Display) -> Ending {
+    Ending::Failed(format!(
+        "Internal error: the emulator could not save the job's state ({error})."
+    ))
 }
 
 fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
@@ -137,7 +143,14 @@ enum Ending {
 pub fn spawn(ctx: Arc<Ctx>, arn: String) {
     log::info!(target: "nova_ft.emulator", "job {arn} started (local trainer)");
     tokio::task::spawn_blocking(move || {
-        let ending = run(&ctx, &arn);
+        // A bug in a local model fails the job, as Bedrock fails a job on an internal error,
+        // instead of leaving it InProgress forever.
+        let ending = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&ctx, &arn)))
+            .unwrap_or_else(|_| {
+                Ending::Failed(
+                    "Internal error: the local trainer failed on this job. Start it again; if it fails again, report it with the data.".into(),
+                )
+            });
         finish(&ctx, &arn, ending);
     });
 }
@@ -156,13 +169,16 @@ pub fn resume_all(ctx: &Arc<Ctx>) {
         if status == JobStatus::Stopping {
             finish(ctx, &arn, Ending::Stopped);
         } else {
-            update(ctx, &arn, |j| {
+            if let Err(failed) = update(ctx, &arn, |j| {
                 j.steps = [
                     "InProgress".into(),
                     "NotStarted".into(),
                     "NotStarted".into(),
                 ]
-            });
+            }) {
+                finish(ctx, &arn, failed);
+                continue;
+            }
             spawn(Arc::clone(ctx), arn);
         }
     }
@@ -175,7 +191,7 @@ fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
         }
         other => log::info!(target: "nova_ft.emulator", "job {arn} {other:?}"),
     }
-    update(ctx, arn, |job| {
+    let saved = update(ctx, arn, |job| {
         let now = Utc::now();
         job.ended = Some(now);
         match ending {
@@ -198,6 +214,10 @@ fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
             }
         }
     });
+    if let Err(Ending::Failed(why)) = saved {
+        // The last state is not on disk: a restart on this data directory runs the job again.
+        log::error!(target: "nova_ft.emulator", "job {arn}: {why}");
+    }
 }
 
 /// Wait the configured step delay, in slices, so a shutdown or a stop is noticed quickly.
@@ -225,6 +245,17 @@ fn training_config(job: &Job) -> TrainingConfig {
         learning_rate: get("learningRate", 1e-5),
         warmup_steps: get("learningRateWarmupSteps", 10.0) as u32,
     }
+}
+
+/// Record the sub-steps' statuses and wait the step delay; an `Ending` when the job must not
+/// go on (stopped, or its state could not be saved).
+fn next_step(ctx: &Ctx, arn: &str, steps: [&str; 3]) -> Result<(), Ending> {
+    update(ctx, arn, |j| j.steps = steps.map(String::from))?;
+    pause(ctx, arn);
+    if stop_requested(ctx, arn) {
+        return Err(Ending::Stopped);
+    }
+    Ok(())
 }
 
 fn run(ctx: &Ctx, arn: &str) -> Ending {
@@ -275,14 +306,9 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         }
         Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
     };
-    update(ctx, arn, |j| {
-        j.steps = ["Completed".into(), "InProgress".into(), "NotStarted".into()]
-    });
-
     // 2. Data processing: for distillation, the teacher answers the prompts.
-    pause(ctx, arn);
-    if stop_requested(ctx, arn) {
-        return Ending::Stopped;
+    if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {
+        return ending;
     }
     let validation: Vec<Conversation> = splits.drain(1..).flatten().collect();
     let mut training = splits.pop().unwrap_or_default();
@@ -314,14 +340,9 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             });
         }
     }
-    update(ctx, arn, |j| {
-        j.steps = ["Completed".into(), "Completed".into(), "InProgress".into()]
-    });
-
     // 3. Training, then the artifacts.
-    pause(ctx, arn);
-    if stop_requested(ctx, arn) {
-        return Ending::Stopped;
+    if let Err(ending) = next_step(ctx, arn, ["Completed", "Completed", "InProgress"]) {
+        return ending;
     }
     let run = match TrainedModel::train(&training, &validation, training_config(&job)) {
         Ok(run) => run,
@@ -394,12 +415,22 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         },
     );
     if let Some(j) = state.jobs.get_mut(arn) {
-        j.custom_model_arn = Some(model_arn);
+        j.custom_model_arn = Some(model_arn.clone());
         j.training_loss = final_train;
         j.validation_losses = final_valid;
     }
-    let _ = ctx.store.save(&state);
-    Ending::Completed
+    match ctx.store.save(&state) {
+        Ok(()) => Ending::Completed,
+        Err(e) => {
+            // The model is not recorded: take it back out, so the state on disk and in
+            // memory agree, and the job fails saying why.
+            if let Some(j) = state.jobs.get_mut(arn) {
+                j.custom_model_arn = None;
+            }
+            state.custom_models.remove(&model_arn);
+            not_saved(&e)
+        }
+    }
 }
 
 /// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.
@@ -409,4 +440,52 @@ fn metrics_csv(loss_column: &str, rows: &[(usize, u32, f64)]) -> Vec<u8> {
         out.push_str(&format!("{step},{epoch},{loss},{}\n", loss.exp()));
     }
     out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::EmulatorConfig;
+
+    fn job(arn: &str) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "arn": arn, "name": "j", "custom_model_name": "m", "custom_model_arn": null,
+            "role_arn": "arn:aws:iam::123456789012:role/r", "client_request_token": null,
+            "base_model_id": "amazon.nova-micro-v1:0:128k", "base_model_arn": "b",
+            "customization_type": "FINE_TUNING", "training_uri": "s3://b/t.jsonl",
+            "validation_uris": [], "output_uri": "s3://b/out/", "hyperparameters": {},
+            "customization_config": null, "status": "InProgress",
+            "steps": ["InProgress", "NotStarted", "NotStarted"], "failure_message": null,
+            "created": "2026-01-01T00:00:00Z", "last_modified": "2026-01-01T00:00:00Z",
+            "ended": null, "training_loss": null, "validation_losses": [], "job_tags": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_state_that_cannot_be_saved_fails_the_job_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx::new(EmulatorConfig {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/j/abc";
+        ctx.store.lock().jobs.insert(arn.into(), job(arn));
+        assert!(update(&ctx, arn, |j| j.steps[0] = "Completed".into()).is_ok());
+        // A directory where the state file goes: the atomic rename onto it fails.
+        let state_file = dir.path().join("state.json");
+        std::fs::remove_file(&state_file).unwrap();
+        std::fs::create_dir(&state_file).unwrap();
+        std::fs::write(state_file.join("keep"), b"x").unwrap();
+        match update(&ctx, arn, |j| j.steps[1] = "InProgress".into()) {
+            Err(Ending::Failed(message)) => {
+                assert!(
+                    message.contains("could not save the job's state"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected a failed job, got {other:?}"),
+        }
+    }
 }

@@ -2,10 +2,12 @@
 
 use super::listing::list_objects_v2;
 use super::objects::delete_objects;
+use super::xml::optional_xml_fields;
 use super::xml::{field, xml_fields};
 use super::{
     bucket_mut, bucket_ref, internal, malformed_xml, method_not_allowed, status, xml_ok, NAMESPACE,
 };
+use crate::emulator::regions::is_region;
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Bucket, PublicAccessBlock};
 use crate::emulator::wire::{iso_millis, response, AwsError, HttpResponse, Outcome};
@@ -15,13 +17,27 @@ use axum::http::{HeaderValue, Method};
 use chrono::Utc;
 use std::collections::BTreeMap;
 
+/// S3's general purpose bucket naming rules: 3-63 lowercase letters, digits, dots and
+/// hyphens, beginning and ending with a letter or digit, no two adjacent dots, not an IP
+/// address, and none of the prefixes and suffixes S3 reserves.
 pub(super) fn check_bucket_name(name: &str) -> Result<(), AwsError> {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 4] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3"];
     let chars_ok = name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
     let ends_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if (3..=63).contains(&name.len()) && chars_ok && ends_ok && !name.contains("..") {
+    let ip_address = name.parse::<std::net::Ipv4Addr>().is_ok();
+    let reserved = RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        || RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s));
+    if (3..=63).contains(&name.len())
+        && chars_ok
+        && ends_ok
+        && !name.contains("..")
+        && !ip_address
+        && !reserved
+    {
         Ok(())
     } else {
         Err(AwsError::new(
@@ -105,7 +121,23 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
                 .with("BucketName", bucket));
             }
             state.buckets.remove(bucket);
+            // Uploads still open in the bucket go with it, and so do their parts.
+            let open: Vec<String> = state
+                .uploads
+                .iter()
+                .filter(|(_, u)| u.bucket == bucket)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let parts: Vec<String> = open
+                .iter()
+                .filter_map(|id| state.uploads.remove(id))
+                .flat_map(|u| u.parts.into_values().map(|(blob, _, _)| blob))
+                .collect();
             ctx.save(&state)?;
+            drop(state);
+            for blob in parts {
+                ctx.store.delete_blob(&blob);
+            }
             Ok(status(204))
         }
         Method::GET if req.query_value("list-type") == Some("2") => {
@@ -122,19 +154,23 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
 
 pub(super) fn create_bucket(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
     check_bucket_name(bucket)?;
-    let fields = xml_fields(&req.body)?;
+    let fields = optional_xml_fields(&req.body, "CreateBucketConfiguration")?;
     let constraint = field(&fields, "CreateBucketConfiguration/LocationConstraint");
+    let invalid = |why: &str| {
+        Err(AwsError::new(
+            400,
+            "InvalidLocationConstraint",
+            format!("The specified location-constraint is not valid ({why})."),
+        ))
+    };
     let region = match constraint {
-        Some("us-east-1") => {
-            return Err(AwsError::new(
-                400,
-                "InvalidLocationConstraint",
-                "The specified location-constraint is not valid (omit it for us-east-1).",
-            ));
-        }
+        Some("us-east-1") => return invalid("omit it for us-east-1"),
         Some(region) if !region.is_empty() => region.to_string(),
         _ => req.region.clone(),
     };
+    if !is_region(&region) {
+        return invalid("not an AWS region name");
+    }
     let mut state = ctx.store.lock();
     if state.buckets.contains_key(bucket) {
         // S3 answers 200 in us-east-1 for a bucket you already own, 409 elsewhere.
@@ -167,7 +203,7 @@ pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> 
     let b = bucket_mut(&mut state, bucket)?;
     match req.method {
         Method::PUT => {
-            let fields = xml_fields(&req.body)?;
+            let fields = xml_fields(&req.body, "PublicAccessBlockConfiguration")?;
             let flag = |name: &str| {
                 field(&fields, &format!("PublicAccessBlockConfiguration/{name}")) == Some("true")
             };
@@ -241,7 +277,7 @@ impl Default for EncryptionSetting {
 /// GetBucketEncryption is written from them).
 fn parse_encryption(body: &[u8]) -> Result<EncryptionSetting, AwsError> {
     const RULE: &str = "ServerSideEncryptionConfiguration/Rule";
-    let fields = xml_fields(body)?;
+    let fields = xml_fields(body, "ServerSideEncryptionConfiguration")?;
     let by_default = |name: &str| {
         field(
             &fields,

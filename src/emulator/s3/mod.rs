@@ -110,27 +110,35 @@ fn status(code: u16) -> HttpResponse {
 }
 
 /// (bucket, key) of a request: from the Host for virtual-host style, else the path.
-fn address(req: &AwsRequest) -> (Option<String>, Option<String>) {
+type Address = (Option<String>, Option<String>);
+
+fn address(req: &AwsRequest) -> Result<Address, AwsError> {
     let host = req.header("host").unwrap_or_default();
     let host_name = host.split(':').next().unwrap_or_default();
     let path = req.raw_path.trim_start_matches('/');
+    let decoded = |segment: &str| {
+        decode(segment).ok_or_else(|| {
+            AwsError::new(400, "InvalidURI", "Couldn't parse the specified URI.")
+                .with("URI", req.raw_path.clone())
+        })
+    };
     if let Some(bucket) = host_name
         .strip_suffix(".localhost")
         .filter(|b| !b.is_empty())
     {
-        let key = (!path.is_empty()).then(|| decode(path));
-        return (Some(bucket.to_string()), key);
+        let key = (!path.is_empty()).then(|| decoded(path)).transpose()?;
+        return Ok((Some(bucket.to_string()), key));
     }
-    match path.split_once('/') {
+    Ok(match path.split_once('/') {
         None if path.is_empty() => (None, None),
-        None => (Some(decode(path)), None),
-        Some((bucket, "")) => (Some(decode(bucket)), None),
-        Some((bucket, key)) => (Some(decode(bucket)), Some(decode(key))),
-    }
+        None => (Some(decoded(path)?), None),
+        Some((bucket, "")) => (Some(decoded(bucket)?), None),
+        Some((bucket, key)) => (Some(decoded(bucket)?), Some(decoded(key)?)),
+    })
 }
 
 pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
-    let (bucket, key) = address(req);
+    let (bucket, key) = address(req)?;
     let method = &req.method;
     match (bucket, key) {
         (None, _) if *method == Method::GET => list_buckets(ctx),

@@ -123,7 +123,7 @@ fn upload_part(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outco
 
 fn complete_upload(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outcome {
     let (bucket, key, upload) = (upload_ref.bucket, upload_ref.key, upload_ref.id);
-    let fields = xml_fields(&req.body)?;
+    let fields = xml_fields(&req.body, "CompleteMultipartUpload")?;
     let numbers = values(&fields, "CompleteMultipartUpload/Part/PartNumber");
     let etags = values(&fields, "CompleteMultipartUpload/Part/ETag");
     if numbers.is_empty() || numbers.len() != etags.len() {

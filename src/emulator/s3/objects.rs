@@ -209,7 +209,7 @@ pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -
 }
 
 pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
-    let fields = xml_fields(&req.body)?;
+    let fields = xml_fields(&req.body, "Delete")?;
     let keys = values(&fields, "Delete/Object/Key");
     if keys.len() > 1000 {
         return Err(AwsError::new(
