@@ -117,7 +117,9 @@ def test_demo_on_aws_asks_first_and_creates_nothing_on_no(tmp_path: Path) -> Non
 
 
 WAIT_SCRIPT = """
-import sys, nova_ft as nf
+import signal, sys, nova_ft as nf
+# This test sends SIGINT: make sure it means Ctrl-C, however the suite was started.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with nf.Session.local(sys.argv[1], job_step_delay=600.0) as s:
     data = nf.Dataset.synthetic(seed=7, train=100, valid=10)
     location = data.upload(s.bucket().ensure())
@@ -135,11 +137,15 @@ def test_ctrl_c_interrupts_wait_and_says_the_job_keeps_running(tmp_path: Path) -
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "waiting"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate()
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in err
     assert "keeps running on Bedrock" in err

@@ -22,12 +22,18 @@ from botocore.credentials import Credentials  # noqa: E402
 
 
 def raw_s3(
-    emulator: Any, method: str, path: str, body: bytes = b"", region: str = "us-east-1"
+    emulator: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    region: str = "us-east-1",
+    service: str = "s3",
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """A signed S3 request with exactly these bytes (no SDK to tidy the path or the body)."""
+    """A signed request with exactly these bytes (no SDK to tidy the path or the body)."""
     url = emulator.endpoint_url + path
-    request = AWSRequest(method=method, url=url, data=body)
-    SigV4Auth(Credentials("test", "test"), "s3", region).add_auth(request)
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    SigV4Auth(Credentials("test", "test"), service, region).add_auth(request)
     prepared = urllib.request.Request(
         url, data=body or None, method=method, headers=dict(request.headers)
     )
@@ -139,3 +145,137 @@ def test_leftovers_of_a_crash_are_removed_at_start(tmp_path: Path) -> None:
         s3.delete_object(Bucket="leftovers", Key="kept")
         s3.delete_bucket(Bucket="leftovers")
         assert os.listdir(blobs) == []
+
+
+def _stall_an_upload(endpoint: str) -> Any:
+    """A client that sends a PUT's headers and half its body, then goes quiet."""
+    import socket
+
+    host, port = endpoint.removeprefix("http://").split(":")
+    stalled = socket.create_connection((host, int(port)))
+    stalled.sendall(
+        b"PUT /stalled/key HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        b"Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, "
+        b"SignedHeaders=host, Signature=0\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000
+    )
+    return stalled
+
+
+def test_stopping_does_not_wait_for_a_stalled_client(tmp_path: Path) -> None:
+    emulator = nova_ft.LocalEmulator(tmp_path)
+    emulator.client("s3").create_bucket(Bucket="stalled")
+    stalled = _stall_an_upload(emulator.endpoint_url)
+    try:
+        emulator.stop()  # returns: the grace period ends and the connection is closed
+        assert not emulator.running
+        # Nothing half-sent was stored, and the directory is free for the next emulator.
+        with nova_ft.LocalEmulator(tmp_path) as again:
+            assert again.client("s3").list_objects_v2(Bucket="stalled")["KeyCount"] == 0
+    finally:
+        stalled.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_serve_stops_on_sigint_with_a_stalled_client_even_if_started_ignoring_it(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    # A background job of a non-interactive shell starts with SIGINT ignored.
+    script = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "from nova_ft.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    command = [sys.executable, "-c", script, "emulator", "serve", "--port", "0"]
+    command += ["--data-dir", str(tmp_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stalled = None
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().split()[4]
+        stalled = _stall_an_upload(endpoint)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if stalled is not None:
+            stalled.close()
+        proc.kill()
+        proc.communicate()
+
+
+def test_control_plane_requests_are_bounded_and_only_modelled_fields_kept(
+    aws: Callable[[str], Any], emulator: Any
+) -> None:
+    import json
+
+    from test_emulator_bedrock import job_request, make_role, setup_data
+
+    setup_data(aws, "bounded-data")
+    role = make_role(aws, "bounded-role", "bounded-data", ["training-data", "validation-data"])
+    state = Path(emulator.data_dir) / "state.json"
+
+    def create(request: dict[str, Any]) -> tuple[int, bytes]:
+        body = json.dumps(request).encode()
+        headers = {"content-type": "application/json"}
+        return raw_s3(
+            emulator, "POST", "/model-customization-jobs", body, service="bedrock", headers=headers
+        )
+
+    # 2 MB announced: refused from the Content-Length, before the body is read.
+    answer = refused_by_length(emulator, "POST", "/model-customization-jobs", "bedrock", 2 << 20)
+    assert b"ValidationException" in answer
+    before = state.stat().st_size
+    padded = job_request(
+        "bounded-data",
+        role,
+        "padded",
+        unknownMember="x" * 500_000,
+        customizationType="DISTILLATION",
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": "amazon.nova-pro-v1:0",
+                    "maxResponseLengthForInference": 1000,
+                    "smuggled": "y" * 300_000,
+                },
+                "alsoSmuggled": "z" * 100_000,
+            }
+        },
+    )
+    status, answer = create(padded)
+    assert status == 201, answer
+    arn = json.loads(answer)["jobArn"]
+    job = aws("bedrock").get_model_customization_job(jobIdentifier=arn)
+    assert job["customizationConfig"] == {
+        "distillationConfig": {
+            "teacherModelConfig": {
+                "teacherModelIdentifier": "amazon.nova-pro-v1:0",
+                "maxResponseLengthForInference": 1000,
+            }
+        }
+    }
+    assert state.stat().st_size - before < 20_000  # the job, not the padding
+
+
+def refused_by_length(emulator: Any, method: str, path: str, service: str, length: int) -> bytes:
+    """Announce a body of `length` bytes, send none of it, and return the answer (if any)."""
+    import socket
+
+    host, port = emulator.endpoint_url.removeprefix("http://").split(":")
+    scope = f"t/20260101/us-east-1/{service}/aws4_request"
+    with socket.create_connection((host, int(port)), timeout=30) as client:
+        client.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, "
+            f"Signature=0\r\nContent-Length: {length}\r\n\r\n".encode()
+        )
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    return answer
+
+
+def test_an_object_over_the_limit_is_refused_before_its_body_is_read(emulator: Any) -> None:
+    answer = refused_by_length(emulator, "PUT", "/anything/huge", "s3", 6_000_000_000)
+    assert b"EntityTooLarge" in answer

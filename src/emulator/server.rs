@@ -16,8 +16,42 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Largest request body accepted (S3 parts and objects included).
-const MAX_BODY: usize = 1 << 30;
+/// How long a stopping server lets requests in flight finish before it closes them.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Largest S3 body accepted (an object or a part), held in memory while it is stored.
+const MAX_OBJECT_BODY: usize = 1 << 30;
+/// Largest Converse/InvokeModel body (Bedrock accepts images and documents inline).
+const MAX_RUNTIME_BODY: usize = 25 << 20;
+/// Largest control-plane body (Bedrock, IAM, STS): far above any real call, so a runaway or
+/// hostile client cannot make the emulator hold or store megabytes.
+const MAX_CONTROL_BODY: usize = 1 << 20;
+
+/// Which service a request is for, and the most its body may hold, from what arrives before
+/// the body: the signing scope, the method and the path (an unsigned `POST /` is IAM or STS).
+fn service_and_limit(scope: Option<&str>, method: &Method, path: &str) -> (Service, usize) {
+    let service = match route(scope, method, path, b"") {
+        Service::S3 if scope.is_none() && *method == Method::POST && path == "/" => Service::Iam,
+        service => service,
+    };
+    let limit = match service {
+        Service::S3 => MAX_OBJECT_BODY,
+        Service::BedrockRuntime => MAX_RUNTIME_BODY,
+        Service::Bedrock | Service::Iam | Service::Sts => MAX_CONTROL_BODY,
+    };
+    (service, limit)
+}
+
+/// A body over the limit, refused with the service's own error shape.
+fn too_large(service: Service, limit: usize) -> AwsError {
+    let message =
+        format!("The request body is larger than the {limit} bytes this operation accepts.");
+    match service {
+        Service::S3 => AwsError::new(400, "EntityTooLarge", message),
+        Service::Iam | Service::Sts => AwsError::new(400, "ValidationError", message),
+        Service::Bedrock | Service::BedrockRuntime => AwsError::validation(message),
+    }
+}
 
 /// A running emulator: its address, and the means to stop it.
 #[derive(Debug)]
@@ -34,8 +68,10 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
-    /// Stop accepting connections and wait for the server to finish. State is already on
-    /// disk (every change is saved as it happens).
+    /// Stop accepting connections, let requests in flight finish for up to
+    /// [`SHUTDOWN_GRACE`], then close what is left (a client stalled mid-upload cannot hold
+    /// the server open). State is already on disk: every change is saved as it happens, and a
+    /// request cut off was never acknowledged.
     pub async fn stop(&mut self) {
         self.ctx
             .shutting_down
@@ -43,8 +79,14 @@ impl RunningEmulator {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
         }
         self.ctx.store.release();
     }
@@ -95,10 +137,6 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
     let received = std::time::Instant::now();
     let request_id = request_id();
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(e) => return response(400, "text/plain", format!("unreadable request body: {e}")),
-    };
     let raw_path = parts.uri.path().to_string();
     let query: Vec<(String, String)> = parts
         .uri
@@ -110,13 +148,31 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         })
         .unwrap_or_default();
     let scope = credential_scope(&parts.headers, &query);
+    // Refuse an oversized body from its Content-Length, before reading a byte of it.
+    let (early, limit) = service_and_limit(
+        scope.as_ref().map(|(_, _, s)| s.as_str()),
+        &parts.method,
+        &raw_path,
+    );
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let head = parts.method == Method::HEAD;
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error_response(early, &too_large(early, limit), &request_id, head);
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => return error_response(early, &too_large(early, limit), &request_id, head),
+    };
     let service = route(
         scope.as_ref().map(|(_, _, s)| s.as_str()),
         &parts.method,
         &raw_path,
         &body,
     );
-    let head = parts.method == Method::HEAD;
     let req = Arc::new(AwsRequest {
         method: parts.method,
         raw_path,

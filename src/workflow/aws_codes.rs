@@ -213,6 +213,7 @@ mod tests {
             ("ConflictException", "ConflictError"),
             ("DeleteConflict", "ConflictError"),
             ("EntityAlreadyExists", "ConflictError"),
+            ("EntityTooLarge", "ServiceValidationError"),
             ("EntityTooSmall", "ServiceValidationError"),
             ("IncompleteBody", "ServiceValidationError"),
             ("InternalError", "ServiceError"),

@@ -51,12 +51,14 @@ def run_serve(args: argparse.Namespace) -> int:
         error_rate=args.error_rate,
         deployment_delay=args.deployment_delay,
     )
-    print(
-        f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
-        flush=True,
-    )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
+        # Inside the try: a signal that arrives right after the line is printed still stops
+        # the server cleanly.
+        print(
+            f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
+            flush=True,
+        )
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -23,11 +23,34 @@ pub(super) fn find_job<'s>(state: &'s State, id: &str) -> Result<&'s Job, AwsErr
     find_by_id(&state.jobs, id, |j| &j.name, "model customization job")
 }
 
-/// The request without its token, to tell a retry from a different request with the same token.
+/// A digest of the request without its token, to tell a retry from a different request with
+/// the same token (a digest: the request itself may be large, and is not stored).
 pub(super) fn fingerprint(map: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
     let mut copy = map.clone();
     copy.remove("clientRequestToken");
-    serde_json::to_string(&copy).unwrap_or_default()
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&copy).unwrap_or_default(),
+    ))
+}
+
+/// The members of `customizationConfig` Bedrock models, and only those: what a job keeps and
+/// reports back. Anything else a client sent is dropped, however large.
+fn modelled_customization_config(config: Option<&Value>) -> Option<Value> {
+    let teacher = config?.pointer("/distillationConfig/teacherModelConfig")?;
+    let mut kept = Map::new();
+    for (name, wanted) in [
+        (
+            "teacherModelIdentifier",
+            Value::is_string as fn(&Value) -> bool,
+        ),
+        ("maxResponseLengthForInference", Value::is_i64),
+    ] {
+        if let Some(value) = teacher.get(name).filter(|v| wanted(v)) {
+            kept.insert(name.into(), value.clone());
+        }
+    }
+    Some(json!({ "distillationConfig": { "teacherModelConfig": kept } }))
 }
 
 pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
@@ -122,7 +145,7 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         }
     };
     check_hyperparameters(&hyperparameters)?;
-    let config = map.get("customizationConfig").cloned();
+    let config = modelled_customization_config(map.get("customizationConfig"));
     if customization == "DISTILLATION" {
         let teacher = config
             .as_ref()
