@@ -281,4 +281,59 @@ mod tests {
         );
         assert!(check_document(r#"{"Statement": [{"Effect": "Maybe"}]}"#).is_err());
     }
+
+    mod properties {
+        use super::super::{allows, trusts_service, Context};
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        /// JSON values shaped like policy parts, with wrong types where they hurt most.
+        fn part() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(json!("*")),
+                Just(json!("s3:GetObject")),
+                Just(json!("arn:aws:s3:::b/*")),
+                Just(json!("Allow")),
+                Just(json!("Deny")),
+                "\\PC{0,10}".prop_map(Value::String),
+                any::<i64>().prop_map(|n| json!(n)),
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map(
+                        prop_oneof![
+                            Just("Effect".to_string()),
+                            Just("Action".to_string()),
+                            Just("NotAction".to_string()),
+                            Just("Resource".to_string()),
+                            Just("Principal".to_string()),
+                            Just("Service".to_string()),
+                            Just("Condition".to_string()),
+                            Just("StringEquals".to_string()),
+                            Just("ArnLike".to_string()),
+                            Just("aws:SourceAccount".to_string()),
+                            "\\PC{0,8}",
+                        ],
+                        inner,
+                        0..4,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_policy_is_evaluated_without_panicking(statement in part(), action in "\\PC{0,20}", resource in "\\PC{0,30}") {
+                let document = json!({"Version": "2012-10-17", "Statement": statement});
+                let mut context = Context::new();
+                context.insert("aws:SourceAccount".into(), "123456789012".into());
+                let _ = allows(&[&document], &action, &resource, &context);
+                let _ = trusts_service(&document, "bedrock.amazonaws.com", &context);
+            }
+        }
+    }
 }

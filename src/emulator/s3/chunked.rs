@@ -75,7 +75,10 @@ pub(super) fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Trailers), Aws
         if size == 0 {
             break;
         }
-        let data = body.get(at..at + size).ok_or_else(bad)?;
+        let data = at
+            .checked_add(size)
+            .and_then(|end| body.get(at..end))
+            .ok_or_else(bad)?;
         out.extend_from_slice(data);
         at += size;
         if body.get(at..at + 2) != Some(b"\r\n") {

@@ -166,3 +166,48 @@ fn reserved_strings_match_case_insensitively() {
     assert_eq!(find_reserved("price <video>"), Some("<video>"));
     assert_eq!(find_reserved("time 10:30 at gate [a]"), None);
 }
+
+mod properties {
+    use super::super::{load_sources, Task};
+    use proptest::prelude::*;
+
+    /// Lines that look like records, with pieces of JSON in the wrong places.
+    fn record_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just(r#""schemaVersion":"bedrock-conversation-2024""#.to_string()),
+            Just(r#""system":[{"text":"Classify."}]"#.to_string()),
+            Just(r#""system":"#.to_string()),
+            Just(r#""messages":[{"role":"user","content":[{"text":"hi"}]},{"role":"assistant","content":[{"text":"a"}]}]"#.to_string()),
+            Just(r#""messages":[{"role":"#.to_string()),
+            Just(r#""content":[{"text":null}]"#.to_string()),
+            "\\PC{0,12}".prop_map(|s| format!("{s:?}")),
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("[".to_string()),
+            Just("}".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..6).prop_map(|parts| format!("{{{}}}", parts.join(",")))
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_validate_or_are_refused(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            for task in [Task::FineTuning, Task::Distillation] {
+                let _ = load_sources(&[("train.jsonl", body.as_slice())], task);
+            }
+        }
+
+        #[test]
+        fn record_like_lines_validate_or_name_their_line(lines in proptest::collection::vec(record_like(), 1..20)) {
+            let body = lines.join("\n");
+            match load_sources(&[("train.jsonl", body.as_bytes())], Task::FineTuning) {
+                Ok((records, _)) => prop_assert_eq!(records[0].len(), lines.len()),
+                Err(crate::workflow::error::NovaError::DatasetValidation { issues, .. }) => {
+                    for issue in issues {
+                        prop_assert!(issue.line.is_none_or(|l| (1..=lines.len()).contains(&l)), "{issue}");
+                    }
+                }
+                Err(other) => prop_assert!(false, "{other}"),
+            }
+        }
+    }
+}
