@@ -279,3 +279,41 @@ def refused_by_length(emulator: Any, method: str, path: str, service: str, lengt
 def test_an_object_over_the_limit_is_refused_before_its_body_is_read(emulator: Any) -> None:
     answer = refused_by_length(emulator, "PUT", "/anything/huge", "s3", 6_000_000_000)
     assert b"EntityTooLarge" in answer
+
+
+def _send(emulator: Any, request: bytes) -> bytes:
+    import socket
+
+    host, port = emulator.endpoint_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as client:
+        client.sendall(request)
+        return client.recv(65536)
+
+
+def test_web_pages_and_rebound_host_names_cannot_drive_it(s3: Any, emulator: Any) -> None:
+    s3.create_bucket(Bucket="browser")
+    s3.put_object(Bucket="browser", Key="keep", Body=b"precious")
+    scope = b"Authorization: AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/s3/aws4_request, "
+    scope += b"SignedHeaders=host, Signature=0\r\n"
+    # A cross-origin "simple" request from a page (no preflight): refused, nothing deleted.
+    body = b"<Delete><Object><Key>keep</Key></Object></Delete>"
+    page = b"POST /browser?delete HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+    page += b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    answer = _send(emulator, page)
+    assert answer.startswith(b"HTTP/1.1 403") and b"AccessDenied" in answer
+    # DNS rebinding: a page's own host name resolved to 127.0.0.1.
+    rebound = b"DELETE /browser/keep HTTP/1.1\r\nHost: evil.example:4566\r\n" + scope + b"\r\n"
+    assert _send(emulator, rebound).startswith(b"HTTP/1.1 403")
+    # A CORS preflight: S3 has no rule for it.
+    preflight = b"OPTIONS /browser/keep HTTP/1.1\r\nHost: localhost\r\n"
+    preflight += b"Origin: https://evil.example\r\nAccess-Control-Request-Method: DELETE\r\n\r\n"
+    assert b"AccessForbidden" in _send(emulator, preflight)
+    assert s3.get_object(Bucket="browser", Key="keep")["Body"].read() == b"precious"
+    # Loopback names and a local page still work.
+    local = b"GET /browser/keep HTTP/1.1\r\nHost: localhost\r\nOrigin: http://127.0.0.1:8888\r\n"
+    assert _send(emulator, local + scope + b"\r\n").startswith(b"HTTP/1.1 200")
+
+
+def test_listening_beyond_loopback_needs_an_explicit_yes(tmp_path: Path) -> None:
+    with pytest.raises(nova_ft.InvalidParameterError, match="allow_remote"):
+        nova_ft.LocalEmulator(tmp_path, host="0.0.0.0")

@@ -78,6 +78,7 @@ class EmulatorCore:
         error_rate: float = 0.0,
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
+        allow_remote: bool = False,
     ) -> EmulatorCore: ...
     @property
     def endpoint_url(self) -> str: ...

@@ -36,6 +36,8 @@ class LocalEmulator(Closing):
         error_rate: share of Bedrock calls answered with a 500 or 503 error.
         deployment_delay: seconds a new deployment stays ``Creating``.
         job_step_delay: seconds before each of a job's three steps, so progress shows.
+        allow_remote: allow a ``host`` other machines can reach (off: the emulator checks no
+            signatures, and refuses requests whose ``Host`` or ``Origin`` is not loopback).
 
     Use it as a context manager, or call :meth:`stop`. :attr:`env` holds what a boto3 or AWS
     CLI user needs (endpoint, region, dummy credentials).
@@ -54,6 +56,7 @@ class LocalEmulator(Closing):
         error_rate: float = 0.0,
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
+        allow_remote: bool = False,
     ) -> None:
         self.region = region
         self._core = _nova_ft.EmulatorCore(
@@ -67,6 +70,7 @@ class LocalEmulator(Closing):
             error_rate=error_rate,
             deployment_delay=deployment_delay,
             job_step_delay=job_step_delay,
+            allow_remote=allow_remote,
         )
 
     @property

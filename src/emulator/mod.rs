@@ -38,6 +38,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     pub host: String,
+    /// Bind to an address other machines can reach. Off by default: the emulator checks no
+    /// signatures, so only this machine should reach it.
+    pub allow_remote: bool,
     /// 0 picks a free port.
     pub port: u16,
     /// Where state and objects live; `None` = a temporary directory removed at shutdown.
@@ -55,6 +58,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             host: "127.0.0.1".into(),
+            allow_remote: false,
             port: 0,
             data_dir: None,
             region: DEFAULT_REGION.into(),

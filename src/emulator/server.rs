@@ -103,9 +103,68 @@ impl Drop for RunningEmulator {
     }
 }
 
+/// Whether a host name or address (without its port) is this machine's loopback.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of a `Host` or `Origin` value: no scheme, no port, no path.
+fn host_of(value: &str) -> &str {
+    let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => rest.rsplit_once(':').map_or(rest, |(host, _)| host),
+    }
+}
+
+/// Requests a web page or a DNS-rebinding attack could send: a `Host` that is not loopback (a
+/// page's own domain pointed at 127.0.0.1), or an `Origin` of a page on another machine. With
+/// no signature check, these are what would let any page in the user's browser drive the
+/// emulator, so they are refused as S3 refuses a CORS request it has no rule for.
+fn foreign_request(
+    config: &EmulatorConfig,
+    headers: &axum::http::HeaderMap,
+    method: &Method,
+    service: Service,
+) -> Option<AwsError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let foreign_host =
+        !config.allow_remote && header("host").is_some_and(|h| !is_loopback(host_of(h)));
+    let foreign_origin = header("origin").is_some_and(|o| o != "null" && !is_loopback(host_of(o)));
+    let preflight = *method == Method::OPTIONS;
+    if !(foreign_host || foreign_origin || preflight) {
+        return None;
+    }
+    let message = "This request comes from another site or host name (Host or Origin is not this machine's loopback), and the emulator has no CORS rule for it.";
+    Some(match service {
+        Service::S3 if preflight => AwsError::new(403, "AccessForbidden", message),
+        Service::S3 | Service::Iam | Service::Sts => AwsError::new(403, "AccessDenied", message),
+        Service::Bedrock | Service::BedrockRuntime => AwsError::access_denied(message),
+    })
+}
+
 /// Bind and start serving on the current tokio runtime. Binding happens before this returns,
 /// so a port in use is reported here, and the endpoint accepts connections as soon as it does.
 pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
+    if !is_loopback(&config.host) {
+        if !config.allow_remote {
+            return Err(NovaError::invalid(format!(
+                "binding {} would let other machines reach the emulator, which checks no signatures: keep the default 127.0.0.1, or pass allow_remote=True (--allow-remote) if you mean it",
+                config.host
+            )));
+        }
+        log::warn!(
+            target: "nova_ft.emulator",
+            "listening on {}: other machines can reach this emulator, and it checks no signatures",
+            config.host
+        );
+    }
     let bind = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| {
         NovaError::emulator(format!("the emulator cannot listen on {bind}: {e}"), e)
@@ -160,6 +219,9 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let head = parts.method == Method::HEAD;
+    if let Some(refused) = foreign_request(&ctx.config, &parts.headers, &parts.method, early) {
+        return error_response(early, &refused, &request_id, head);
+    }
     if declared.is_some_and(|n| n > limit as u64) {
         return error_response(early, &too_large(early, limit), &request_id, head);
     }

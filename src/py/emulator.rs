@@ -21,7 +21,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -35,6 +35,7 @@ impl PyEmulator {
         error_rate: f64,
         deployment_delay: f64,
         job_step_delay: f64,
+        allow_remote: bool,
     ) -> PyResult<Self> {
         let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
         if !(rate_ok(throttle_rate)
@@ -53,6 +54,7 @@ impl PyEmulator {
         }
         let config = EmulatorConfig {
             host: host.to_string(),
+            allow_remote,
             port,
             data_dir,
             region: region.to_string(),

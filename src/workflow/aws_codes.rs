@@ -70,6 +70,7 @@ use AwsErrorKind::*;
 pub const AWS_ERROR_CODES: &[(&str, AwsErrorKind, bool)] = &[
     ("AccessDenied", Auth, false),
     ("AccessDeniedException", Auth, false),
+    ("AccessForbidden", Auth, false),
     ("UnrecognizedClientException", Auth, false),
     ("InvalidClientTokenId", Auth, false),
     ("SignatureDoesNotMatch", Auth, false),
@@ -206,7 +207,9 @@ mod tests {
     #[test]
     fn every_code_the_emulator_emits_has_its_class() {
         let expected: BTreeMap<&str, &str> = [
+            ("AccessDenied", "AuthError"),
             ("AccessDeniedException", "AuthError"),
+            ("AccessForbidden", "AuthError"),
             ("BadDigest", "ServiceValidationError"),
             ("BucketAlreadyOwnedByYou", "ConflictError"),
             ("BucketNotEmpty", "ConflictError"),

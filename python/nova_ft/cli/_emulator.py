@@ -22,6 +22,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "with the endpoint URL once it accepts connections.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --host be an address other machines reach (the emulator checks no signatures)",
+    )
     serve.add_argument("--port", type=int, default=4566, help="port (0 picks a free one)")
     serve.add_argument("--data-dir", type=Path, default=None, help="keep state here")
     serve.add_argument("--region", default="us-east-1")
@@ -50,6 +55,7 @@ def run_serve(args: argparse.Namespace) -> int:
         throttle_rate=args.throttle_rate,
         error_rate=args.error_rate,
         deployment_delay=args.deployment_delay,
+        allow_remote=args.allow_remote,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
