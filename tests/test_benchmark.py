@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,7 @@ def test_classification_metrics_match_a_hand_count(tmp_path: Path) -> None:
     results = [(str(i), "base", p, g) for i, (p, g) in enumerate(zip(base, gold, strict=True))]
     results += [(str(i), "tuned", p, g) for i, (p, g) in enumerate(zip(tuned, gold, strict=True))]
     path = write_results(tmp_path / "r.jsonl", results)
-    raw = _nova_ft.benchmark_report(path, [], {"models": ["base", "tuned"]})
+    raw: dict[str, Any] = _nova_ft.benchmark_report(path, [], {"models": ["base", "tuned"]})
     report = nf.BenchmarkReport(raw)
     assert report.accuracy("base") == pytest.approx(2 / 5)
     assert report.accuracy("tuned") == pytest.approx(1.0)
@@ -143,7 +144,7 @@ def test_classification_metrics_match_a_hand_count(tmp_path: Path) -> None:
     assert (comparison["only_candidate"], comparison["only_baseline"]) == (3, 0)
     assert comparison["mcnemar_p"] == pytest.approx(0.25)
     assert report.models["base"]["failed"] == 1
-    exact = _nova_ft.benchmark_report(
+    exact: dict[str, Any] = _nova_ft.benchmark_report(
         path, [], {"normalize": {"strip": False, "lower": False, "first_line": False}}
     )
     assert exact["models"][1]["accuracy"] == pytest.approx(4 / 5)
@@ -169,7 +170,7 @@ def test_sql_execution_accuracy_compares_results(tmp_path: Path) -> None:
         ("5", "m", "DELETE FROM city", gold),  # refused: read-only
     ]
     path = write_results(tmp_path / "r.jsonl", results)
-    raw = _nova_ft.benchmark_report(path, [], {"kind": "sql", "db": str(db)})
+    raw: dict[str, Any] = _nova_ft.benchmark_report(path, [], {"kind": "sql", "db": str(db)})
     sql = raw["models"][0]["sql"]
     assert sql["execution_accuracy"] == pytest.approx(2 / 5)
     assert sql["exact_match"] == pytest.approx(1 / 5)
