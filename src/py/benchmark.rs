@@ -39,6 +39,22 @@ pub struct PyBenchmarkRun {
     finished: tokio::sync::watch::Receiver<bool>,
 }
 
+impl PyBenchmarkRun {
+    /// Whether the run ends within `seconds`, as a future that owns what it needs.
+    fn ended_within(
+        &self,
+        seconds: f64,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let mut finished = self.finished.clone();
+        let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
+        async move {
+            tokio::time::timeout(limit, finished.wait_for(|done| *done))
+                .await
+                .is_ok()
+        }
+    }
+}
+
 #[pymethods]
 impl PyBenchmarkRun {
     /// Start a run: `rows` as dicts (`id`, `text`, `system`, `gold`), `options` as
@@ -95,24 +111,13 @@ impl PyBenchmarkRun {
     /// Wait up to `seconds` for the run to end (GIL released, Ctrl-C interrupts); whether
     /// it ended.
     fn wait(&self, py: Python<'_>, seconds: f64) -> PyResult<bool> {
-        let mut finished = self.finished.clone();
-        let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
-        wait_for(py, async move {
-            tokio::time::timeout(limit, finished.wait_for(|done| *done))
-                .await
-                .is_ok()
-        })
+        wait_for(py, self.ended_within(seconds))
     }
 
     /// Await the run's end for up to `seconds`: a future that resolves to whether it ended.
     fn wait_async<'py>(&self, py: Python<'py>, seconds: f64) -> PyResult<Bound<'py, PyAny>> {
-        let mut finished = self.finished.clone();
-        let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            Ok(tokio::time::timeout(limit, finished.wait_for(|done| *done))
-                .await
-                .is_ok())
-        })
+        let ended = self.ended_within(seconds);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(ended.await) })
     }
 
     /// Stop: in-flight calls are dropped, results already written stay.

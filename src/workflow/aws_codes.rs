@@ -145,19 +145,24 @@ pub const AWS_ERROR_CODES: &[(&str, AwsErrorKind, bool)] = &[
     ("ModelErrorException", Service, false),
 ];
 
-/// What kind of failure `code` is.
-pub fn kind_of(code: &str) -> AwsErrorKind {
+/// The table's entry for `code`: (kind, worth retrying).
+fn entry(code: &str) -> Option<(AwsErrorKind, bool)> {
     AWS_ERROR_CODES
         .iter()
         .find(|(c, _, _)| *c == code)
-        .map_or(Other, |&(_, kind, _)| kind)
+        .map(|&(_, kind, retry)| (kind, retry))
+}
+
+/// What kind of failure `code` is.
+pub fn kind_of(code: &str) -> AwsErrorKind {
+    entry(code).map_or(Other, |(kind, _)| kind)
 }
 
 /// Whether another attempt of the same call can succeed: throttling, capacity, server faults,
 /// timeouts. An unknown code is retried only when the service answered 5xx.
 pub fn is_retryable(code: &str, status: Option<u16>) -> bool {
-    match AWS_ERROR_CODES.iter().find(|(c, _, _)| *c == code) {
-        Some(&(_, _, retry)) => retry,
+    match entry(code) {
+        Some((_, retry)) => retry,
         None => status.is_some_and(|s| s >= 500),
     }
 }

@@ -122,16 +122,10 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
             }
             state.buckets.remove(bucket);
             // Uploads still open in the bucket go with it, and so do their parts.
-            let open: Vec<String> = state
+            let parts: Vec<String> = state
                 .uploads
-                .iter()
-                .filter(|(_, u)| u.bucket == bucket)
-                .map(|(id, _)| id.clone())
-                .collect();
-            let parts: Vec<String> = open
-                .iter()
-                .filter_map(|id| state.uploads.remove(id))
-                .flat_map(|u| u.parts.into_values().map(|(blob, _, _)| blob))
+                .extract_if(.., |_, u| u.bucket == bucket)
+                .flat_map(|(_, u)| u.parts.into_values().map(|(blob, _, _)| blob))
                 .collect();
             ctx.save(&state)?;
             drop(state);
