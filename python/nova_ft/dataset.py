@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 
 from . import _nova_ft
 from ._pandas import require_pandas
+from ._steps import run, run_async
 from .report import OverlapReport, PriceTable, ValidationReport
 from .storage import Bucket, DataLocation, upload_steps
 
@@ -256,13 +257,13 @@ class Dataset:
         Nothing is uploaded if validation fails; a file S3 already holds (same SHA-256) is not
         sent again. ``test`` stays local: it is held out for the benchmark.
         """
-        return bucket._session._run(upload_steps(self, bucket, prefix, task))
+        return run(upload_steps(self, bucket, prefix, task))
 
     async def upload_async(
         self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
     ) -> DataLocation:
         """Async twin of :meth:`upload`."""
-        return await bucket._session._run_async(upload_steps(self, bucket, prefix, task))
+        return await run_async(upload_steps(self, bucket, prefix, task))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self.size(s)}" for s in self.splits)

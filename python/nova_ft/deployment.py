@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ._display import html_table, progress_bar
 from ._naming import request_token
 from ._nova_ft import DeploymentInfo, Reply
-from ._steps import Sleep, Steps
+from ._steps import Sleep, Steps, run, run_async
 from .exceptions import ConflictError, DeploymentFailedError, ResourceNotFoundError
 
 if TYPE_CHECKING:
@@ -76,11 +76,11 @@ class Deployment:
 
     def refresh(self) -> Deployment:
         """Fetch the deployment's current state."""
-        return self._session._run(self._refresh())
+        return run(self._refresh())
 
     async def refresh_async(self) -> Deployment:
         """Async twin of :meth:`refresh`."""
-        return await self._session._run_async(self._refresh())
+        return await run_async(self._refresh())
 
     def _wait(self, progress: bool, timeout: float | None) -> Steps[Deployment]:
         first, longest = (0.05, 0.5) if self._session.is_local else (15.0, 30.0)
@@ -115,11 +115,11 @@ class Deployment:
 
     def wait(self, progress: bool = True, timeout: float | None = None) -> Deployment:
         """Wait until the deployment is Active (Converse answers ModelNotReady before)."""
-        return self._session._run(self._wait(progress, timeout))
+        return run(self._wait(progress, timeout))
 
     async def wait_async(self, progress: bool = False, timeout: float | None = None) -> Deployment:
         """Async twin of :meth:`wait`."""
-        return await self._session._run_async(self._wait(progress, timeout))
+        return await run_async(self._wait(progress, timeout))
 
     def _delete(self) -> Steps[bool]:
         deleted: bool = yield self._session.core.delete_deployment(self.arn or self.name)
@@ -127,11 +127,11 @@ class Deployment:
 
     def delete(self) -> bool:
         """Delete the deployment (stops its billing); False if it was already gone."""
-        return self._session._run(self._delete())
+        return run(self._delete())
 
     async def delete_async(self) -> bool:
         """Async twin of :meth:`delete`."""
-        return await self._session._run_async(self._delete())
+        return await run_async(self._delete())
 
     def converse(self, text: str, system: str | None = None, **options: Any) -> Reply:
         """One Converse call to this deployment (see :meth:`Session.converse`)."""

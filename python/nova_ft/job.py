@@ -14,7 +14,7 @@ from ._display import html_table, progress_bar, require_pyplot
 from ._naming import job_output_location, request_token
 from ._nova_ft import CustomModelInfo, JobInfo
 from ._pandas import require_pandas
-from ._steps import Sleep, Steps
+from ._steps import Sleep, Steps, run, run_async
 from .deployment import Deployment, deploy_steps
 from .exceptions import (
     ConflictError,
@@ -164,7 +164,7 @@ class FineTuneJob:
         return self.info.custom_model_arn if self.info else None
 
     @property
-    def _steps(self) -> dict[str, str]:
+    def _sub_steps(self) -> dict[str, str]:
         return self.info.steps if self.info else {}
 
     @property
@@ -188,11 +188,11 @@ class FineTuneJob:
 
     def refresh(self) -> FineTuneJob:
         """Fetch the job's current state."""
-        return self._session._run(self._refresh())
+        return run(self._refresh())
 
     async def refresh_async(self) -> FineTuneJob:
         """Async twin of :meth:`refresh`."""
-        return await self._session._run_async(self._refresh())
+        return await run_async(self._refresh())
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ class FineTuneJob:
         try:
             while True:
                 yield from self._refresh()
-                done = sum(self._steps.get(s) == "Completed" for s in SUB_STEPS)
+                done = sum(self._sub_steps.get(s) == "Completed" for s in SUB_STEPS)
                 if bar is not None:
                     bar.n = done
                     bar.set_postfix_str(self._progress_text(), refresh=True)
@@ -233,7 +233,7 @@ class FineTuneJob:
         return CustomModel(self._session, self.custom_model_arn)
 
     def _progress_text(self) -> str:
-        steps = self._steps
+        steps = self._sub_steps
         current = next((s for s in SUB_STEPS if steps.get(s) == "InProgress"), None)
         return f"{self.status}" + (f" ({current.replace('_', ' ')})" if current else "")
 
@@ -266,7 +266,7 @@ class FineTuneJob:
         job fails or is stopped. Ctrl-C stops waiting (the job keeps running on Bedrock).
         """
         try:
-            return self._session._run(self._wait(progress, timeout, poll))
+            return run(self._wait(progress, timeout, poll))
         except KeyboardInterrupt:
             log.warning(
                 "stopped waiting; job %s keeps running on Bedrock: call wait() to resume or "
@@ -279,7 +279,7 @@ class FineTuneJob:
         self, progress: bool = False, timeout: float | None = None, poll: float | None = None
     ) -> CustomModel:
         """Async twin of :meth:`wait` (no progress bar by default)."""
-        return await self._session._run_async(self._wait(progress, timeout, poll))
+        return await run_async(self._wait(progress, timeout, poll))
 
     def _stop(self) -> Steps[FineTuneJob]:
         yield self._session.core.stop_job(self.arn or self.name)
@@ -288,11 +288,11 @@ class FineTuneJob:
 
     def stop(self) -> FineTuneJob:
         """Ask Bedrock to stop the job (status goes Stopping, then Stopped)."""
-        return self._session._run(self._stop())
+        return run(self._stop())
 
     async def stop_async(self) -> FineTuneJob:
         """Async twin of :meth:`stop`."""
-        return await self._session._run_async(self._stop())
+        return await run_async(self._stop())
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -367,7 +367,7 @@ class FineTuneJob:
             {
                 "name": self.name,
                 "status": self.status,
-                "steps": ", ".join(f"{k}: {v}" for k, v in self._steps.items()),
+                "steps": ", ".join(f"{k}: {v}" for k, v in self._sub_steps.items()),
                 "base model": self.info.base_model_arn if self.info else None,
                 "hyperparameters": self.info.hyperparameters if self.info else None,
                 "custom model": self.custom_model_arn,
@@ -438,23 +438,21 @@ class CustomModel:
 
     def refresh(self) -> CustomModel:
         """Fetch the model's current state."""
-        return self._session._run(self._refresh())
+        return run(self._refresh())
 
     async def refresh_async(self) -> CustomModel:
         """Async twin of :meth:`refresh`."""
-        return await self._session._run_async(self._refresh())
+        return await run_async(self._refresh())
 
     def deploy(self, name: str | None = None, description: str | None = None) -> Deployment:
         """Create (or attach to) an on-demand deployment of this model; see :class:`Deployment`."""
-        return self._session._run(deploy_steps(self._session, self.arn, name, description))
+        return run(deploy_steps(self._session, self.arn, name, description))
 
     async def deploy_async(
         self, name: str | None = None, description: str | None = None
     ) -> Deployment:
         """Async twin of :meth:`deploy`."""
-        return await self._session._run_async(
-            deploy_steps(self._session, self.arn, name, description)
-        )
+        return await run_async(deploy_steps(self._session, self.arn, name, description))
 
     def __repr__(self) -> str:
         return f"CustomModel(arn={self.arn!r}, status={self.status!r})"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._display import html_table
-from ._nova_ft import Identity, RoleInfo
-from ._steps import Sleep, Steps
+from ._nova_ft import RoleInfo
+from ._steps import Sleep, Steps, run, run_async
 
 if TYPE_CHECKING:
     from .session import Session
@@ -51,12 +51,8 @@ class TrainingRole:
         self.created: bool | None = None
 
     def _ensure(self) -> Steps[TrainingRole]:
-        core = self._session.core
-        identity = self._session._identity
-        if identity is None:
-            fetched: Identity = yield core.caller_identity()
-            identity = self._session._identity = fetched
-        info: RoleInfo = yield core.ensure_role(
+        identity = yield from self._session._identity_step()
+        info: RoleInfo = yield self._session.core.ensure_role(
             self.name,
             identity.account,
             self._session.region,
@@ -81,11 +77,11 @@ class TrainingRole:
 
     def ensure(self) -> TrainingRole:
         """Create or update the role to match. Idempotent."""
-        return self._session._run(self._ensure())
+        return run(self._ensure())
 
     async def ensure_async(self) -> TrainingRole:
         """Async twin of :meth:`ensure`."""
-        return await self._session._run_async(self._ensure())
+        return await run_async(self._ensure())
 
     def __repr__(self) -> str:
         return f"TrainingRole(name={self.name!r}, arn={self.arn!r}, created={self.created})"

@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from . import _nova_ft, _steps
 from ._closing import Closing
@@ -28,7 +28,6 @@ from .storage import Bucket, DataLocation
 
 __all__ = ["ON_DEMAND_CUSTOM_MODEL_REGIONS", "Reply", "Session"]
 
-T = TypeVar("T")
 log = logging.getLogger("nova_ft")
 
 #: Regions that serve on-demand deployments of customized Nova models.
@@ -109,12 +108,6 @@ class Session(Closing):
         :class:`~nova_ft._nova_ft.Pending` to ``wait()`` on or to ``await``."""
         return self._core
 
-    def _run(self, steps: _steps.Steps[T]) -> T:
-        return _steps.run(steps)
-
-    async def _run_async(self, steps: _steps.Steps[T]) -> T:
-        return await _steps.run_async(steps)
-
     @property
     def record(self) -> ResourceRecord:
         """What this workflow created here, for :meth:`cleanup` (a JSON file next to the work).
@@ -142,6 +135,12 @@ class Session(Closing):
     async def caller_identity_async(self) -> Identity:
         """Async twin of :meth:`caller_identity`."""
         self._identity = await self._core.caller_identity()
+        return self._identity
+
+    def _identity_step(self) -> _steps.Steps[Identity]:
+        """The caller identity, fetched once per session (a step: sync and async share it)."""
+        if self._identity is None:
+            self._identity = yield self._core.caller_identity()
         return self._identity
 
     @property
@@ -281,7 +280,7 @@ class Session(Closing):
             job_name=job_name,
             custom_model_name=custom_model_name,
         )
-        return self._run(fine_tune_steps(self, spec, named))
+        return _steps.run(fine_tune_steps(self, spec, named))
 
     async def fine_tune_async(
         self,
@@ -308,25 +307,25 @@ class Session(Closing):
             job_name=job_name,
             custom_model_name=custom_model_name,
         )
-        return await self._run_async(fine_tune_steps(self, spec, named))
+        return await _steps.run_async(fine_tune_steps(self, spec, named))
 
     def job(self, name_or_arn: str) -> FineTuneJob:
         """Attach to an existing customization job."""
-        return self._run(FineTuneJob(self, name_or_arn)._attach())
+        return _steps.run(FineTuneJob(self, name_or_arn)._attach())
 
     async def job_async(self, name_or_arn: str) -> FineTuneJob:
         """Async twin of :meth:`job`."""
-        return await self._run_async(FineTuneJob(self, name_or_arn)._attach())
+        return await _steps.run_async(FineTuneJob(self, name_or_arn)._attach())
 
     # -- step 4: deployment -----------------------------------------------------------------
 
     def deployment(self, name_or_arn: str) -> Deployment:
         """Attach to an existing deployment."""
-        return self._run(Deployment(self, name_or_arn)._attach())
+        return _steps.run(Deployment(self, name_or_arn)._attach())
 
     async def deployment_async(self, name_or_arn: str) -> Deployment:
         """Async twin of :meth:`deployment`."""
-        return await self._run_async(Deployment(self, name_or_arn)._attach())
+        return await _steps.run_async(Deployment(self, name_or_arn)._attach())
 
     # -- step 5: inference ------------------------------------------------------------------
 
@@ -372,13 +371,13 @@ class Session(Closing):
         job output, uploaded objects, the role and its policy, and the bucket only with
         ``delete_bucket=True`` (and only if nova_ft created it). Safe to call again.
         """
-        return self._run(cleanup_steps(self, delete_bucket, dry_run))
+        return _steps.run(cleanup_steps(self, delete_bucket, dry_run))
 
     async def cleanup_async(
         self, *, delete_bucket: bool = False, dry_run: bool = False
     ) -> list[Resource]:
         """Async twin of :meth:`cleanup`."""
-        return await self._run_async(cleanup_steps(self, delete_bucket, dry_run))
+        return await _steps.run_async(cleanup_steps(self, delete_bucket, dry_run))
 
     def close(self) -> None:
         """Stop the emulator this session started, if any."""

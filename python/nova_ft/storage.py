@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._display import html_table
-from ._nova_ft import BucketInfo, Identity, UploadedObject
-from ._steps import Steps
+from ._nova_ft import BucketInfo, UploadedObject
+from ._steps import Steps, run, run_async
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -103,8 +103,7 @@ class Bucket:
 
     def _resolve_name(self) -> Steps[str]:
         if self._name is None:
-            identity: Identity = yield self._session.core.caller_identity()
-            self._session._identity = identity
+            identity = yield from self._session._identity_step()
             self._name = f"sl-nova-ft-{identity.account}"
         return self._name
 
@@ -119,11 +118,11 @@ class Bucket:
 
     def ensure(self) -> Bucket:
         """Create the bucket if needed, private and encrypted. Idempotent."""
-        return self._session._run(self._ensure())
+        return run(self._ensure())
 
     async def ensure_async(self) -> Bucket:
         """Async twin of :meth:`ensure`."""
-        return await self._session._run_async(self._ensure())
+        return await run_async(self._ensure())
 
     def _keys(self, prefix: str) -> Steps[list[str]]:
         name = yield from self._resolve_name()
@@ -132,11 +131,11 @@ class Bucket:
 
     def keys(self, prefix: str = "") -> list[str]:
         """The keys under ``prefix``."""
-        return self._session._run(self._keys(prefix))
+        return run(self._keys(prefix))
 
     async def keys_async(self, prefix: str = "") -> list[str]:
         """Async twin of :meth:`keys`."""
-        return await self._session._run_async(self._keys(prefix))
+        return await run_async(self._keys(prefix))
 
     def uri(self, key: str = "") -> str:
         """The ``s3://`` URI of a key in this bucket."""
