@@ -3,6 +3,7 @@
 use super::policy::check_document;
 use super::request::AwsRequest;
 use super::state::Role;
+use super::store::Touched;
 use super::wire::{iso_seconds, query_ok, random_id, AwsError, Outcome};
 use super::xml_writer::Xml;
 use super::Ctx;
@@ -117,7 +118,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             };
             let xml = role_xml(&role);
             state.roles.insert(name.to_string(), role);
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Role(name)])?;
             ok(Some(xml))
         }
         "GetRole" => {
@@ -133,7 +134,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             let mut state = ctx.store.lock();
             let role = state.roles.get_mut(name).ok_or_else(|| no_such_role(name))?;
             role.assume_role_policy = trust.to_string();
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Role(name)])?;
             ok(None)
         }
         "DeleteRole" => {
@@ -144,7 +145,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
                 return Err(AwsError::new(409, "DeleteConflict", "Cannot delete entity, must delete policies first."));
             }
             state.roles.remove(name);
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Role(name)])?;
             ok(None)
         }
         "PutRolePolicy" => {
@@ -156,7 +157,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             let mut state = ctx.store.lock();
             let role = state.roles.get_mut(name).ok_or_else(|| no_such_role(name))?;
             role.policies.insert(policy_name.to_string(), document.to_string());
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Role(name)])?;
             ok(None)
         }
         "GetRolePolicy" => {
@@ -181,7 +182,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
             if role.policies.remove(policy_name).is_none() {
                 return Err(AwsError::new(404, "NoSuchEntity", format!("The role policy with name {policy_name} cannot be found.")));
             }
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Role(name)])?;
             ok(None)
         }
         "ListRolePolicies" => {

@@ -15,6 +15,7 @@ pub mod request;
 pub mod s3;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod sts;
 pub mod trainer;
 pub mod wire;
@@ -23,12 +24,14 @@ pub mod xml_writer;
 use crate::workflow::error::Result;
 use faults::Faults;
 use models::TrainedModel;
-use state::{State, Store};
+use state::State;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::MutexGuard;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use store::{Store, Touched};
 use wire::AwsError;
 
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
@@ -97,9 +100,14 @@ impl Ctx {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// Persist the state; a failure to write is an internal error of the call that changed it.
-    pub fn save(&self, state: &State) -> std::result::Result<(), AwsError> {
-        self.store.save(state).map_err(|e| {
+    /// Persist what a change touched (see [`Store::commit`], which releases the state lock);
+    /// a failure to write is an internal error of the call that made the change.
+    pub fn commit(
+        &self,
+        state: MutexGuard<'_, State>,
+        touched: &[Touched<'_>],
+    ) -> std::result::Result<(), AwsError> {
+        self.store.commit(state, touched).map_err(|e| {
             AwsError::new(
                 500,
                 "InternalFailure",

@@ -10,6 +10,7 @@ use super::models::{Teacher, TrainedModel, TrainingConfig};
 use super::policy::{allows, trusts_service, Context};
 use super::s3;
 use super::state::{CustomModel, Job, JobStatus, State};
+use super::store::Touched;
 use super::wire::{random_id, AwsError};
 use super::Ctx;
 use crate::workflow::dataset::record::{Conversation, Message, Role};
@@ -115,7 +116,9 @@ fn update(ctx: &Ctx, arn: &str, change: impl FnOnce(&mut Job)) -> Result<(), End
     };
     change(job);
     job.last_modified = Utc::now();
-    ctx.store.save(&state).map_err(|e| not_saved(&e))
+    ctx.store
+        .commit(state, &[Touched::Job(arn)])
+        .map_err(|e| not_saved(&e))
 }
 
 fn not_saved(error: &impl std::fmt::Display) -> Ending {
@@ -419,11 +422,13 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         j.training_loss = final_train;
         j.validation_losses = final_valid;
     }
-    match ctx.store.save(&state) {
+    let touched = [Touched::CustomModel(&model_arn), Touched::Job(arn)];
+    match ctx.store.commit(state, &touched) {
         Ok(()) => Ending::Completed,
         Err(e) => {
             // The model is not recorded: take it back out, so the state on disk and in
             // memory agree, and the job fails saying why.
+            let mut state = ctx.store.lock();
             if let Some(j) = state.jobs.get_mut(arn) {
                 j.custom_model_arn = None;
             }
@@ -473,11 +478,9 @@ mod tests {
         let arn = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/j/abc";
         ctx.store.lock().jobs.insert(arn.into(), job(arn));
         assert!(update(&ctx, arn, |j| j.steps[0] = "Completed".into()).is_ok());
-        // A directory where the state file goes: the atomic rename onto it fails.
-        let state_file = dir.path().join("state.json");
-        std::fs::remove_file(&state_file).unwrap();
-        std::fs::create_dir(&state_file).unwrap();
-        std::fs::write(state_file.join("keep"), b"x").unwrap();
+        // Another program holds the database's write lock: the commit cannot happen.
+        let other = rusqlite::Connection::open(dir.path().join("emulator.db")).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
         match update(&ctx, arn, |j| j.steps[1] = "InProgress".into()) {
             Err(Ending::Failed(message)) => {
                 assert!(

@@ -4,6 +4,7 @@ use super::customization_jobs::insert_training_setup;
 use super::paging::{find_by_id, page, with_next};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::State;
+use crate::emulator::store::Touched;
 use crate::emulator::wire::{iso_millis, json, AwsError, Outcome};
 use crate::emulator::Ctx;
 use serde_json::{json, Value};
@@ -83,8 +84,7 @@ pub(super) fn delete_custom_model(ctx: &Ctx, id: &str) -> Outcome {
         )));
     }
     state.custom_models.remove(&model.arn);
-    ctx.save(&state)?;
-    drop(state);
+    ctx.commit(state, &[Touched::CustomModel(&model.arn)])?;
     if let Some(artifact) = &model.artifact {
         let _ = std::fs::remove_file(ctx.store.dir().join(artifact));
     }

@@ -11,6 +11,7 @@ use super::{body, required, tags};
 use crate::emulator::catalog::{self, foundation_arn};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Job, JobStatus, State};
+use crate::emulator::store::Touched;
 use crate::emulator::trainer;
 use crate::emulator::wire::{iso_millis, json, random_id, AwsError, Outcome};
 use crate::emulator::Ctx;
@@ -228,8 +229,7 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         request_fingerprint: fingerprint,
     };
     state.jobs.insert(arn.clone(), job);
-    ctx.save(&state)?;
-    drop(state);
+    ctx.commit(state, &[Touched::Job(&arn)])?;
     trainer::spawn(Arc::clone(ctx), arn.clone());
     Ok(json(201, &json!({ "jobArn": arn })))
 }
@@ -247,7 +247,7 @@ pub(super) fn stop_job(ctx: &Ctx, id: &str) -> Outcome {
     }
     job.status = JobStatus::Stopping;
     job.last_modified = Utc::now();
-    ctx.save(&state)?;
+    ctx.commit(state, &[Touched::Job(&arn)])?;
     Ok(json(200, &json!({})))
 }
 

@@ -6,6 +6,7 @@ use super::paging::{find_by_id, page, with_next};
 use super::{body, required, tags};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Deployment, State};
+use crate::emulator::store::Touched;
 use crate::emulator::wire::{iso_millis, json, random_id, AwsError, Outcome};
 use crate::emulator::Ctx;
 use chrono::{DateTime, Utc};
@@ -102,7 +103,7 @@ pub(super) fn create_deployment(ctx: &Ctx, req: &AwsRequest) -> Outcome {
             tags: tags(&map, "tags"),
         },
     );
-    ctx.save(&state)?;
+    ctx.commit(state, &[Touched::Deployment(&arn)])?;
     Ok(json(202, &json!({ "customModelDeploymentArn": arn })))
 }
 

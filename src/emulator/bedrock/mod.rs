@@ -15,6 +15,7 @@ pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
 
 use super::request::AwsRequest;
+use super::store::Touched;
 use super::wire::{json, AwsError, Outcome};
 use super::{catalog, Ctx};
 use axum::http::Method;
@@ -120,7 +121,7 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
             let mut state = ctx.store.lock();
             let arn = find_deployment(&state, id)?.arn.clone();
             state.deployments.remove(&arn);
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Deployment(&arn)])?;
             Ok(json(200, &json!({})))
         }
         _ => Err(AwsError::new(

@@ -10,6 +10,7 @@ use super::{
 use crate::emulator::regions::is_region;
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Bucket, PublicAccessBlock};
+use crate::emulator::store::Touched;
 use crate::emulator::wire::{iso_millis, response, AwsError, HttpResponse, Outcome};
 use crate::emulator::xml_writer::Xml;
 use crate::emulator::Ctx;
@@ -122,13 +123,16 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
             }
             state.buckets.remove(bucket);
             // Uploads still open in the bucket go with it, and so do their parts.
-            let parts: Vec<String> = state
+            let uploads: Vec<_> = state
                 .uploads
                 .extract_if(.., |_, u| u.bucket == bucket)
-                .flat_map(|(_, u)| u.parts.into_values().map(|(blob, _, _)| blob))
                 .collect();
-            ctx.save(&state)?;
-            drop(state);
+            let mut touched = vec![Touched::Bucket(bucket)];
+            touched.extend(uploads.iter().map(|(id, _)| Touched::Upload(id)));
+            ctx.commit(state, &touched)?;
+            let parts = uploads
+                .into_iter()
+                .flat_map(|(_, u)| u.parts.into_values().map(|(blob, _, _)| blob));
             for blob in parts {
                 ctx.store.delete_blob(&blob);
             }
@@ -182,7 +186,7 @@ pub(super) fn create_bucket(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcom
                 objects: BTreeMap::new(),
             },
         );
-        ctx.save(&state)?;
+        ctx.commit(state, &[Touched::Bucket(bucket)])?;
     }
     let mut resp = status(200);
     resp.headers_mut().insert(
@@ -207,7 +211,7 @@ pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> 
                 block_public_policy: flag("BlockPublicPolicy"),
                 restrict_public_buckets: flag("RestrictPublicBuckets"),
             });
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Bucket(bucket)])?;
             Ok(status(200))
         }
         Method::GET => {
@@ -228,7 +232,7 @@ pub(super) fn public_access_block(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> 
         }
         Method::DELETE => {
             b.public_access_block = None;
-            ctx.save(&state)?;
+            ctx.commit(state, &[Touched::Bucket(bucket)])?;
             Ok(status(204))
         }
         _ => Err(method_not_allowed()),
@@ -314,6 +318,6 @@ pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
         Some(setting) => Some(serde_json::to_string(&setting).map_err(internal)?),
         None => None,
     };
-    ctx.save(&state)?;
+    ctx.commit(state, &[Touched::Bucket(bucket)])?;
     Ok(status(if req.method == Method::PUT { 200 } else { 204 }))
 }

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Object, State, Upload};
+use crate::emulator::store::Touched;
 use crate::emulator::wire::{random_id, AwsError, Outcome};
 use crate::emulator::Ctx;
 use axum::http::{HeaderValue, Method};
@@ -31,7 +32,7 @@ pub(super) fn create_upload(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str
             parts: BTreeMap::new(),
         },
     );
-    ctx.save(&state)?;
+    ctx.commit(state, &[Touched::Upload(&upload_id)])?;
     Ok(xml_ok("InitiateMultipartUploadResult", |xml| {
         xml.leaf("Bucket", bucket)
             .leaf("Key", key)
@@ -58,8 +59,7 @@ pub(super) fn upload_call(ctx: &Ctx, req: &AwsRequest, upload: &UploadRef<'_>) -
         Method::DELETE => {
             let mut state = ctx.store.lock();
             let removed = take_upload(&mut state, upload)?;
-            ctx.save(&state)?;
-            drop(state);
+            ctx.commit(state, &[Touched::Upload(upload.id)])?;
             for (blob, _, _) in removed.parts.into_values() {
                 ctx.store.delete_blob(&blob);
             }
@@ -110,8 +110,7 @@ fn upload_part(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outco
     let previous = u
         .parts
         .insert(number, (blob, etag.clone(), body.len() as u64));
-    ctx.save(&state)?;
-    drop(state);
+    ctx.commit(state, &[Touched::Upload(upload)])?;
     if let Some((old, _, _)) = previous {
         ctx.store.delete_blob(&old);
     }
@@ -129,10 +128,12 @@ fn complete_upload(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> O
     if numbers.is_empty() || numbers.len() != etags.len() {
         return Err(malformed_xml());
     }
-    let mut state = ctx.store.lock();
-    let u = match state.uploads.get(upload) {
-        Some(u) if u.bucket == bucket && u.key == key => u.clone(),
-        _ => return Err(no_such_upload(upload)),
+    let u = {
+        let state = ctx.store.lock();
+        match state.uploads.get(upload) {
+            Some(u) if u.bucket == bucket && u.key == key => u.clone(),
+            _ => return Err(no_such_upload(upload)),
+        }
     };
     let mut previous = 0u32;
     let mut chosen = Vec::with_capacity(numbers.len());
@@ -162,23 +163,33 @@ fn complete_upload(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> O
         }
         chosen.push((blob.clone(), part_etag.clone()));
     }
-    let mut body = Vec::new();
+    // The parts are joined into a new blob with no lock held: other calls go on meanwhile.
     let mut md5s = Vec::new();
-    for (blob, etag) in &chosen {
-        body.extend(ctx.store.read_blob(blob).map_err(internal)?);
+    for (_, etag) in &chosen {
         // Our own part ETags: the hex MD5 of the part, quoted.
         md5s.extend(hex::decode(etag.trim_matches('"')).map_err(internal)?);
     }
     let etag = format!("\"{}-{}\"", hex::encode(Md5::digest(&md5s)), chosen.len());
-    let blob = ctx.store.put_blob(&body).map_err(internal)?;
-    let all_parts: Vec<String> = u.parts.values().map(|(b, _, _)| b.clone()).collect();
+    let blobs: Vec<&str> = chosen.iter().map(|(blob, _)| blob.as_str()).collect();
+    let (blob, size) = ctx.store.join_blobs(&blobs).map_err(internal)?;
+    let mut state = ctx.store.lock();
+    // Completed, aborted or changed meanwhile: this request's view of it is stale.
+    if state.uploads.get(upload).map(|now| &now.parts) != Some(&u.parts) {
+        drop(state);
+        ctx.store.delete_blob(&blob);
+        return Err(no_such_upload(upload));
+    }
+    if !state.buckets.contains_key(bucket) {
+        drop(state);
+        ctx.store.delete_blob(&blob);
+        return Err(no_such_bucket(bucket));
+    }
     state.uploads.remove(upload);
-    let b = bucket_mut(&mut state, bucket)?;
-    let replaced = b.objects.insert(
+    let replaced = bucket_mut(&mut state, bucket)?.objects.insert(
         key.to_string(),
         Object {
             blob,
-            size: body.len() as u64,
+            size,
             etag: etag.clone(),
             last_modified: Utc::now(),
             content_type: u.content_type.clone(),
@@ -186,9 +197,12 @@ fn complete_upload(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> O
             metadata: Default::default(),
         },
     );
-    ctx.save(&state)?;
-    drop(state);
-    for blob in all_parts.iter().chain(replaced.as_ref().map(|o| &o.blob)) {
+    ctx.commit(
+        state,
+        &[Touched::Upload(upload), Touched::Object(bucket, key)],
+    )?;
+    let all_parts = u.parts.values().map(|(blob, _, _)| blob);
+    for blob in all_parts.chain(replaced.as_ref().map(|o| &o.blob)) {
         ctx.store.delete_blob(blob);
     }
     Ok(xml_ok("CompleteMultipartUploadResult", |xml| {

@@ -6,6 +6,7 @@ use super::xml::{field, values, xml_fields};
 use super::{bucket_mut, internal, method_not_allowed, no_such_bucket, object_ref, status, xml_ok};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::Object;
+use crate::emulator::store::Touched;
 use crate::emulator::wire::{http_date, response, AwsError, Outcome};
 use crate::emulator::Ctx;
 use axum::http::{HeaderValue, Method};
@@ -30,8 +31,7 @@ pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) 
             let mut state = ctx.store.lock();
             let b = bucket_mut(&mut state, bucket)?;
             let removed = b.objects.remove(key);
-            ctx.save(&state)?;
-            drop(state);
+            ctx.commit(state, &[Touched::Object(bucket, key)])?;
             if let Some(object) = removed {
                 ctx.store.delete_blob(&object.blob);
             }
@@ -103,8 +103,7 @@ pub(super) fn store_object(
         return Err(no_such_bucket(bucket));
     };
     let previous = b.objects.insert(key.to_string(), object);
-    ctx.save(&state)?;
-    drop(state);
+    ctx.commit(state, &[Touched::Object(bucket, key)])?;
     if let Some(previous) = previous {
         ctx.store.delete_blob(&previous.blob);
     }
@@ -227,8 +226,8 @@ pub(super) fn delete_objects(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outco
             removed.push(object.blob);
         }
     }
-    ctx.save(&state)?;
-    drop(state);
+    let touched: Vec<_> = keys.iter().map(|k| Touched::Object(bucket, k)).collect();
+    ctx.commit(state, &touched)?;
     for blob in removed {
         ctx.store.delete_blob(&blob);
     }
