@@ -43,8 +43,8 @@ def rows(n: int) -> list[dict[str, str]]:
 def client_env(endpoint: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "nova-ft-local",
-        "AWS_SECRET_ACCESS_KEY": "nova-ft-local-secret",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }

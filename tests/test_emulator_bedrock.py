@@ -148,7 +148,14 @@ def test_the_tutorial_end_to_end_with_boto3(
     assert model["modelName"] == "nova-micro-intent-sft-model" and model["modelStatus"] == "Active"
     # The API has no description field, so boto3 drops it; the wire still says what the model is.
     url = f"{emulator.endpoint_url}/custom-models/{urllib.parse.quote(model['modelArn'], safe='')}"
-    with urllib.request.urlopen(url) as raw:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signed = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("test", "test"), "bedrock", "us-east-1").add_auth(signed)
+    described = urllib.request.Request(url, headers=dict(signed.headers))
+    with urllib.request.urlopen(described) as raw:
         assert "not Amazon Nova" in json.load(raw)["description"]
     deployment = bedrock.create_custom_model_deployment(
         modelDeploymentName="nova-micro-intent-od",

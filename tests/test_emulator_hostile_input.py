@@ -16,7 +16,7 @@ import pytest
 import nova_ft
 
 botocore = pytest.importorskip("botocore")
-from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.auth import S3SigV4Auth, SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
@@ -33,7 +33,8 @@ def raw_s3(
     """A signed request with exactly these bytes (no SDK to tidy the path or the body)."""
     url = emulator.endpoint_url + path
     request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    SigV4Auth(Credentials("test", "test"), service, region).add_auth(request)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer(Credentials("test", "test"), service, region).add_auth(request)
     prepared = urllib.request.Request(
         url, data=body or None, method=method, headers=dict(request.headers)
     )
@@ -319,9 +320,11 @@ def test_web_pages_and_rebound_host_names_cannot_drive_it(s3: Any, emulator: Any
     preflight += b"Origin: https://evil.example\r\nAccess-Control-Request-Method: DELETE\r\n\r\n"
     assert b"AccessForbidden" in _send(emulator, preflight)
     assert s3.get_object(Bucket="browser", Key="keep")["Body"].read() == b"precious"
-    # Loopback names and a local page still work.
-    local = b"GET /browser/keep HTTP/1.1\r\nHost: localhost\r\nOrigin: http://127.0.0.1:8888\r\n"
-    assert _send(emulator, local + scope + b"\r\n").startswith(b"HTTP/1.1 200")
+    # A local page with a presigned URL still works.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "browser", "Key": "keep"})
+    host, path = url.removeprefix("http://").split("/", 1)
+    local = f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://127.0.0.1:8888\r\n\r\n"
+    assert _send(emulator, local.encode()).startswith(b"HTTP/1.1 200")
 
 
 def test_listening_beyond_loopback_needs_an_explicit_yes(tmp_path: Path) -> None:

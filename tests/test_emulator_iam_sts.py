@@ -130,13 +130,16 @@ def test_serve_prints_the_endpoint_and_stops_on_signals(tmp_path: Path, sig: int
             line = proc.stdout.readline()
             assert line.startswith("nova_ft emulator listening on http://127.0.0.1:"), line
             endpoint = line.split()[4]
+            # The next line hands over the credentials it verifies signatures against.
+            credentials = dict(item.split("=", 1) for item in proc.stdout.readline().split()[1:])
+            assert credentials == {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
             boto3 = pytest.importorskip("boto3")
             sts = boto3.client(
                 "sts",
                 endpoint_url=endpoint,
                 region_name="us-east-1",
-                aws_access_key_id="t",
-                aws_secret_access_key="t",
+                aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             )
             assert sts.get_caller_identity()["Account"] == "123456789012"
             proc.send_signal(sig)

@@ -81,6 +81,9 @@ class EmulatorCore:
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
         allow_remote: bool = False,
+        access_key_id: str = "test",
+        secret_access_key: str = "test",
+        verify_signatures: bool = True,
     ) -> EmulatorCore: ...
     @property
     def endpoint_url(self) -> str: ...

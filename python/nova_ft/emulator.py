@@ -20,9 +20,10 @@ from ._closing import Closing
 
 __all__ = ["LocalEmulator"]
 
-#: The dummy credentials the emulator accepts (it checks no signatures).
-LOCAL_ACCESS_KEY = "nova-ft-local"
-LOCAL_SECRET_KEY = "nova-ft-local-secret"
+#: The credentials the emulator accepts unless told otherwise: the usual local-emulator
+#: convention, so scripts that set ``AWS_ACCESS_KEY_ID=test`` work unchanged.
+LOCAL_ACCESS_KEY = "test"
+LOCAL_SECRET_KEY = "test"
 
 
 class LocalEmulator(Closing):
@@ -36,8 +37,14 @@ class LocalEmulator(Closing):
         error_rate: share of Bedrock calls answered with a 500 or 503 error.
         deployment_delay: seconds a new deployment stays ``Creating``.
         job_step_delay: seconds before each of a job's three steps, so progress shows.
-        allow_remote: allow a ``host`` other machines can reach (off: the emulator checks no
-            signatures, and refuses requests whose ``Host`` or ``Origin`` is not loopback).
+        allow_remote: allow a ``host`` other machines can reach (off: the emulator refuses
+            requests whose ``Host`` or ``Origin`` is not loopback).
+        access_key_id, secret_access_key: the key pair whose SigV4 signatures are accepted
+            (default ``test``/``test``); requests signed otherwise, unsigned, expired or
+            tampered with are refused as AWS refuses them. Bedrock API keys: the secret access
+            key is the one valid bearer token.
+        verify_signatures: ``False`` accepts any request, signed or not (for clients that
+            cannot sign).
 
     Use it as a context manager, or call :meth:`stop`. :attr:`env` holds what a boto3 or AWS
     CLI user needs (endpoint, region, dummy credentials).
@@ -57,8 +64,14 @@ class LocalEmulator(Closing):
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
         allow_remote: bool = False,
+        access_key_id: str = LOCAL_ACCESS_KEY,
+        secret_access_key: str = LOCAL_SECRET_KEY,
+        verify_signatures: bool = True,
     ) -> None:
         self.region = region
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.verify_signatures = verify_signatures
         self._core = _nova_ft.EmulatorCore(
             host=host,
             port=port,
@@ -71,6 +84,9 @@ class LocalEmulator(Closing):
             deployment_delay=deployment_delay,
             job_step_delay=job_step_delay,
             allow_remote=allow_remote,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            verify_signatures=verify_signatures,
         )
 
     @property
@@ -90,13 +106,14 @@ class LocalEmulator(Closing):
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment variables that point boto3 and the AWS CLI at this emulator."""
+        """Environment variables that point boto3 and the AWS CLI at this emulator, with the
+        credentials it accepts."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
         }
 
     def client(self, service: str, **kwargs: Any) -> Any:
@@ -110,8 +127,8 @@ class LocalEmulator(Closing):
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
             **kwargs,
         )
 

@@ -19,7 +19,7 @@ from ._closing import Closing
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
 from .benchmark import Benchmark
 from .deployment import Deployment
-from .emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
+from .emulator import LocalEmulator
 from .exceptions import ConflictError, InvalidParameterError
 from .job import DEFAULT_BASE_MODEL, FineTuneJob, Hyperparameters, fine_tune_steps
 from .resources import Resource, ResourceRecord
@@ -67,7 +67,11 @@ class Session(Closing):
         emulator = LocalEmulator(None if data_dir is None else Path(data_dir), **emulator_options)
         session = cls.__new__(cls)
         session._core = _nova_ft.SessionCore.connect(
-            emulator.region, None, emulator.endpoint_url, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+            emulator.region,
+            None,
+            emulator.endpoint_url,
+            emulator.access_key_id,
+            emulator.secret_access_key,
         )
         session._emulator = emulator
         session._identity = None

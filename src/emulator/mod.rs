@@ -14,6 +14,7 @@ pub mod regions;
 pub mod request;
 pub mod s3;
 pub mod server;
+pub mod sigv4;
 pub mod state;
 pub mod store;
 pub mod sts;
@@ -41,9 +42,12 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     pub host: String,
-    /// Bind to an address other machines can reach. Off by default: the emulator checks no
-    /// signatures, so only this machine should reach it.
+    /// Bind to an address other machines can reach. Off by default: a local emulator's
+    /// credentials are well known (`test`/`test`), so only this machine should reach it.
     pub allow_remote: bool,
+    /// The key pair whose SigV4 signatures are accepted; `None` accepts any request unsigned
+    /// or signed with anything (for clients that cannot sign).
+    pub credentials: Option<sigv4::Credentials>,
     /// 0 picks a free port.
     pub port: u16,
     /// Where state and objects live; `None` = a temporary directory removed at shutdown.
@@ -62,6 +66,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             host: "127.0.0.1".into(),
             allow_remote: false,
+            credentials: Some(sigv4::Credentials::default()),
             port: 0,
             data_dir: None,
             region: DEFAULT_REGION.into(),

@@ -39,6 +39,8 @@ pub struct AwsRequest {
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What the body must still satisfy for the request's signature (signed chunks).
+    pub payload_check: super::sigv4::PayloadCheck,
     pub service: Service,
     /// The region of the SigV4 scope, or the emulator's default.
     pub region: String,

@@ -3,6 +3,7 @@
 
 use super::faults::Faults;
 use super::request::{credential_scope, route, AwsRequest, Service};
+use super::sigv4::{content_sha256_mismatch, sha256_hex, verify, PayloadCheck, SignedRequest};
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
@@ -12,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::Router;
+use chrono::Utc;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -155,14 +157,19 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
     if !is_loopback(&config.host) {
         if !config.allow_remote {
             return Err(NovaError::invalid(format!(
-                "binding {} would let other machines reach the emulator, which checks no signatures: keep the default 127.0.0.1, or pass allow_remote=True (--allow-remote) if you mean it",
+                "binding {} would let other machines reach the emulator, whose credentials are well known: keep the default 127.0.0.1, or pass allow_remote=True (--allow-remote) if you mean it",
                 config.host
             )));
         }
         log::warn!(
             target: "nova_ft.emulator",
-            "listening on {}: other machines can reach this emulator, and it checks no signatures",
-            config.host
+            "listening on {}: other machines can reach this emulator{}",
+            config.host,
+            if config.credentials.is_some() {
+                ""
+            } else {
+                ", and it checks no signatures"
+            }
         );
     }
     let bind = format!("{}:{}", config.host, config.port);
@@ -225,6 +232,29 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
     if declared.is_some_and(|n| n > limit as u64) {
         return error_response(early, &too_large(early, limit), &request_id, head);
     }
+    // S3 signs its payload's hash in a header, so its signature is checked before the body
+    // is read; the other services sign the body itself.
+    let raw_query = parts.uri.query().unwrap_or_default().to_string();
+    let check_signature = |service, body: Option<&[u8]>| match &ctx.config.credentials {
+        Some(credentials) => {
+            let signed = SignedRequest {
+                method: &parts.method,
+                raw_path: &raw_path,
+                raw_query: &raw_query,
+                headers: &parts.headers,
+                body,
+            };
+            verify(credentials, &signed, service, Utc::now())
+        }
+        None => Ok(PayloadCheck::Unchecked),
+    };
+    let mut payload_check = PayloadCheck::Unchecked;
+    if early == Service::S3 {
+        payload_check = match check_signature(early, None) {
+            Ok(check) => check,
+            Err(refused) => return error_response(early, &refused, &request_id, head),
+        };
+    }
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
         Err(_) => return error_response(early, &too_large(early, limit), &request_id, head),
@@ -235,12 +265,25 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         &raw_path,
         &body,
     );
+    if service != Service::S3 {
+        if let Err(refused) = check_signature(service, Some(&body)) {
+            return error_response(service, &refused, &request_id, head);
+        }
+    }
+    if let PayloadCheck::Sha256(claimed) = &payload_check {
+        let computed = sha256_hex(&body);
+        if &computed != claimed {
+            let refused = content_sha256_mismatch(claimed, &computed);
+            return error_response(service, &refused, &request_id, head);
+        }
+    }
     let req = Arc::new(AwsRequest {
         method: parts.method,
         raw_path,
         query,
         headers: parts.headers,
         body,
+        payload_check,
         service,
         region: scope
             .as_ref()

@@ -4,6 +4,7 @@ use super::errors::to_pyerr;
 use super::tokio_runtime::{py_runtime, wait_for};
 use crate::emulator::faults::Faults;
 use crate::emulator::server::{start, RunningEmulator};
+use crate::emulator::sigv4::Credentials;
 use crate::emulator::EmulatorConfig;
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, access_key_id="test", secret_access_key="test", verify_signatures=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -36,6 +37,9 @@ impl PyEmulator {
         deployment_delay: f64,
         job_step_delay: f64,
         allow_remote: bool,
+        access_key_id: &str,
+        secret_access_key: &str,
+        verify_signatures: bool,
     ) -> PyResult<Self> {
         let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
         if !(rate_ok(throttle_rate)
@@ -52,9 +56,21 @@ impl PyEmulator {
                 ),
             ));
         }
+        if access_key_id.is_empty() || secret_access_key.is_empty() {
+            return Err(to_pyerr(
+                py,
+                crate::workflow::error::NovaError::invalid(
+                    "access_key_id and secret_access_key must not be empty (verify_signatures=False accepts any)",
+                ),
+            ));
+        }
         let config = EmulatorConfig {
             host: host.to_string(),
             allow_remote,
+            credentials: verify_signatures.then(|| Credentials {
+                access_key_id: access_key_id.to_string(),
+                secret_access_key: secret_access_key.to_string(),
+            }),
             port,
             data_dir,
             region: region.to_string(),

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..emulator import LocalEmulator
+from ..emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -25,7 +25,23 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--allow-remote",
         action="store_true",
-        help="let --host be an address other machines reach (the emulator checks no signatures)",
+        help="let --host be an address other machines reach",
+    )
+    serve.add_argument(
+        "--access-key-id",
+        default=LOCAL_ACCESS_KEY,
+        help=f"the access key whose signatures are accepted (default {LOCAL_ACCESS_KEY})",
+    )
+    serve.add_argument(
+        "--secret-access-key",
+        default=LOCAL_SECRET_KEY,
+        help=f"its secret (default {LOCAL_SECRET_KEY})",
+    )
+    serve.add_argument(
+        "--no-verify-signatures",
+        dest="verify_signatures",
+        action="store_false",
+        help="accept any request, signed or not (for clients that cannot sign)",
     )
     serve.add_argument("--port", type=int, default=4566, help="port (0 picks a free one)")
     serve.add_argument("--data-dir", type=Path, default=None, help="keep state here")
@@ -56,6 +72,9 @@ def run_serve(args: argparse.Namespace) -> int:
         error_rate=args.error_rate,
         deployment_delay=args.deployment_delay,
         allow_remote=args.allow_remote,
+        access_key_id=args.access_key_id,
+        secret_access_key=args.secret_access_key,
+        verify_signatures=args.verify_signatures,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
@@ -65,6 +84,14 @@ def run_serve(args: argparse.Namespace) -> int:
             f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
             flush=True,
         )
+        if args.verify_signatures:
+            print(
+                f"credentials: AWS_ACCESS_KEY_ID={emulator.access_key_id} "
+                f"AWS_SECRET_ACCESS_KEY={emulator.secret_access_key}",
+                flush=True,
+            )
+        else:
+            print("signatures are not verified: any credentials are accepted", flush=True)
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -6,13 +6,13 @@ use super::xml::{field, xml_fields};
 #[test]
 fn aws_chunked_bodies_decode_with_trailers() {
     let body = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
-    let (data, trailers) = decode_aws_chunked(body).unwrap();
+    let (data, trailers) = decode_aws_chunked(body, None).unwrap();
     assert_eq!(data, b"hello world");
     assert_eq!(
         trailers,
         vec![("x-amz-checksum-crc32".to_string(), "DUoRhQ==".to_string())]
     );
-    assert!(decode_aws_chunked(b"zz\r\n").is_err());
+    assert!(decode_aws_chunked(b"zz\r\n", None).is_err());
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn request_xml_flattens_to_paths() {
 
 #[test]
 fn a_chunk_size_past_the_address_space_is_refused_not_a_panic() {
-    assert!(decode_aws_chunked(b"ffffffffffffffff\r\nx").is_err());
+    assert!(decode_aws_chunked(b"ffffffffffffffff\r\nx", None).is_err());
 }
 
 mod properties {
@@ -68,7 +68,7 @@ mod properties {
     proptest! {
         #[test]
         fn any_chunked_body_decodes_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode_aws_chunked(&body);
+            let _ = decode_aws_chunked(&body, None);
         }
 
         #[test]
@@ -82,7 +82,7 @@ mod properties {
                 body.extend(b"\r\n");
             }
             body.extend(b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n");
-            let (decoded, trailers) = decode_aws_chunked(&body).unwrap();
+            let (decoded, trailers) = decode_aws_chunked(&body, None).unwrap();
             prop_assert_eq!(decoded, chunks.concat());
             prop_assert_eq!(trailers, vec![("x-amz-checksum-crc32".to_string(), "AAAAAA==".to_string())]);
         }
