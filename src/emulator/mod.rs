@@ -4,6 +4,7 @@
 
 pub mod bedrock;
 pub mod bedrock_runtime;
+pub mod body_stream;
 pub mod catalog;
 pub mod eventstream;
 pub mod faults;

@@ -5,9 +5,12 @@
 //! bedrock-runtime share the signing name `bedrock`; runtime paths start with `/model/`.
 //! Bedrock API keys (`Authorization: Bearer ...`) carry no scope, so paths decide there too.
 
+use super::body_stream::BodyReader;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
+use std::io::Read;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -38,7 +41,10 @@ pub struct AwsRequest {
     pub raw_path: String,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
+    /// The body, read whole; empty when it is streamed (see [`AwsRequest::body_reader`]).
     pub body: Bytes,
+    /// An S3 object's or part's body, still arriving.
+    pub stream: Mutex<Option<BodyReader>>,
     /// What the body must still satisfy for the request's signature (signed chunks).
     pub payload_check: super::sigv4::PayloadCheck,
     pub service: Service,
@@ -51,6 +57,23 @@ pub struct AwsRequest {
 }
 
 impl AwsRequest {
+    /// The body as a reader: the stream as it arrives, or the bytes read already. A stream
+    /// can be taken once.
+    pub fn body_reader(&self) -> Box<dyn Read + Send + '_> {
+        match self.take_stream() {
+            Some(stream) => Box::new(stream),
+            None => Box::new(&self.body[..]),
+        }
+    }
+
+    /// Take the streamed body (dropping it tells the connection to stop sending it).
+    pub fn take_stream(&self) -> Option<BodyReader> {
+        self.stream
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
     /// The path split on `/` with each segment percent-decoded (labels such as ARNs arrive
     /// with `:` and `/` encoded, so splitting must come first).
     pub fn segments(&self) -> Vec<String> {

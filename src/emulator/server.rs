@@ -7,21 +7,21 @@ use super::sigv4::{content_sha256_mismatch, sha256_hex, verify, PayloadCheck, Si
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
-use super::{bedrock, bedrock_runtime, iam, s3, sts, trainer, Ctx, EmulatorConfig};
+use super::{bedrock, bedrock_runtime, body_stream, iam, s3, sts, trainer, Ctx, EmulatorConfig};
 use crate::workflow::error::{NovaError, Result};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::Router;
 use chrono::Utc;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// How long a stopping server lets requests in flight finish before it closes them.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(800);
 
-/// Largest S3 body accepted (an object or a part), held in memory while it is stored.
+/// Largest S3 body accepted (an object or a part; streamed to disk as it arrives).
 const MAX_OBJECT_BODY: usize = 1 << 30;
 /// Largest Converse/InvokeModel body (Bedrock accepts images and documents inline).
 const MAX_RUNTIME_BODY: usize = 25 << 20;
@@ -255,9 +255,23 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
             Err(refused) => return error_response(early, &refused, &request_id, head),
         };
     }
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(body) => body,
-        Err(_) => return error_response(early, &too_large(early, limit), &request_id, head),
+    // An object's or a part's body goes to its handler as it arrives; others are read whole.
+    let (body, streamed) = if early == Service::S3
+        && s3::streams_body(&parts.method, &raw_path, &parts.headers)
+    {
+        let (sender, reader) = body_stream::channel();
+        (Bytes::new(), Some((body, sender, reader)))
+    } else {
+        match axum::body::to_bytes(body, limit).await {
+            Ok(body) => (body, None),
+            Err(_) => return error_response(early, &too_large(early, limit), &request_id, head),
+        }
+    };
+    let (pump, reader) = match streamed {
+        Some((body, sender, reader)) => {
+            (Some(body_stream::pump(body, sender, limit)), Some(reader))
+        }
+        None => (None, None),
     };
     let service = route(
         scope.as_ref().map(|(_, _, s)| s.as_str()),
@@ -270,7 +284,8 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
             return error_response(service, &refused, &request_id, head);
         }
     }
-    if let PayloadCheck::Sha256(claimed) = &payload_check {
+    // A streamed body is checked as it is written to disk.
+    if let (PayloadCheck::Sha256(claimed), None) = (&payload_check, &reader) {
         let computed = sha256_hex(&body);
         if &computed != claimed {
             let refused = content_sha256_mismatch(claimed, &computed);
@@ -283,6 +298,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         query,
         headers: parts.headers,
         body,
+        stream: Mutex::new(reader),
         payload_check,
         service,
         region: scope
@@ -294,17 +310,21 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
     });
 
     let faults = ctx.config.faults;
-    let outcome = if Faults::applies_to(service) && faults != Faults::default() {
-        let delay = faults.delay();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+    let answer = async {
+        if Faults::applies_to(service) && faults != Faults::default() {
+            let delay = faults.delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(error) = faults.draw() {
+                return Err(error);
+            }
         }
-        match faults.draw() {
-            Some(error) => Err(error),
-            None => dispatch(&ctx, &req, &request_id).await,
-        }
-    } else {
         dispatch(&ctx, &req, &request_id).await
+    };
+    let outcome = match pump {
+        Some(pump) => tokio::join!(answer, pump).0,
+        None => answer.await,
     };
 
     let mut response = match outcome {
@@ -344,12 +364,17 @@ async fn dispatch(
 ) -> Result<HttpResponse, AwsError> {
     let (ctx, req, id) = (Arc::clone(ctx), Arc::clone(req), request_id.to_string());
     let service = req.service;
-    let handled = tokio::task::spawn_blocking(move || match req.service {
-        Service::Sts => sts::handle(&ctx, &req, &id),
-        Service::Iam => iam::handle(&ctx, &req, &id),
-        Service::S3 => s3::handle(&ctx, &req),
-        Service::Bedrock => bedrock::handle(&ctx, &req),
-        Service::BedrockRuntime => bedrock_runtime::handle(&ctx, &req),
+    let handled = tokio::task::spawn_blocking(move || {
+        // A body the handler did not read (it answered early, or panicked): the connection
+        // stops sending it.
+        let _unread = DropStream(&req);
+        match req.service {
+            Service::Sts => sts::handle(&ctx, &req, &id),
+            Service::Iam => iam::handle(&ctx, &req, &id),
+            Service::S3 => s3::handle(&ctx, &req),
+            Service::Bedrock => bedrock::handle(&ctx, &req),
+            Service::BedrockRuntime => bedrock_runtime::handle(&ctx, &req),
+        }
     })
     .await;
     handled.unwrap_or_else(|e| {
@@ -365,6 +390,15 @@ async fn dispatch(
             }
         })
     })
+}
+
+/// Drops a request's unread body stream when it goes out of scope, unwinding included.
+struct DropStream<'r>(&'r AwsRequest);
+
+impl Drop for DropStream<'_> {
+    fn drop(&mut self) {
+        drop(self.0.take_stream());
+    }
 }
 
 fn error_response(

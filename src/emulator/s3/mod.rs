@@ -137,6 +137,29 @@ fn address(req: &AwsRequest) -> Result<Address, AwsError> {
     })
 }
 
+/// Whether a request's body is an object's or a part's (streamed to disk, not read whole):
+/// a PUT to a key that is not a copy.
+pub fn streams_body(method: &Method, raw_path: &str, headers: &axum::http::HeaderMap) -> bool {
+    if *method != Method::PUT || headers.contains_key("x-amz-copy-source") {
+        return false;
+    }
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let virtual_host = host
+        .split(':')
+        .next()
+        .and_then(|name| name.strip_suffix(".localhost"))
+        .is_some_and(|bucket| !bucket.is_empty());
+    let path = raw_path.trim_start_matches('/');
+    if virtual_host {
+        !path.is_empty()
+    } else {
+        path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+    }
+}
+
 pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     let (bucket, key) = address(req)?;
     let method = &req.method;

@@ -1,6 +1,6 @@
 //! Multipart upload: create, upload part, complete, abort.
 
-use super::chunked::payload;
+use super::chunked::spool;
 use super::xml::{values, xml_fields};
 use super::{
     bucket_mut, internal, malformed_xml, method_not_allowed, no_such_bucket, status, xml_ok,
@@ -99,17 +99,15 @@ fn upload_part(ctx: &Ctx, req: &AwsRequest, upload_ref: &UploadRef<'_>) -> Outco
             _ => return Err(no_such_upload(upload)),
         }
     }
-    let (body, _) = payload(req)?;
-    let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
-    let blob = ctx.store.put_blob(&body).map_err(internal)?;
+    let spooled = spool(ctx, req)?;
+    let (etag, size) = (spooled.etag.clone(), spooled.size);
+    let blob = ctx.store.keep_blob(spooled.file).map_err(internal)?;
     let mut state = ctx.store.lock();
     let Some(u) = state.uploads.get_mut(upload) else {
         ctx.store.delete_blob(&blob);
         return Err(no_such_upload(upload));
     };
-    let previous = u
-        .parts
-        .insert(number, (blob, etag.clone(), body.len() as u64));
+    let previous = u.parts.insert(number, (blob, etag.clone(), size));
     ctx.commit(state, &[Touched::Upload(upload)])?;
     if let Some((old, _, _)) = previous {
         ctx.store.delete_blob(&old);

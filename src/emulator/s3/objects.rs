@@ -1,6 +1,6 @@
 //! Object calls: put, get (with ranges), head, delete, and the batch DeleteObjects.
 
-use super::chunked::payload;
+use super::chunked::spool;
 use super::multipart::{create_upload, upload_call, UploadRef};
 use super::xml::{field, values, xml_fields};
 use super::{bucket_mut, internal, method_not_allowed, no_such_bucket, object_ref, status, xml_ok};
@@ -9,9 +9,9 @@ use crate::emulator::state::Object;
 use crate::emulator::store::Touched;
 use crate::emulator::wire::{http_date, response, AwsError, Outcome};
 use crate::emulator::Ctx;
+use axum::body::Body;
 use axum::http::{HeaderValue, Method};
 use chrono::Utc;
-use md5::{Digest, Md5};
 
 pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
     if key.len() > 1024 {
@@ -53,12 +53,13 @@ pub(super) fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -
     if !ctx.store.lock().buckets.contains_key(bucket) {
         return Err(no_such_bucket(bucket));
     }
-    let (body, crc) = payload(req)?;
-    let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
-    let blob = ctx.store.put_blob(&body).map_err(internal)?;
+    let spooled = spool(ctx, req)?;
+    let etag = spooled.etag.clone();
+    let crc = spooled.crc32.clone();
+    let blob = ctx.store.keep_blob(spooled.file).map_err(internal)?;
     let object = Object {
         blob,
-        size: body.len() as u64,
+        size: spooled.size,
         etag: etag.clone(),
         last_modified: Utc::now(),
         content_type: req.header("content-type").map(str::to_string),
@@ -133,6 +134,17 @@ pub(super) fn byte_range(header: &str, size: u64) -> Result<(u64, u64), ()> {
     Ok((start, end))
 }
 
+/// `length` bytes of a blob from `start`, streamed from the file as the client reads them.
+fn stream_blob(ctx: &Ctx, blob: &str, start: u64, length: u64) -> Result<Body, AwsError> {
+    use std::io::Seek;
+    use tokio::io::AsyncReadExt;
+    let mut file = ctx.store.open_blob(blob).map_err(internal)?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .map_err(internal)?;
+    let file = tokio::fs::File::from_std(file).take(length);
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file)))
+}
+
 pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
     let object = {
         let state = ctx.store.lock();
@@ -150,18 +162,15 @@ pub(super) fn get_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -
         })?),
         None => None,
     };
-    let (status_code, body) = if head {
-        (200, Vec::new())
-    } else {
-        let bytes = ctx.store.read_blob(&object.blob).map_err(internal)?;
-        match range {
-            Some((start, end)) => (206, bytes[start as usize..=end as usize].to_vec()),
-            None => (200, bytes),
-        }
+    let (start, length) = match range {
+        Some((start, end)) => (start, end - start + 1),
+        None => (0, object.size),
     };
-    let length = match range {
-        Some((start, end)) => end - start + 1,
-        None => object.size,
+    let status_code = if range.is_some() { 206 } else { 200 };
+    let body = if head {
+        Body::empty()
+    } else {
+        stream_blob(ctx, &object.blob, start, length)?
     };
     let content_type = object
         .content_type

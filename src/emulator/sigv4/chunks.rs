@@ -26,7 +26,12 @@ impl ChunkSigner {
 
     /// Whether `claimed` signs this chunk (the final, empty one too), continuing the chain.
     pub fn chunk(&mut self, data: &[u8], claimed: &str) -> bool {
-        let hash = format!("{EMPTY_SHA256}\n{}", sha256_hex(data));
+        self.chunk_hash(&sha256_hex(data), claimed)
+    }
+
+    /// The same, given the chunk's SHA-256 (hex), for chunks hashed as they stream.
+    pub fn chunk_hash(&mut self, data_sha256: &str, claimed: &str) -> bool {
+        let hash = format!("{EMPTY_SHA256}\n{data_sha256}");
         constant_time_eq(&self.sign("AWS4-HMAC-SHA256-PAYLOAD", &hash), claimed)
     }
 
