@@ -4,7 +4,7 @@ Every number comes from held-out data: the data is uploaded to the emulator's S3
 customization job trains on it (as its IAM role), the model is deployed, and each test row
 goes through Converse (boto3), for the base model id and the deployment side by side.
 
-    python benches/model_quality.py [--data ../shared/data]
+    python benches/model_quality.py [--only atis,geoquery]   # data via nova_ft.datasets
         [--only synthetic,atis,distill,geoquery,sql]
 
 Reports: the tutorial's synthetic set (seed 7 train, seed 99 test); ATIS accuracy (train 4,478,
@@ -31,6 +31,7 @@ from typing import Any
 from botocore.config import Config
 
 import nova_ft
+from nova_ft import datasets
 
 TRUST = {
     "Statement": [
@@ -149,7 +150,7 @@ def row(name: str, base: float, tuned: float, extra: str = "") -> None:
     print(f"{name:<34} base {base:6.1%}   tuned {tuned:6.1%}   {extra}")
 
 
-def synthetic(lab: Lab, _: Path) -> None:
+def synthetic(lab: Lab) -> None:
     ds = nova_ft.Dataset.synthetic(7, 800, 100)
     test = nova_ft.Dataset.synthetic(99, 120, 0).records("train")
     deployment, desc = lab.train("synthetic", ds)
@@ -162,11 +163,10 @@ def synthetic(lab: Lab, _: Path) -> None:
     )
 
 
-def atis_splits(data: Path) -> tuple[nova_ft.Dataset, list[dict[str, Any]]]:
+def atis_splits() -> tuple[nova_ft.Dataset, list[dict[str, Any]]]:
     """ATIS train (4,478) and valid (500) as one job's data, with one label list for both,
     and the 893 test rows with the same system prompt."""
-    folder = data / "atis"
-    rows = {split: _rows(folder / f"{split}.jsonl") for split in ("train", "valid", "test")}
+    rows = {split: datasets.load("atis", split) for split in ("train", "valid", "test")}
     labels = sorted({r["intent"] for r in rows["train"] + rows["valid"]})
     paths = {}
     for split in ("train", "valid"):
@@ -187,8 +187,8 @@ def atis_splits(data: Path) -> tuple[nova_ft.Dataset, list[dict[str, Any]]]:
     return combined, test
 
 
-def atis(lab: Lab, data: Path) -> None:
-    combined, test = atis_splits(data)
+def atis(lab: Lab) -> None:
+    combined, test = atis_splits()
     deployment, desc = lab.train("atis", combined)
     want = gold(test)
     row(
@@ -199,8 +199,8 @@ def atis(lab: Lab, data: Path) -> None:
     )
 
 
-def distill(lab: Lab, data: Path) -> None:
-    combined, test = atis_splits(data)
+def distill(lab: Lab) -> None:
+    combined, test = atis_splits()
     records = combined.records("train")
     prompts = [{**r, "messages": r["messages"][:1]} for r in records[:3000]]
     labelled = records[3000:3010]  # about 10 curated labelled pairs, as AWS recommends
@@ -233,10 +233,6 @@ def distill(lab: Lab, data: Path) -> None:
     )
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def _sql_test(ds_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     converted = nova_ft.Dataset.from_sql(ds_rows)
     return converted.records()
@@ -249,13 +245,12 @@ def _run(db: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]] | None:
         return None
 
 
-def geoquery(lab: Lab, data: Path) -> None:
-    folder = data / "geoquery"
-    train_rows = _rows(folder / "train.jsonl")
-    valid_rows = [r for r in _rows(folder / "valid.jsonl") if r["gold_executes_in_sqlite"]]
+def geoquery(lab: Lab) -> None:
+    train_rows = datasets.load("geoquery", "train")
+    valid_rows = [r for r in datasets.load("geoquery", "valid") if r["gold_executes_in_sqlite"]]
     deployment, desc = lab.train("geoquery", nova_ft.Dataset.from_sql(train_rows))
     test = _sql_test(valid_rows)
-    db = sqlite3.connect(f"file:{folder / 'geography.sqlite'}?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{datasets.geoquery_database()}?mode=ro", uri=True)
 
     def execution(preds: list[str]) -> float:
         hits = 0
@@ -276,10 +271,11 @@ def _normalise(sql: str) -> str:
     return re.sub(r"\s+", " ", sql.replace('"', "'").strip().rstrip(";")).lower()
 
 
-def sql_create_context(lab: Lab, data: Path) -> None:
-    folder = data / "sql_create_context"
-    train_rows = [r for r in _rows(folder / "train.jsonl") if r["sql_runs_on_context_schema"]]
-    test_rows = _rows(folder / "test.jsonl")
+def sql_create_context(lab: Lab) -> None:
+    train_rows = [
+        r for r in datasets.load("sql_create_context", "train") if r["sql_runs_on_context_schema"]
+    ]
+    test_rows = datasets.load("sql_create_context", "test")
     deployment, desc = lab.train("sqlcc", nova_ft.Dataset.from_sql(train_rows))
     test = _sql_test(test_rows)
 
@@ -314,16 +310,13 @@ SUITES: dict[str, Callable[[Lab, Path], None]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
     parser.add_argument("--only", default=",".join(SUITES))
     args = parser.parse_args()
     with nova_ft.LocalEmulator(deployment_delay=0.05, job_step_delay=0.0) as emu:
         lab = Lab(emu)
         print("local stand-in models (not Amazon Nova); held-out data; through the emulator's API")
         for name in args.only.split(","):
-            SUITES[name](lab, args.data)
+            SUITES[name](lab)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 //! (3 epochs, learning rate 1e-5, 10 warmup steps). No server, no AWS calls: the model a job
 //! trains, alone.
 //!
-//!     cargo run --release --no-default-features --example classifier_cv [-- ../shared/data]
+//!     cargo run --release --no-default-features --example classifier_cv [-- DATA_DIR]
+//!
+//! DATA_DIR holds `atis/{train,test}.jsonl`: by default `$NOVA_FT_DATA`, else the cache
+//! `nova_ft.datasets` fills (`python -c "from nova_ft import datasets; datasets.load('atis', 'test')"`).
 //!
 //! `benches/model_quality.py` measures the same model through the emulator's API.
 use _nova_ft::emulator::models::{Prompt, TrainedModel, TrainingConfig};
@@ -64,7 +67,13 @@ fn score(train: &[(String, String)], test: &[(String, String)]) -> (f64, f64, f6
 fn main() {
     let data: PathBuf = std::env::args()
         .nth(1)
-        .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from);
+        .or_else(|| std::env::var("NOVA_FT_DATA").ok())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let home = std::env::var("HOME").ok()?;
+            Some(PathBuf::from(home).join(".cache/nova_ft/datasets"))
+        })
+        .expect("pass the data folder, or set NOVA_FT_DATA");
     let train = load(&data, "train");
     let test = load(&data, "test");
     let folds = 5;

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,11 +35,23 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-@pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip("shared/data is not beside the project")
-    return SHARED_DATA
+# The project's copy of the real data sets, when it is beside the clone (our machines, CI):
+# nova_ft.datasets reads it instead of downloading, and notebooks run here inherit it.
+if not os.environ.get("NOVA_FT_DATA") and SHARED_DATA.is_dir():
+    os.environ["NOVA_FT_DATA"] = str(SHARED_DATA)
+
+
+def need_data(*names: str, split: str = "train") -> None:
+    """Skip (saying which) unless these data sets can be read without the network."""
+    from nova_ft import datasets
+
+    missing = [n for n in names if not datasets.is_local(n, split)]
+    if missing:
+        pytest.skip(
+            f"needs the {', '.join(missing)} data set(s), downloaded on first use: run "
+            f"python -c \"from nova_ft import datasets; datasets.load('{missing[0]}')\" once, "
+            "or set NOVA_FT_DATA to a local copy"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need_data
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -19,10 +21,11 @@ def test_notebooks_are_stored_without_outputs() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
-    monkeypatch.setenv("NOVA_FT_DATA", str(shared_data))
+    code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+    need_data(*(name for name in ("atis", "geoquery") if f'"{name}"' in code))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(

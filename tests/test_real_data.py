@@ -1,19 +1,17 @@
-"""The real datasets in shared/data convert to valid Nova data (skipped when absent)."""
+"""The real data sets convert to valid Nova data (those that must be downloaded are skipped,
+saying so, when there is no local copy and no network)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import need_data
+from nova_ft import datasets
 
-import nova_ft
 
-
-def test_atis_converts_validates_and_reports_its_imbalance(shared_data: Path) -> None:
-    atis = shared_data / "atis"
-    ds = nova_ft.Dataset.from_intents(atis / "train.jsonl", label="intent")
+def test_atis_converts_validates_and_reports_its_imbalance() -> None:
+    need_data("atis")
+    ds = datasets.dataset("atis", "train")
     assert ds.size("train") == 4478
-    assert (
-        ds.labels is not None and len(ds.labels) == 21
-    )  # train's distinct labels (shared/data/atis/README.md)
+    assert ds.labels is not None and len(ds.labels) == 21  # train's distinct labels
     report = ds.validate()
     assert report.ok, report.lines()[:5]
     assert report.stats.labels is not None
@@ -21,12 +19,22 @@ def test_atis_converts_validates_and_reports_its_imbalance(shared_data: Path) ->
     assert any(w.field == "labels" and "imbalance" in w.message for w in report.warnings)
 
 
-def test_sql_create_context_converts_and_validates(shared_data: Path) -> None:
-    ds = nova_ft.Dataset.from_sql(
-        shared_data / "sql_create_context" / "train.jsonl", valid=0.1, seed=0
-    )
+def test_sql_create_context_converts_and_validates() -> None:
+    ds = datasets.dataset("sql_create_context", "train", valid=0.1, seed=0)
     assert len(ds) == 3134
     report = ds.validate()
     assert report.ok, report.lines()[:5]
     assert report.stats.labels is None
     assert report.cost.mean_output_tokens > 5
+
+
+def test_geoquery_gold_sql_runs_on_its_database() -> None:
+    import sqlite3
+
+    need_data("geoquery")
+    rows = datasets.load("geoquery", "valid")
+    assert len(rows) == datasets.info("geoquery").splits["valid"]
+    with sqlite3.connect(datasets.geoquery_database()) as db:
+        runs = [r for r in rows if r["gold_executes_in_sqlite"]]
+        assert all(len(db.execute(r["sql"]).fetchall()) == r["gold_num_rows"] for r in runs)
+    assert datasets.geoquery_schema().count("CREATE TABLE") == 7

@@ -5,7 +5,7 @@ the whole customization workflow (bucket, role, job, deployment, benchmark, clea
 AWS or the embedded local emulator. See the README for the two set-up commands.
 """
 
-from . import exceptions
+from . import datasets, exceptions
 from ._issue import Issue
 from ._nova_ft import (
     SCHEMA_VERSION,
@@ -32,6 +32,7 @@ from .exceptions import (
     AwsError,
     ConflictError,
     DataFileError,
+    DatasetUnavailableError,
     DatasetValidationError,
     DeploymentFailedError,
     EmulatorError,
@@ -74,6 +75,7 @@ __all__ = [
     "DataLocation",
     "DataStats",
     "Dataset",
+    "DatasetUnavailableError",
     "DatasetValidationError",
     "Deployment",
     "DeploymentFailedError",
@@ -108,6 +110,7 @@ __all__ = [
     "UploadedObject",
     "ValidationReport",
     "__version__",
+    "datasets",
     "estimate_tokens",
     "exceptions",
     "price_table",

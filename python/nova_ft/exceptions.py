@@ -17,6 +17,7 @@ __all__ = [
     "AwsError",
     "ConflictError",
     "DataFileError",
+    "DatasetUnavailableError",
     "DatasetValidationError",
     "DeploymentFailedError",
     "EmulatorError",
@@ -98,6 +99,12 @@ class DataFileError(NovaFtError, OSError):
     def __init__(self, message: str, path: str | None = None) -> None:
         NovaFtError.__init__(self, message)
         self.path = path
+
+
+class DatasetUnavailableError(NovaFtError, OSError):
+    """A data set of :mod:`nova_ft.datasets` could not be had: not in ``NOVA_FT_DATA``, the
+    download failed (offline?), or what arrived does not match its pinned checksum. Nothing
+    partial was cached."""
 
 
 class AwsError(NovaFtError):
