@@ -96,3 +96,29 @@ def test_pyo3_stays_in_the_bindings() -> None:
             continue
         text = path.read_text()
         assert "pyo3" not in text and "pythonize" not in text, path
+
+
+def test_the_command_line_imports_only_what_a_command_needs() -> None:
+    """`nova-ft --help` loads neither the native module nor asyncio, and validating data loads
+    no part of the AWS workflow: start-up time is what users feel first (README: Speed)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; {}; "
+        "print(' '.join(m for m in ('nova_ft._nova_ft', 'asyncio', 'urllib.request', "
+        "'nova_ft.session', 'nova_ft.storage', 'nova_ft.benchmark') if m in sys.modules))"
+    )
+
+    def loaded(statement: str) -> set[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", probe.format(statement)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return set(out.split())
+
+    assert loaded("import nova_ft.cli; nova_ft.cli.build_parser()") == set()
+    assert loaded("import nova_ft; nova_ft.Dataset; nova_ft.validate") == {"nova_ft._nova_ft"}
+    assert loaded("from nova_ft import datasets") == set()

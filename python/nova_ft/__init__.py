@@ -5,55 +5,141 @@ the whole customization workflow (bucket, role, job, deployment, benchmark, clea
 AWS or the embedded local emulator. See the README for the two set-up commands.
 """
 
-from . import datasets, exceptions
-from ._issue import Issue
-from ._nova_ft import (
-    SCHEMA_VERSION,
-    SQL_SYSTEM_PROMPT,
-    SYNTHETIC_SYSTEM_PROMPT,
-    BenchmarkProgress,
-    BucketInfo,
-    CustomModelInfo,
-    DeploymentInfo,
-    FoundationModel,
-    Identity,
-    JobInfo,
-    Reply,
-    RoleInfo,
-    UploadedObject,
-    __version__,
-)
-from .benchmark import Benchmark, BenchmarkReport
-from .dataset import Dataset, estimate_tokens, price_table, validate
-from .deployment import Deployment
-from .emulator import LocalEmulator
-from .exceptions import (
-    AuthError,
-    AwsError,
-    ConflictError,
-    DataFileError,
-    DatasetUnavailableError,
-    DatasetValidationError,
-    DeploymentFailedError,
-    EmulatorError,
-    InternalError,
-    InvalidParameterError,
-    JobFailedError,
-    NovaFtError,
-    OperationCancelledError,
-    QuotaExceededError,
-    ResourceNotFoundError,
-    ServiceError,
-    ServiceValidationError,
-    ThrottlingError,
-    UnsupportedOperationError,
-)
-from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters
-from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
-from .resources import Resource, ResourceRecord
-from .role import TrainingRole
-from .session import Session
-from .storage import Bucket, DataLocation
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import datasets, exceptions
+    from ._issue import Issue
+    from ._nova_ft import (
+        SCHEMA_VERSION,
+        SQL_SYSTEM_PROMPT,
+        SYNTHETIC_SYSTEM_PROMPT,
+        BenchmarkProgress,
+        BucketInfo,
+        CustomModelInfo,
+        DeploymentInfo,
+        FoundationModel,
+        Identity,
+        JobInfo,
+        Reply,
+        RoleInfo,
+        UploadedObject,
+        __version__,
+    )
+    from .benchmark import Benchmark, BenchmarkReport
+    from .dataset import Dataset, estimate_tokens, price_table, validate
+    from .deployment import Deployment
+    from .emulator import LocalEmulator
+    from .exceptions import (
+        AuthError,
+        AwsError,
+        ConflictError,
+        DataFileError,
+        DatasetUnavailableError,
+        DatasetValidationError,
+        DeploymentFailedError,
+        EmulatorError,
+        InternalError,
+        InvalidParameterError,
+        JobFailedError,
+        NovaFtError,
+        OperationCancelledError,
+        QuotaExceededError,
+        ResourceNotFoundError,
+        ServiceError,
+        ServiceValidationError,
+        ThrottlingError,
+        UnsupportedOperationError,
+    )
+    from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters
+    from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
+    from .resources import Resource, ResourceRecord
+    from .role import TrainingRole
+    from .session import Session
+    from .storage import Bucket, DataLocation
+
+# What each public name is imported from. Nothing is imported until it is used, so
+# `nova-ft --help` and `import nova_ft` start in milliseconds (the native module, asyncio
+# and the AWS workflow load with the first class that needs them).
+_WHERE: dict[str, str] = {
+    "datasets": ".datasets",
+    "exceptions": ".exceptions",
+    "Issue": "._issue",
+    "SCHEMA_VERSION": "._nova_ft",
+    "SQL_SYSTEM_PROMPT": "._nova_ft",
+    "SYNTHETIC_SYSTEM_PROMPT": "._nova_ft",
+    "BenchmarkProgress": "._nova_ft",
+    "BucketInfo": "._nova_ft",
+    "CustomModelInfo": "._nova_ft",
+    "DeploymentInfo": "._nova_ft",
+    "FoundationModel": "._nova_ft",
+    "Identity": "._nova_ft",
+    "JobInfo": "._nova_ft",
+    "Reply": "._nova_ft",
+    "RoleInfo": "._nova_ft",
+    "UploadedObject": "._nova_ft",
+    "__version__": "._nova_ft",
+    "Benchmark": ".benchmark",
+    "BenchmarkReport": ".benchmark",
+    "Dataset": ".dataset",
+    "estimate_tokens": ".dataset",
+    "price_table": ".dataset",
+    "validate": ".dataset",
+    "Deployment": ".deployment",
+    "LocalEmulator": ".emulator",
+    "AuthError": ".exceptions",
+    "AwsError": ".exceptions",
+    "ConflictError": ".exceptions",
+    "DataFileError": ".exceptions",
+    "DatasetUnavailableError": ".exceptions",
+    "DatasetValidationError": ".exceptions",
+    "DeploymentFailedError": ".exceptions",
+    "EmulatorError": ".exceptions",
+    "InternalError": ".exceptions",
+    "InvalidParameterError": ".exceptions",
+    "JobFailedError": ".exceptions",
+    "NovaFtError": ".exceptions",
+    "OperationCancelledError": ".exceptions",
+    "QuotaExceededError": ".exceptions",
+    "ResourceNotFoundError": ".exceptions",
+    "ServiceError": ".exceptions",
+    "ServiceValidationError": ".exceptions",
+    "ThrottlingError": ".exceptions",
+    "UnsupportedOperationError": ".exceptions",
+    "DEFAULT_BASE_MODEL": ".job",
+    "CustomModel": ".job",
+    "FineTuneJob": ".job",
+    "Hyperparameters": ".job",
+    "CostEstimate": ".report",
+    "DataStats": ".report",
+    "OverlapReport": ".report",
+    "PriceTable": ".report",
+    "ValidationReport": ".report",
+    "Resource": ".resources",
+    "ResourceRecord": ".resources",
+    "TrainingRole": ".role",
+    "Session": ".session",
+    "Bucket": ".storage",
+    "DataLocation": ".storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'nova_ft' has no attribute {name!r}")
+    module = importlib.import_module(where, __name__)
+    value = module if where == f".{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "DEFAULT_BASE_MODEL",

@@ -10,13 +10,14 @@ import html
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _nova_ft
 from ._pandas import require_pandas
-from ._steps import run, run_async
 from .report import OverlapReport, PriceTable, ValidationReport
-from .storage import Bucket, DataLocation, upload_steps
+
+if TYPE_CHECKING:
+    from .storage import Bucket, DataLocation
 
 __all__ = ["Dataset", "estimate_tokens", "price_table", "validate"]
 
@@ -257,12 +258,19 @@ class Dataset:
         Nothing is uploaded if validation fails; a file S3 already holds (same SHA-256) is not
         sent again. ``test`` stays local: it is held out for the benchmark.
         """
+        # Imported here: validating data needs none of the AWS workflow.
+        from ._steps import run
+        from .storage import upload_steps
+
         return run(upload_steps(self, bucket, prefix, task))
 
     async def upload_async(
         self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
     ) -> DataLocation:
         """Async twin of :meth:`upload`."""
+        from ._steps import run_async
+        from .storage import upload_steps
+
         return await run_async(upload_steps(self, bucket, prefix, task))
 
     def __repr__(self) -> str:

@@ -17,13 +17,9 @@ from typing import Any
 
 from . import _nova_ft
 from ._closing import Closing
+from ._defaults import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 __all__ = ["LocalEmulator"]
-
-#: The credentials the emulator accepts unless told otherwise: the usual local-emulator
-#: convention, so scripts that set ``AWS_ACCESS_KEY_ID=test`` work unchanged.
-LOCAL_ACCESS_KEY = "test"
-LOCAL_SECRET_KEY = "test"
 
 
 class LocalEmulator(Closing):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._defaults import DEFAULT_BASE_MODEL
 from ._display import html_table, progress_bar, require_pyplot
 from ._naming import job_output_location, request_token
 from ._nova_ft import CustomModelInfo, JobInfo
@@ -32,7 +33,6 @@ __all__ = ["DEFAULT_BASE_MODEL", "CustomModel", "FineTuneJob", "Hyperparameters"
 log = logging.getLogger("nova_ft")
 
 #: The fine-tuning base of Nova Micro (the on-demand id has no ``:128k``).
-DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
 TERMINAL = ("Completed", "Failed", "Stopped")
 #: Bedrock's sub-steps, in order: the progress bar counts them.
 SUB_STEPS = ("validation", "data_processing", "training")

@@ -10,11 +10,20 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from .. import __version__
 from ..exceptions import NovaFtError
 from . import _bench, _dataset, _demo, _emulator, _workflow
 from ._session import add_aws_options
+
+
+class _Version(argparse.Action):
+    """``--version``, reading the version from the native module only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from .._nova_ft import __version__
+
+        parser.exit(message=f"nova-ft {__version__}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune Amazon Nova Micro on Bedrock: data, training, deployment, "
         "benchmark.",
     )
-    parser.add_argument("--version", action="version", version=f"nova-ft {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     add_aws_options(parser, top_level=True)

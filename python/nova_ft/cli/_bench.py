@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..benchmark import Benchmark
 from ._output import emit
 from ._session import open_session
 
@@ -54,6 +53,8 @@ def _models(values: list[str]) -> dict[str, str]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    from ..benchmark import Benchmark
+
     with open_session(args) as session:
         bench = Benchmark(
             session,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..dataset import Dataset, validate
 from ..exceptions import InvalidParameterError
-from ..report import ValidationReport
 from ._output import emit
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+    from ..report import ValidationReport
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -96,6 +98,8 @@ def _overlap_text(ds: Dataset) -> list[str]:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from ..dataset import Dataset
+
     ds = Dataset.synthetic(args.seed, args.train, args.valid, args.test, args.test_seed)
     paths = ds.write(args.out)
     lines = [f"wrote {paths[s]} ({ds.size(s)} records)" for s in ds.splits]
@@ -110,6 +114,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    from ..dataset import Dataset
+
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     if args.kind == "intent":
         ds = Dataset.from_intents(
@@ -162,6 +168,8 @@ def _summary(report: ValidationReport) -> str:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from ..dataset import validate
+
     report = validate(*args.files, task=args.task, max_issues=args.max_issues)
     if getattr(args, "json", False):
         emit(args, "", report.raw)
@@ -173,6 +181,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    from ..dataset import validate
+
     report = validate(*args.files, task=args.task, epochs=args.epochs, check_counts=False)
     s = report.stats
     lines = [

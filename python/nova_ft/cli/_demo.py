@@ -10,10 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._fsio import write_text_atomically
-from ..dataset import Dataset
-from ..job import DEFAULT_BASE_MODEL, Hyperparameters
-from ..session import Session
+from .._defaults import DEFAULT_BASE_MODEL
 
 STAND_IN_NOTE = (
     "Local mode: the models answering here are small local stand-ins (a zero-shot label "
@@ -70,6 +67,11 @@ def _confirm(args: argparse.Namespace, estimate: str) -> bool:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from .._fsio import write_text_atomically
+    from ..dataset import Dataset
+    from ..job import Hyperparameters
+    from ..session import Session
+
     started = time.monotonic()
     out: Path = args.out
     quiet = getattr(args, "json", False)

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalEmulator
+from .._defaults import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -61,6 +61,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from ..emulator import LocalEmulator
+
     emulator = LocalEmulator(
         args.data_dir,
         args.port,

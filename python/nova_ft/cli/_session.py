@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..session import Session
+if TYPE_CHECKING:
+    from ..session import Session
 
 #: Where ``--local`` keeps the emulator's state, so steps run as separate commands share it.
 DEFAULT_LOCAL_DIR = Path(".nova_ft") / "emulator"
@@ -37,6 +39,8 @@ def add_aws_options(parser: argparse.ArgumentParser, top_level: bool = False) ->
 
 
 def open_session(args: argparse.Namespace) -> Session:
+    from ..session import Session
+
     if getattr(args, "local", False):
         return Session.local(getattr(args, "data_dir", None) or DEFAULT_LOCAL_DIR)
     return Session(

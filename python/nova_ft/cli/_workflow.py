@@ -7,9 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..job import DEFAULT_BASE_MODEL, Hyperparameters
-from ..storage import DataLocation
+from .._defaults import DEFAULT_BASE_MODEL
 from ._output import emit
 from ._session import open_session
 
@@ -122,6 +120,8 @@ def run_bucket(args: argparse.Namespace) -> int:
 
 
 def run_upload(args: argparse.Namespace) -> int:
+    from ..dataset import Dataset
+
     dataset = Dataset.from_jsonl(
         train=args.data / "train.jsonl",
         valid=args.data / "valid.jsonl" if (args.data / "valid.jsonl").exists() else None,
@@ -137,6 +137,8 @@ def run_upload(args: argparse.Namespace) -> int:
 
 
 def run_role(args: argparse.Namespace) -> int:
+    from ..storage import DataLocation
+
     with open_session(args) as session:
         bucket = args.bucket or session.bucket().name
         role = session.training_role(DataLocation(bucket, _prefix(args.prefix)), name=args.name)
@@ -161,6 +163,9 @@ def _job_data(job: Any) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..job import Hyperparameters
+    from ..storage import DataLocation
+
     with open_session(args) as session:
         bucket = args.bucket or session.bucket().name
         splits = ("train",) if args.no_validation else ("train", "valid")

@@ -8,8 +8,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .._fsio import write_text_atomically
@@ -51,6 +49,9 @@ def _local_copy(info: DatasetInfo, filename: str) -> Path | None:
 
 def _download(source: Source) -> bytes:
     """The file's bytes, checked against its pinned SHA-256."""
+    import urllib.error
+    import urllib.request
+
     url = source.url
     mirror = os.environ.get(MIRROR_ENV)
     if mirror and url.startswith(_GITHUB_RAW):
