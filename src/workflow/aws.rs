@@ -153,10 +153,20 @@ where
     }
 }
 
+/// The one HTTPS client every SDK client (and the credential providers) uses: rustls with
+/// ring's crypto, so no C TLS library is built; the system's trusted roots.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 impl AwsSession {
     /// Load configuration and build the clients.
     pub async fn connect(config: SessionConfig) -> Result<AwsSession> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
         if let Some(region) = &config.region {
             loader = loader.region(Region::new(region.clone()));
         }
