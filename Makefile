@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO_OUT ?= nova-ft-demo
 
-.PHONY: demo test dev lint lint-rust lint-python test-rust test-python bench clean
+.PHONY: demo test dev docs wheel wheel-check lint lint-rust lint-python test-rust test-python bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -16,12 +16,37 @@ demo: $(PY)
 	$(PY) -m pip install -q .
 	$(BIN)/nova-ft demo --out $(DEMO_OUT)
 
-## dev: build the extension (dev profile) into .venv with the test tools.
+## dev: build the extension (dev profile) into .venv with the test and documentation tools.
 dev: $(PY)
-	$(BIN)/maturin develop --extras test
+	$(BIN)/maturin develop --extras test,docs
 
-## test: every check CI runs: Rust lints and tests, the build, Python lints, stubs, pytest.
-test: lint-rust test-rust dev lint-python test-python
+## docs: the documentation site (guides + API reference from the docstrings) in target/site,
+## warnings as errors.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## test: every check CI runs: Rust lints and tests, the build, Python lints, stubs, pytest,
+## and the wheel as users install it.
+test: lint-rust test-rust dev lint-python test-python docs wheel-check
+
+## wheel: the wheel users install (release build, abi3: one wheel for CPython >= 3.10), in dist/.
+wheel: $(PY)
+	$(BIN)/maturin build --release --out dist
+
+## wheel-check: build the wheel once (dev profile: the test build's artifacts are reused),
+## install it into a fresh virtualenv away from the source tree, and run `nova-ft demo` and
+## the tutorial notebook from that install: a missing data file, stub or entry point fails.
+WHEEL_CHECK := target/wheel-check
+wheel-check: $(PY)
+	rm -rf $(WHEEL_CHECK)
+	$(BIN)/maturin build --profile dev --out $(WHEEL_CHECK)/dist
+	python3 -m venv $(WHEEL_CHECK)/venv
+	$(WHEEL_CHECK)/venv/bin/pip install -q $(WHEEL_CHECK)/dist/*.whl nbclient nbformat ipykernel
+	work=$$(mktemp -d) && cp notebooks/01_tutorial.ipynb $$work/ && cd $$work && \
+	  $(CURDIR)/$(WHEEL_CHECK)/venv/bin/nova-ft demo --out demo && \
+	  $(CURDIR)/$(WHEEL_CHECK)/venv/bin/python -c "import nova_ft, sys; assert 'site-packages' in nova_ft.__file__, nova_ft.__file__; from nova_ft import datasets; assert len(datasets.load('sql_create_context', 'test')) == 455" && \
+	  $(CURDIR)/$(WHEEL_CHECK)/venv/bin/python $(CURDIR)/.ci/run_notebook.py 01_tutorial.ipynb && \
+	  cd / && rm -rf $$work
 
 lint-rust:
 	cargo fmt --check

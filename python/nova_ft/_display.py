@@ -28,7 +28,10 @@ def require_pyplot() -> Any:
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install matplotlib") from exc
+        raise ImportError(
+            "plots need matplotlib (a dependency of nova_ft), missing from this environment: "
+            "pip install matplotlib"
+        ) from exc
     return plt
 
 

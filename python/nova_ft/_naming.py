@@ -12,9 +12,10 @@ def job_output_location(output_uri: str, job_arn: str) -> tuple[str, str]:
     """(bucket, key prefix) where Bedrock writes a job's artifacts:
     ``<output prefix>model-customization-job-<job id>/``.
 
-    >>> arn = "arn:aws:bedrock:us-east-1:1:model-customization-job/x/abc"
-    >>> job_output_location("s3://b/out", arn)
-    ('b', 'out/model-customization-job-abc/')
+    Examples:
+        >>> arn = "arn:aws:bedrock:us-east-1:1:model-customization-job/x/abc"
+        >>> job_output_location("s3://b/out", arn)
+        ('b', 'out/model-customization-job-abc/')
     """
     bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
     if prefix and not prefix.endswith("/"):

@@ -1,4 +1,5 @@
-"""pandas is optional: tables come back as DataFrames when it is installed."""
+"""pandas is a dependency of nova_ft (tables come back as DataFrames), imported only when a
+DataFrame is asked for, so commands that need none start fast."""
 
 from __future__ import annotations
 
@@ -10,5 +11,8 @@ def require_pandas() -> Any:
     try:
         import pandas
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("this method returns a pandas DataFrame: pip install pandas") from exc
+        raise ImportError(
+            "this method returns a pandas DataFrame, and pandas (a dependency of nova_ft) is "
+            "missing from this environment: pip install pandas"
+        ) from exc
     return pandas

@@ -83,15 +83,16 @@ class Benchmark:
         out_dir: where ``results.jsonl`` and ``report.json`` go; the same directory resumes.
         kind: ``classification`` or ``sql`` (execution accuracy; pass ``db`` for a SQLite file).
 
-    >>> import nova_ft as nf
-    >>> rows = [{"text": "car rental in boston", "gold": "ground_service"},
-    ...         {"text": "cheapest fare to denver", "gold": "airfare"}]
-    >>> with nf.Session.local() as session:
-    ...     report = session.benchmark(
-    ...         rows, ["amazon.nova-micro-v1:0"], system=nf.SYNTHETIC_SYSTEM_PROMPT
-    ...     ).run(progress=False)
-    >>> report.accuracy("amazon.nova-micro-v1:0"), report.run["called"]
-    (1.0, 2)
+    Examples:
+        >>> import nova_ft as nf
+        >>> rows = [{"text": "car rental in boston", "gold": "ground_service"},
+        ...         {"text": "cheapest fare to denver", "gold": "airfare"}]
+        >>> with nf.Session.local() as session:
+        ...     report = session.benchmark(
+        ...         rows, ["amazon.nova-micro-v1:0"], system=nf.SYNTHETIC_SYSTEM_PROMPT
+        ...     ).run(progress=False)
+        >>> report.accuracy("amazon.nova-micro-v1:0"), report.run["called"]
+        (1.0, 2)
     """
 
     def __init__(

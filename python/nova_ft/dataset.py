@@ -32,11 +32,12 @@ class Dataset:
     Build one with :meth:`synthetic`, :meth:`from_intents`, :meth:`from_sql` or
     :meth:`from_jsonl`; check it with :meth:`validate`; save it with :meth:`write`.
 
-    >>> ds = Dataset.synthetic(seed=7, train=800, valid=100)
-    >>> ds
-    Dataset(train=800, valid=100, labels=8)
-    >>> ds.validate().ok
-    True
+    Examples:
+        >>> ds = Dataset.synthetic(seed=7, train=800, valid=100)
+        >>> ds
+        Dataset(train=800, valid=100, labels=8)
+        >>> ds.validate().ok
+        True
     """
 
     def __init__(self, core: _nova_ft.DatasetCore) -> None:
@@ -60,8 +61,9 @@ class Dataset:
         from one stream; with ``test_seed`` the test rows come from a stream of their own (the
         tutorial uses seed 99 for its 120 test rows).
 
-        >>> Dataset.synthetic(seed=99, train=120, valid=0).records("train")[0]["messages"][1]
-        {'role': 'assistant', 'content': [{'text': 'flight_time'}]}
+        Examples:
+            >>> Dataset.synthetic(seed=99, train=120, valid=0).records("train")[0]["messages"][1]
+            {'role': 'assistant', 'content': [{'text': 'flight_time'}]}
         """
         return cls(_nova_ft.synthetic_dataset(seed, train, valid, test, test_seed))
 
@@ -88,10 +90,12 @@ class Dataset:
         ``valid``/``test`` are fractions for a seeded split, stratified by label;
         ``drop_leaks`` removes valid/test rows whose text also appears in an earlier split.
 
-        >>> rows = [{"text": "fares to boston", "label": "airfare"},
-        ...         {"text": "flights to denver", "label": "flight"}]
-        >>> Dataset.from_intents(rows).records("train")[0]["system"][0]["text"].splitlines()[0]
-        "Classify the intent of the user's query. Choose one intent from this list: airfare, flight"
+        Examples:
+            >>> rows = [{"text": "fares to boston", "label": "airfare"},
+            ...         {"text": "flights to denver", "label": "flight"}]
+            >>> system = Dataset.from_intents(rows).records("train")[0]["system"][0]["text"]
+            >>> system.splitlines()[0].split(". ")[1]
+            'Choose one intent from this list: airfare, flight'
         """
         return cls._convert(
             data,
@@ -313,8 +317,9 @@ def validate(
 def estimate_tokens(text: str) -> int:
     """nova_ft's token estimate (Nova's tokenizer is not public).
 
-    >>> estimate_tokens("show me flights from boston")
-    7
+    Examples:
+        >>> estimate_tokens("show me flights from boston")
+        7
     """
     return _nova_ft.estimate_tokens(text)
 

@@ -24,16 +24,17 @@ log = logging.getLogger("nova_ft")
 class Deployment:
     """An on-demand custom model deployment (billed per token, no provisioned capacity).
 
-    >>> import nova_ft as nf
-    >>> with nf.Session.local(job_step_delay=0.01, deployment_delay=0.1) as session:
-    ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
-    ...     location = data.upload(session.bucket().ensure())
-    ...     job = session.fine_tune(location, session.training_role(location).ensure())
-    ...     deployment = job.wait(progress=False).deploy()
-    ...     _ = deployment.wait(progress=False)
-    ...     reply = deployment.converse("car rental in boston", system=data.system_prompt)
-    ...     deployment.status, reply.text, deployment.delete(), deployment.delete()
-    ('Active', 'ground_service', True, False)
+    Examples:
+        >>> import nova_ft as nf
+        >>> with nf.Session.local(job_step_delay=0.01, deployment_delay=0.1) as session:
+        ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
+        ...     location = data.upload(session.bucket().ensure())
+        ...     job = session.fine_tune(location, session.training_role(location).ensure())
+        ...     deployment = job.wait(progress=False).deploy()
+        ...     _ = deployment.wait(progress=False)
+        ...     reply = deployment.converse("car rental in boston", system=data.system_prompt)
+        ...     deployment.status, reply.text, deployment.delete(), deployment.delete()
+        ('Active', 'ground_service', True, False)
     """
 
     def __init__(self, session: Session, name: str, info: DeploymentInfo | None = None) -> None:

@@ -28,17 +28,19 @@ class LocalEmulator(Closing):
     Args:
         data_dir: where state and objects are kept, so a restart loses nothing; ``None`` uses
             a temporary directory that is removed when the emulator stops.
-        latency_ms, jitter_ms: delay added to every Bedrock call (jitter is uniform on top).
+        latency_ms: delay added to every Bedrock call.
+        jitter_ms: a uniform random delay on top of ``latency_ms``.
         throttle_rate: share of Bedrock calls answered with ThrottlingException (429).
         error_rate: share of Bedrock calls answered with a 500 or 503 error.
         deployment_delay: seconds a new deployment stays ``Creating``.
         job_step_delay: seconds before each of a job's three steps, so progress shows.
         allow_remote: allow a ``host`` other machines can reach (off: the emulator refuses
             requests whose ``Host`` or ``Origin`` is not loopback).
-        access_key_id, secret_access_key: the key pair whose SigV4 signatures are accepted
-            (default ``test``/``test``); requests signed otherwise, unsigned, expired or
-            tampered with are refused as AWS refuses them. Bedrock API keys: the secret access
-            key is the one valid bearer token.
+        access_key_id: the access key whose SigV4 signatures are accepted (default
+            ``test``); requests signed otherwise, unsigned, expired or tampered with are
+            refused as AWS refuses them.
+        secret_access_key: its secret (default ``test``). Bedrock API keys: the secret
+            access key is the one valid bearer token.
         verify_signatures: ``False`` accepts any request, signed or not (for clients that
             cannot sign).
 

@@ -234,8 +234,9 @@ def aws_error(
     The code's class and hint come from the one table of AWS codes in the Rust core
     (``src/workflow/aws_codes.rs``), which the benchmark's retries read too.
 
-    >>> type(aws_error("Converse", "ThrottlingException", "slow down", None, 429)).__name__
-    'ThrottlingError'
+    Examples:
+        >>> type(aws_error("Converse", "ThrottlingException", "slow down", None, 429)).__name__
+        'ThrottlingError'
     """
     if class_name is None or hint is None:
         from . import _nova_ft

@@ -42,12 +42,13 @@ SUB_STEPS = ("validation", "data_processing", "training")
 class Hyperparameters:
     """Nova's fine-tuning hyperparameters, range-checked before any call.
 
-    >>> Hyperparameters(epochs=3).to_api()
-    {'epochCount': '3', 'learningRate': '0.00001', 'learningRateWarmupSteps': '10'}
-    >>> Hyperparameters.from_api({"learningRateMultiplier": "1.0"})
-    Traceback (most recent call last):
-    ...
-    nova_ft.exceptions.InvalidParameterError: learningRateMultiplier is for Claude 3 Haiku, ...
+    Examples:
+        >>> Hyperparameters(epochs=3).to_api()
+        {'epochCount': '3', 'learningRate': '0.00001', 'learningRateWarmupSteps': '10'}
+        >>> Hyperparameters.from_api({"learningRateMultiplier": "1.0"})
+        Traceback (most recent call last):
+        ...
+        nova_ft.exceptions.InvalidParameterError: learningRateMultiplier is for Claude 3 Haiku, ...
     """
 
     epochs: int = 2
@@ -123,16 +124,17 @@ class FineTuneJob:
     Create one with :meth:`nova_ft.Session.fine_tune` (idempotent: re-running the same
     configuration attaches to the job it started) or attach with :meth:`Session.job`.
 
-    >>> import nova_ft as nf
-    >>> with nf.Session.local(job_step_delay=0.01) as session:
-    ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
-    ...     location = data.upload(session.bucket().ensure())
-    ...     role = session.training_role(location).ensure()
-    ...     job = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
-    ...     model = job.wait(progress=False)
-    ...     again = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
-    ...     job.status, again.arn == job.arn, list(job.metrics().columns)[:3]
-    ('Completed', True, ['split', 'step_number', 'epoch_number'])
+    Examples:
+        >>> import nova_ft as nf
+        >>> with nf.Session.local(job_step_delay=0.01) as session:
+        ...     data = nf.Dataset.synthetic(seed=7, train=200, valid=20)
+        ...     location = data.upload(session.bucket().ensure())
+        ...     role = session.training_role(location).ensure()
+        ...     job = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
+        ...     model = job.wait(progress=False)
+        ...     again = session.fine_tune(location, role, hyperparameters=Hyperparameters(epochs=1))
+        ...     job.status, again.arn == job.arn, list(job.metrics().columns)[:3]
+        ('Completed', True, ['split', 'step_number', 'epoch_number'])
     """
 
     def __init__(self, session: Session, name: str, info: JobInfo | None = None) -> None:

@@ -46,13 +46,14 @@ class Resource:
 class ResourceRecord:
     """Resources created by nova_ft in one account and region, stored in a JSON file.
 
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "record.json"
-    >>> record = ResourceRecord(path)
-    >>> _ = record.add("role", "BedrockNovaFineTune")
-    >>> _ = record.add("deployment", "arn:aws:bedrock:us-east-1:1:custom-model-deployment/x")
-    >>> [r.kind for r in ResourceRecord(path).in_cleanup_order()]
-    ['deployment', 'role']
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "record.json"
+        >>> record = ResourceRecord(path)
+        >>> _ = record.add("role", "BedrockNovaFineTune")
+        >>> _ = record.add("deployment", "arn:aws:bedrock:us-east-1:1:custom-model-deployment/x")
+        >>> [r.kind for r in ResourceRecord(path).in_cleanup_order()]
+        ['deployment', 'role']
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

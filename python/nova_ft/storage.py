@@ -79,13 +79,14 @@ class Bucket:
     encryption (SSE-S3); calling it again changes nothing. The default name follows the
     tutorial: ``sl-nova-ft-<account id>``.
 
-    >>> import nova_ft as nf
-    >>> with nf.Session.local() as session:
-    ...     bucket = session.bucket().ensure()
-    ...     data = nf.Dataset.synthetic(seed=7, train=80, valid=10)
-    ...     location = data.upload(bucket)
-    ...     bucket, location.train_uri, [o.uploaded for o in data.upload(bucket).objects]
-    (Bucket(name='sl-nova-ft-123456789012', created=True), \
+    Examples:
+        >>> import nova_ft as nf
+        >>> with nf.Session.local() as session:
+        ...     bucket = session.bucket().ensure()
+        ...     data = nf.Dataset.synthetic(seed=7, train=80, valid=10)
+        ...     location = data.upload(bucket)
+        ...     bucket, location.train_uri, [o.uploaded for o in data.upload(bucket).objects]
+        (Bucket(name='sl-nova-ft-123456789012', created=True), \
 's3://sl-nova-ft-123456789012/training-data/train.jsonl', [False, False])
     """
 

@@ -81,9 +81,10 @@ def dataset(name: str, split: str = "train", **options: Any) -> Dataset:
     ``Dataset.from_intents`` for intent data, ``Dataset.from_sql`` for text-to-SQL; options
     (``valid=``, ``test=``, ``seed=``, ``drop_leaks=``, ...) go to that call.
 
-    >>> from nova_ft import datasets
-    >>> datasets.dataset("sql_create_context", "valid", valid=0.1, seed=0).splits
-    ('train', 'valid')
+    Examples:
+        >>> from nova_ft import datasets
+        >>> datasets.dataset("sql_create_context", "valid", valid=0.1, seed=0).splits
+        ('train', 'valid')
     """
     from ..dataset import Dataset
 
