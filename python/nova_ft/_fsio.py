@@ -9,14 +9,18 @@ import tempfile
 from pathlib import Path
 
 
-def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
+def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes_atomically(path, text.encode())

@@ -7,10 +7,9 @@ import gzip
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
-from .._fsio import write_text_atomically
+from .._fsio import write_bytes_atomically, write_text_atomically
 from ..exceptions import DatasetUnavailableError
 from . import _convert
 from ._registry import REGISTRY, DatasetInfo, Source
@@ -87,22 +86,11 @@ def _fill_cache_atis(info: DatasetInfo, split: str) -> None:
     write_text_atomically(target, _convert.jsonl(rows))
 
 
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _geoquery_database(info: DatasetInfo) -> Path:
     target = _cached(info, "geography.sqlite")
     if not target.is_file():
-        _write_bytes_atomically(target, _download(info.sources["geography.sqlite"]))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(target, _download(info.sources["geography.sqlite"]))
     return target
 
 

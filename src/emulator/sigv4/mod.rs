@@ -133,6 +133,14 @@ fn raw_pairs(raw_query: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// A query parameter's decoded value.
+fn query_param(raw_query: &str, name: &str) -> Option<String> {
+    raw_pairs(raw_query)
+        .into_iter()
+        .find(|(k, _)| decoded(k) == name)
+        .map(|(_, v)| decoded(v))
+}
+
 fn decoded(raw: &str) -> String {
     percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
@@ -197,13 +205,7 @@ fn header_claim(headers: &HeaderMap, authorization: &str) -> Result<Claim, Failu
 }
 
 fn query_claim(raw_query: &str) -> Result<Claim, Failure> {
-    let pairs = raw_pairs(raw_query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| decoded(k) == name)
-            .map(|(_, v)| decoded(v))
-    };
+    let get = |name: &str| query_param(raw_query, name);
     let algorithm = get("X-Amz-Algorithm").unwrap_or_default();
     if algorithm != ALGORITHM {
         return Err(Failure::Malformed(format!(

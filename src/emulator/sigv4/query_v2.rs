@@ -4,7 +4,7 @@
 //! x-amz-* headers, resource)).
 
 use super::refusals::Failure;
-use super::{constant_time_eq, decoded, raw_pairs, Credentials};
+use super::{constant_time_eq, decoded, query_param, raw_pairs, Credentials};
 use axum::http::{HeaderMap, Method};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -100,14 +100,7 @@ pub(super) fn check_v2(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    let pairs = raw_pairs(raw_query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| decoded(k) == name)
-            .map(|(_, v)| decoded(v))
-            .unwrap_or_default()
-    };
+    let get = |name: &str| query_param(raw_query, name).unwrap_or_default();
     let key = get("AWSAccessKeyId");
     if !constant_time_eq(&key, &credentials.access_key_id) {
         return Err(Failure::UnknownKey(key));

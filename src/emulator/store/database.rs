@@ -207,6 +207,13 @@ fn parse<T: DeserializeOwned>(path: &Path, row: &str, value: &str) -> Result<T> 
     })
 }
 
+/// The rows of a two-key table: (key, key, JSON value).
+fn keyed_rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
 pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
     let fail = |e| db_error(path, e);
     let mut state = State::default();
@@ -221,39 +228,17 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
         let bucket: Bucket = parse(path, &format!("buckets({name})"), &value)?;
         state.buckets.insert(name, bucket);
     }
-    let mut rows = conn
-        .prepare("SELECT bucket, key, value FROM objects")
-        .map_err(fail)?;
-    let objects = rows
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
-        .map_err(fail)?;
-    for object in objects {
-        let (bucket, key, value) = object.map_err(fail)?;
+    for (bucket, key, value) in
+        keyed_rows(conn, "SELECT bucket, key, value FROM objects").map_err(fail)?
+    {
         let object = parse(path, &format!("objects({bucket}, {key})"), &value)?;
         if let Some(b) = state.buckets.get_mut(&bucket) {
             b.objects.insert(key, object);
         }
     }
-    let mut rows = conn
-        .prepare("SELECT kind, id, value FROM records")
-        .map_err(fail)?;
-    let records = rows
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
-        .map_err(fail)?;
-    for record in records {
-        let (kind, id, value) = record.map_err(fail)?;
+    for (kind, id, value) in
+        keyed_rows(conn, "SELECT kind, id, value FROM records").map_err(fail)?
+    {
         let name = format!("records({kind}, {id})");
         match kind.as_str() {
             "upload" => drop(state.uploads.insert(id, parse(path, &name, &value)?)),
