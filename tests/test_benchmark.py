@@ -45,8 +45,7 @@ def test_faults_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
             intent_rows(1000),
             ["amazon.nova-micro-v1:0"],
             out_dir=tmp_path / "out",
-            concurrency=32,
-            max_attempts=20,
+            concurrency=32,  # default attempts: throttles are retried until a deadline
         )
         report = bench.run(progress=False)
     keys = result_keys(bench.results_path)
@@ -57,6 +56,19 @@ def test_faults_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
     assert report.run["throttled"] > 0
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["amazon.nova-micro-v1:0"]["requests"] == 1000
+
+
+def test_a_rate_limit_is_waited_out_not_counted_as_failure(tmp_path: Path) -> None:
+    """Bedrock's quota (here 1,200 calls a minute) throttles a loop that starts at 32 calls in
+    flight; every row still gets its answer, within the emulator's rate."""
+    with nf.Session.local(tmp_path / "emu", rate_limit=1200) as session:
+        bench = session.benchmark(
+            intent_rows(120), ["amazon.nova-micro-v1:0"], out_dir=tmp_path / "out", concurrency=32
+        )
+        report = bench.run(progress=False)
+    model = report.models["amazon.nova-micro-v1:0"]
+    assert model["failed"] == 0 and model["requests"] == 120
+    assert report.run["throttled"] > 0
 
 
 def test_a_rerun_resumes_and_calls_only_what_is_missing(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ class EmulatorCore:
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
         allow_remote: bool = False,
+        rate_limit: float | None = None,
         access_key_id: str = "test",
         secret_access_key: str = "test",
         verify_signatures: bool = True,

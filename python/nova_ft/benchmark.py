@@ -82,6 +82,10 @@ class Benchmark:
             (``{"base": "amazon.nova-micro-v1:0", "tuned": deployment}``).
         out_dir: where ``results.jsonl`` and ``report.json`` go; the same directory resumes.
         kind: ``classification`` or ``sql`` (execution accuracy; pass ``db`` for a SQLite file).
+        max_attempts: attempts a row gets against server errors and time-outs.
+        throttle_deadline: seconds a throttled row keeps being retried (with backoff, while
+            the loop lowers its concurrency) before it is recorded as failed: throttling means
+            "later", so a run under throttling ends with every row answered.
 
     Examples:
         >>> import nova_ft as nf
@@ -107,6 +111,7 @@ class Benchmark:
         temperature: float = 0.0,
         timeout: float = 60.0,
         max_attempts: int = 8,
+        throttle_deadline: float = 600.0,
         kind: str = "classification",
         db: str | os.PathLike[str] | None = None,
         system: str | None = None,
@@ -134,6 +139,7 @@ class Benchmark:
             "temperature": temperature,
             "timeout_seconds": timeout,
             "max_attempts": max_attempts,
+            "throttle_deadline_seconds": throttle_deadline,
             "retry_failed": retry_failed,
         }
         self.metric_options: dict[str, Any] = {

@@ -32,6 +32,8 @@ class LocalEmulator(Closing):
         jitter_ms: a uniform random delay on top of ``latency_ms``.
         throttle_rate: share of Bedrock calls answered with ThrottlingException (429).
         error_rate: share of Bedrock calls answered with a 500 or 503 error.
+        rate_limit: invocations per minute each model accepts (Bedrock's on-demand quota, a
+            token bucket holding one second of it); faster calls get ThrottlingException.
         deployment_delay: seconds a new deployment stays ``Creating``.
         job_step_delay: seconds before each of a job's three steps, so progress shows.
         allow_remote: allow a ``host`` other machines can reach (off: the emulator refuses
@@ -62,6 +64,7 @@ class LocalEmulator(Closing):
         deployment_delay: float = 2.0,
         job_step_delay: float = 0.3,
         allow_remote: bool = False,
+        rate_limit: float | None = None,
         access_key_id: str = LOCAL_ACCESS_KEY,
         secret_access_key: str = LOCAL_SECRET_KEY,
         verify_signatures: bool = True,
@@ -82,6 +85,7 @@ class LocalEmulator(Closing):
             deployment_delay=deployment_delay,
             job_step_delay=job_step_delay,
             allow_remote=allow_remote,
+            rate_limit=rate_limit,
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
             verify_signatures=verify_signatures,

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod iam;
 pub mod models;
 pub mod policy;
+pub mod rate_limit;
 pub mod regions;
 pub mod request;
 pub mod s3;
@@ -56,6 +57,8 @@ pub struct EmulatorConfig {
     pub region: String,
     pub account_id: String,
     pub faults: Faults,
+    /// Bedrock's on-demand quota: invocations per minute per model (`None`: unlimited).
+    pub rate_limit: Option<f64>,
     /// How long a new deployment stays `Creating` before it is `Active`.
     pub deployment_delay: Duration,
     /// The pause before each of a job's three sub-steps, so progress can be watched.
@@ -73,6 +76,7 @@ impl Default for EmulatorConfig {
             region: DEFAULT_REGION.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),
             faults: Faults::default(),
+            rate_limit: None,
             deployment_delay: Duration::from_secs(2),
             job_step_delay: Duration::from_millis(300),
         }
@@ -86,6 +90,8 @@ pub struct Ctx {
     pub store: Store,
     /// Trained models by custom-model ARN, loaded from their artifacts on first use.
     pub models: Mutex<HashMap<String, Arc<TrainedModel>>>,
+    /// The per-model token buckets, when a rate limit is set.
+    pub rate_limiter: Option<rate_limit::RateLimiter>,
     /// Set when the server stops: running jobs stop writing, so a later emulator on the same
     /// data directory (which resumes them) is the only writer.
     pub shutting_down: AtomicBool,
@@ -94,10 +100,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(config: EmulatorConfig) -> Result<Ctx> {
         let store = Store::open(config.data_dir.as_deref())?;
+        let rate_limiter = config.rate_limit.map(rate_limit::RateLimiter::new);
         Ok(Ctx {
             config,
             store,
             models: Mutex::new(HashMap::new()),
+            rate_limiter,
             shutting_down: AtomicBool::new(false),
         })
     }

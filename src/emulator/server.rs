@@ -320,6 +320,12 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
                 return Err(error);
             }
         }
+        if let (Some(limiter), Service::BedrockRuntime) = (&ctx.rate_limiter, service) {
+            // Invocations are counted per model, as Bedrock's quotas are.
+            let segments = req.segments();
+            let model = segments.get(1).map(String::as_str).unwrap_or_default();
+            limiter.admit(model, std::time::Instant::now())?;
+        }
         dispatch(&ctx, &req, &request_id).await
     };
     let outcome = match pump {

@@ -22,7 +22,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, access_key_id="test", secret_access_key="test", verify_signatures=true))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, rate_limit=None, access_key_id="test", secret_access_key="test", verify_signatures=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -37,6 +37,7 @@ impl PyEmulator {
         deployment_delay: f64,
         job_step_delay: f64,
         allow_remote: bool,
+        rate_limit: Option<f64>,
         access_key_id: &str,
         secret_access_key: &str,
         verify_signatures: bool,
@@ -47,12 +48,13 @@ impl PyEmulator {
             && latency_ms >= 0.0
             && jitter_ms >= 0.0
             && deployment_delay >= 0.0
-            && job_step_delay >= 0.0)
+            && job_step_delay >= 0.0
+            && rate_limit.is_none_or(|r| r > 0.0))
         {
             return Err(to_pyerr(
                 py,
                 crate::workflow::error::NovaError::invalid(
-                    "rates must be in [0, 1] and latencies and delays at least 0",
+                    "rates must be in [0, 1], latencies and delays at least 0, and a rate limit above 0",
                 ),
             ));
         }
@@ -80,6 +82,7 @@ impl PyEmulator {
                 throttle_rate,
                 error_rate,
             },
+            rate_limit,
             deployment_delay: Duration::from_secs_f64(deployment_delay),
             job_step_delay: Duration::from_secs_f64(job_step_delay),
             ..EmulatorConfig::default()

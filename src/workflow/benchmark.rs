@@ -44,8 +44,13 @@ pub struct BenchOptions {
     /// Per attempt.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: f64,
+    /// Attempts a row gets against errors worth retrying (server errors, time-outs).
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// Throttling means "later", not "failed": a throttled row is retried (with backoff, and
+    /// the loop's concurrency lowered) until this many seconds after its first attempt.
+    #[serde(default = "default_throttle_deadline")]
+    pub throttle_deadline_seconds: f64,
     /// Call again the pairs a previous run recorded as failed (otherwise they are kept).
     #[serde(default)]
     pub retry_failed: bool,
@@ -62,6 +67,9 @@ fn default_timeout() -> f64 {
 }
 fn default_attempts() -> u32 {
     8
+}
+fn default_throttle_deadline() -> f64 {
+    600.0
 }
 
 /// One line of the results file.
@@ -211,7 +219,10 @@ async fn call_pair(
         temperature: Some(shared.options.temperature),
     };
     let timeout = Duration::from_secs_f64(shared.options.timeout_seconds);
-    let mut attempts = 0;
+    let deadline = Duration::from_secs_f64(shared.options.throttle_deadline_seconds);
+    let started = std::time::Instant::now();
+    // Attempts in all, and those that failed other than by throttling.
+    let (mut attempts, mut failed_attempts) = (0, 0);
     loop {
         // At most `limit` calls in flight: the others wait their turn.
         let slot = shared.limit.acquire().await;
@@ -251,10 +262,18 @@ async fn call_pair(
             NovaError::Aws { code, status, .. } => (code.clone(), is_retryable(code, *status)),
             other => (other.kind_name().to_string(), false),
         };
-        if kind_of(&code) == AwsErrorKind::Throttling {
+        let throttled = kind_of(&code) == AwsErrorKind::Throttling;
+        if throttled {
             shared.on_throttle();
+        } else {
+            failed_attempts += 1;
         }
-        if !retryable || attempts >= shared.options.max_attempts {
+        let given_up = if throttled {
+            started.elapsed() >= deadline
+        } else {
+            failed_attempts >= shared.options.max_attempts
+        };
+        if !retryable || given_up {
             return BenchResult {
                 row_id: row.id.clone(),
                 model: model.to_string(),

@@ -30,7 +30,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     bench.add_argument("--concurrency", type=int, default=16)
     bench.add_argument("--max-tokens", type=int, default=64)
     bench.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt")
-    bench.add_argument("--max-attempts", type=int, default=8)
+    bench.add_argument(
+        "--max-attempts", type=int, default=8, help="attempts against server errors (default 8)"
+    )
+    bench.add_argument(
+        "--throttle-deadline",
+        type=float,
+        default=600.0,
+        help="seconds a throttled row keeps being retried (default 600)",
+    )
     bench.add_argument("--out", type=Path, default=Path("bench-out"))
     bench.add_argument("--kind", choices=["classification", "sql"], default="classification")
     bench.add_argument("--db", type=Path, help="SQLite database (execution accuracy, --kind sql)")
@@ -65,6 +73,7 @@ def run_bench(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
             timeout=args.timeout,
             max_attempts=args.max_attempts,
+            throttle_deadline=args.throttle_deadline,
             kind=args.kind,
             db=args.db,
             monthly_queries=args.monthly_queries,

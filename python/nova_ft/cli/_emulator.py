@@ -51,6 +51,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--throttle-rate", type=float, default=0.0, help="share throttled (429)")
     serve.add_argument("--error-rate", type=float, default=0.0, help="share failed (500/503)")
     serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="invocations per minute per model, as Bedrock's quotas (faster: throttled)",
+    )
+    serve.add_argument(
         "--deployment-delay", type=float, default=2.0, help="seconds a deployment is Creating"
     )
     serve.set_defaults(handler=run_serve)
@@ -73,6 +79,7 @@ def run_serve(args: argparse.Namespace) -> int:
         throttle_rate=args.throttle_rate,
         error_rate=args.error_rate,
         deployment_delay=args.deployment_delay,
+        rate_limit=args.rate_limit,
         allow_remote=args.allow_remote,
         access_key_id=args.access_key_id,
         secret_access_key=args.secret_access_key,
