@@ -80,3 +80,30 @@ def test_peak_memory_does_not_grow_with_object_size(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_refused_upload_is_answered_before_its_body_arrives() -> None:
+    """A PUT to a bucket that does not exist is answered at once, even though the client has
+    sent only the start of the body it announced (the handler does not wait for the rest)."""
+    import socket
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    import nova_ft
+
+    with nova_ft.LocalEmulator() as emu:
+        host_port = emu.endpoint_url.removeprefix("http://")
+        request = AWSRequest(method="PUT", url=f"{emu.endpoint_url}/missing-bucket/key")
+        request.context["payload_signing_enabled"] = False
+        S3SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
+        head = f"PUT /missing-bucket/key HTTP/1.1\r\nHost: {host_port}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k != "Host")
+        head += f"Content-Length: {10 * MIB}\r\n\r\n"
+        host, port = host_port.split(":")
+        with socket.create_connection((host, int(port)), timeout=20) as client:
+            client.sendall(head.encode() + b"x" * 65536)  # then nothing more
+            answer = client.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 404"), answer[:200]
+        assert b"NoSuchBucket" in answer

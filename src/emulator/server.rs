@@ -329,7 +329,18 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         dispatch(&ctx, &req, &request_id).await
     };
     let outcome = match pump {
-        Some(pump) => tokio::join!(answer, pump).0,
+        // The answer decides: once it is ready the pump is dropped, so a client that stopped
+        // sending (or sends slowly a body the handler refused) does not hold the response.
+        Some(pump) => {
+            let pumping = async {
+                pump.await;
+                std::future::pending().await
+            };
+            tokio::select! {
+                outcome = answer => outcome,
+                outcome = pumping => outcome,
+            }
+        }
         None => answer.await,
     };
 
