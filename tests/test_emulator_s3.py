@@ -227,3 +227,84 @@ def test_what_a_response_echoes_is_escaped(s3: Any) -> None:
         "KMSMasterKeyID": "arn:aws:kms:us-east-1:123456789012:key/<k&>",
     }
     assert rule["BucketKeyEnabled"] is True
+
+
+def test_cleanup_calls_list_v1_versions_versioning_and_copy(aws: Callable[[str], Any]) -> None:
+    """The S3 calls cleanup code makes (#15 item 5), answered as S3 answers an unversioned
+    bucket: ListObjects v1 with markers, ListObjectVersions with version id null,
+    Get/PutBucketVersioning, CopyObject; boto3's object_versions.all().delete() empties it."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="cleanup-calls")
+    for key in ("a/1.jsonl", "a/2.jsonl", "b.txt"):
+        s3.put_object(Bucket="cleanup-calls", Key=key, Body=key.encode(), ContentType="text/plain")
+    first = s3.list_objects(Bucket="cleanup-calls", MaxKeys=2)
+    assert first["IsTruncated"] and [o["Key"] for o in first["Contents"]] == [
+        "a/1.jsonl",
+        "a/2.jsonl",
+    ]
+    paged = s3.get_paginator("list_objects").paginate(
+        Bucket="cleanup-calls", PaginationConfig={"PageSize": 1}
+    )
+    assert [o["Key"] for p in paged for o in p.get("Contents", [])] == [
+        "a/1.jsonl",
+        "a/2.jsonl",
+        "b.txt",
+    ]
+    grouped = s3.list_objects(Bucket="cleanup-calls", Delimiter="/", MaxKeys=1)
+    assert grouped["CommonPrefixes"] == [{"Prefix": "a/"}] and grouped["NextMarker"] == "a/2.jsonl"
+
+    versions = s3.list_object_versions(Bucket="cleanup-calls")["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [
+        ("a/1.jsonl", "null", True),
+        ("a/2.jsonl", "null", True),
+        ("b.txt", "null", True),
+    ]
+    assert "Status" not in s3.get_bucket_versioning(Bucket="cleanup-calls")
+    s3.put_bucket_versioning(
+        Bucket="cleanup-calls", VersioningConfiguration={"Status": "Suspended"}
+    )
+    assert s3.get_bucket_versioning(Bucket="cleanup-calls")["Status"] == "Suspended"
+    with pytest.raises(ClientError) as enabled:
+        s3.put_bucket_versioning(
+            Bucket="cleanup-calls", VersioningConfiguration={"Status": "Enabled"}
+        )
+    assert enabled.value.response["Error"]["Code"] == "NotImplemented"
+
+    copied = s3.copy_object(Bucket="cleanup-calls", Key="c.txt", CopySource="cleanup-calls/b.txt")
+    original = s3.head_object(Bucket="cleanup-calls", Key="b.txt")
+    assert copied["CopyObjectResult"]["ETag"] == original["ETag"]
+    got = s3.get_object(Bucket="cleanup-calls", Key="c.txt")
+    assert got["Body"].read() == b"b.txt" and got["ContentType"] == "text/plain"
+    s3.copy_object(
+        Bucket="cleanup-calls",
+        Key="c.txt",
+        CopySource={"Bucket": "cleanup-calls", "Key": "c.txt"},
+        MetadataDirective="REPLACE",
+        ContentType="application/json",
+        Metadata={"stage": "copied"},
+    )
+    replaced = s3.head_object(Bucket="cleanup-calls", Key="c.txt")
+    assert replaced["ContentType"] == "application/json" and replaced["Metadata"] == {
+        "stage": "copied"
+    }
+    for source, code in (
+        ("cleanup-calls/c.txt", "InvalidRequest"),
+        ("cleanup-calls/none", "NoSuchKey"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            s3.copy_object(Bucket="cleanup-calls", Key="c.txt", CopySource=source)
+        assert refused.value.response["Error"]["Code"] == code
+
+    resource = boto3.resource(
+        "s3",
+        endpoint_url=s3.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    resource.Bucket("cleanup-calls").object_versions.all().delete()
+    assert s3.list_objects_v2(Bucket="cleanup-calls")["KeyCount"] == 0
+    s3.delete_bucket(Bucket="cleanup-calls")

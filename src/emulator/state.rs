@@ -27,6 +27,9 @@ pub struct Bucket {
     pub public_access_block: Option<PublicAccessBlock>,
     /// The `ServerSideEncryptionConfiguration` XML as put, returned as is.
     pub encryption: Option<String>,
+    /// `Suspended` once PutBucketVersioning suspended it (it is never enabled here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
     /// Stored as rows of their own; read from the JSON state files of earlier versions.
     #[serde(default, skip_serializing)]
     pub objects: BTreeMap<String, Object>,

@@ -268,6 +268,7 @@ mod tests {
                 "ResourceNotFoundError",
             ),
             ("NoSuchUpload", "ResourceNotFoundError"),
+            ("NoSuchVersion", "ResourceNotFoundError"),
             ("NotImplemented", "UnsupportedOperationError"),
             ("ResourceNotFoundException", "ResourceNotFoundError"),
             ("SerializationException", "ServiceValidationError"),

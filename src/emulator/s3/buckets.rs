@@ -1,6 +1,6 @@
 //! Bucket calls: create, head, delete, location, public access block, default encryption.
 
-use super::listing::list_objects_v2;
+use super::listing::{list_object_versions, list_objects_v1, list_objects_v2};
 use super::objects::delete_objects;
 use super::xml::optional_xml_fields;
 use super::xml::{field, xml_fields};
@@ -95,6 +95,9 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
         xml.end("LocationConstraint");
         return Ok(response(200, "application/xml", xml.into_string()));
     }
+    if req.has_query("versioning") {
+        return versioning(ctx, req, bucket);
+    }
     if req.has_query("delete") && *method == Method::POST {
         return delete_objects(ctx, req, bucket);
     }
@@ -141,11 +144,8 @@ pub(super) fn bucket_call(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome 
         Method::GET if req.query_value("list-type") == Some("2") => {
             list_objects_v2(ctx, req, bucket)
         }
-        Method::GET => Err(AwsError::new(
-            501,
-            "NotImplemented",
-            "the nova_ft emulator serves ListObjectsV2 (list-type=2), not ListObjects v1",
-        )),
+        Method::GET if req.has_query("versions") => list_object_versions(ctx, req, bucket),
+        Method::GET => list_objects_v1(ctx, req, bucket),
         _ => Err(method_not_allowed()),
     }
 }
@@ -183,6 +183,7 @@ pub(super) fn create_bucket(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcom
                 region,
                 public_access_block: None,
                 encryption: None,
+                versioning: None,
                 objects: BTreeMap::new(),
             },
         );
@@ -320,4 +321,38 @@ pub(super) fn encryption(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
     };
     ctx.commit(state, &[Touched::Bucket(bucket)])?;
     Ok(status(if req.method == Method::PUT { 200 } else { 204 }))
+}
+
+/// Get/PutBucketVersioning. The emulator keeps one version per key, so versioning can be
+/// suspended (a no-op that S3 reports back) but not enabled: saying yes would promise
+/// versions it does not keep.
+pub(super) fn versioning(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    match req.method {
+        Method::GET => {
+            let state = ctx.store.lock();
+            let status = bucket_ref(&state, bucket)?.versioning.clone();
+            Ok(xml_ok("VersioningConfiguration", |xml| {
+                xml.leaf_opt("Status", status);
+            }))
+        }
+        Method::PUT => {
+            let fields = xml_fields(&req.body, "VersioningConfiguration")?;
+            match field(&fields, "VersioningConfiguration/Status") {
+                Some("Suspended") => {}
+                Some("Enabled") => {
+                    return Err(AwsError::new(
+                        501,
+                        "NotImplemented",
+                        "PutBucketVersioning with Status Enabled: the nova_ft emulator keeps one version per key",
+                    ))
+                }
+                _ => return Err(malformed_xml()),
+            }
+            let mut state = ctx.store.lock();
+            bucket_mut(&mut state, bucket)?.versioning = Some("Suspended".into());
+            ctx.commit(state, &[Touched::Bucket(bucket)])?;
+            Ok(status(200))
+        }
+        _ => Err(method_not_allowed()),
+    }
 }

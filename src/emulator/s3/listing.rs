@@ -1,8 +1,11 @@
-//! ListObjectsV2: prefix, delimiter, pagination and URL encoding of keys.
+//! Listing keys: ListObjectsV2, ListObjects (v1) and ListObjectVersions share one pager
+//! (prefix, delimiter, pagination, URL encoding of keys).
 
 use super::{bucket_ref, xml_ok, MAX_KEYS, URL_SAFE};
 use crate::emulator::request::AwsRequest;
+use crate::emulator::state::{Bucket, Object};
 use crate::emulator::wire::{iso_millis, AwsError, Outcome};
+use crate::emulator::xml_writer::Xml;
 use crate::emulator::Ctx;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -16,41 +19,29 @@ pub(super) fn url_encode(value: &str, encode: bool) -> String {
     }
 }
 
-pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
-    let prefix = req.query_value("prefix").unwrap_or("");
-    let delimiter = req.query_value("delimiter").filter(|d| !d.is_empty());
-    let max_keys = req
-        .query_value("max-keys")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(MAX_KEYS)
-        .min(MAX_KEYS);
-    let start_after = req.query_value("start-after").unwrap_or("");
-    let token = req.query_value("continuation-token");
-    let encode = req.query_value("encoding-type") == Some("url");
-    let after = match token {
-        Some(t) => {
-            let decoded = BASE64
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok());
-            decoded.ok_or_else(|| {
-                AwsError::new(
-                    400,
-                    "InvalidArgument",
-                    "The continuation token provided is incorrect",
-                )
-            })?
-        }
-        None => start_after.to_string(),
-    };
+/// One page of a bucket's keys after `after`: objects and common prefixes, as every listing
+/// call (v2, v1, versions) pages them.
+struct Page<'b> {
+    contents: Vec<(&'b String, &'b Object)>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// The last key this page covers (a common prefix covers all its keys).
+    last_seen: Option<String>,
+}
 
-    let state = ctx.store.lock();
-    let b = bucket_ref(&state, bucket)?;
+fn page<'b>(
+    b: &'b Bucket,
+    prefix: &str,
+    delimiter: Option<&str>,
+    after: &str,
+    max_keys: usize,
+) -> Page<'b> {
     let mut contents = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut last_seen = None;
     let mut truncated = false;
     use std::ops::Bound::{Excluded, Unbounded};
+    let after = after.to_string();
     let lower: std::ops::Bound<&String> = if after.is_empty() {
         Unbounded
     } else {
@@ -94,6 +85,78 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
             }
         }
     }
+    Page {
+        contents,
+        prefixes,
+        truncated,
+        last_seen,
+    }
+}
+
+/// The query parameters every listing shares: prefix, delimiter, max-keys, encoding-type.
+struct Listing<'r> {
+    prefix: &'r str,
+    delimiter: Option<&'r str>,
+    max_keys: usize,
+    encode: bool,
+}
+
+fn listing(req: &AwsRequest) -> Listing<'_> {
+    Listing {
+        prefix: req.query_value("prefix").unwrap_or(""),
+        delimiter: req.query_value("delimiter").filter(|d| !d.is_empty()),
+        max_keys: req
+            .query_value("max-keys")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(MAX_KEYS)
+            .min(MAX_KEYS),
+        encode: req.query_value("encoding-type") == Some("url"),
+    }
+}
+
+/// The elements a listing's head shares, and its common prefixes.
+fn write_prefixes(xml: &mut Xml, prefixes: &[String], shown: &dyn Fn(&str) -> String) {
+    for p in prefixes {
+        xml.element("CommonPrefixes", |c| {
+            c.leaf("Prefix", shown(p));
+        });
+    }
+}
+
+pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    let Listing {
+        prefix,
+        delimiter,
+        max_keys,
+        encode,
+    } = listing(req);
+    let start_after = req.query_value("start-after").unwrap_or("");
+    let token = req.query_value("continuation-token");
+    let after = match token {
+        Some(t) => {
+            let decoded = BASE64
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            decoded.ok_or_else(|| {
+                AwsError::new(
+                    400,
+                    "InvalidArgument",
+                    "The continuation token provided is incorrect",
+                )
+            })?
+        }
+        None => start_after.to_string(),
+    };
+
+    let state = ctx.store.lock();
+    let b = bucket_ref(&state, bucket)?;
+    let Page {
+        contents,
+        prefixes,
+        truncated,
+        last_seen,
+    } = page(b, prefix, delimiter, &after, max_keys);
     let shown = |text: &str| url_encode(text, encode);
     Ok(xml_ok("ListBucketResult", |xml| {
         xml.leaf("Name", bucket)
@@ -124,10 +187,99 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
                     .leaf("StorageClass", "STANDARD");
             });
         }
-        for p in &prefixes {
-            xml.element("CommonPrefixes", |c| {
-                c.leaf("Prefix", shown(p));
+        write_prefixes(xml, &prefixes, &shown);
+    }))
+}
+
+/// ListObjects (v1): `marker` instead of a continuation token; `NextMarker` when a delimiter
+/// is given, as S3 answers.
+pub(super) fn list_objects_v1(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    let Listing {
+        prefix,
+        delimiter,
+        max_keys,
+        encode,
+    } = listing(req);
+    let marker = req.query_value("marker").unwrap_or("");
+    let state = ctx.store.lock();
+    let b = bucket_ref(&state, bucket)?;
+    let page = page(b, prefix, delimiter, marker, max_keys);
+    let shown = |text: &str| url_encode(text, encode);
+    Ok(xml_ok("ListBucketResult", |xml| {
+        xml.leaf("Name", bucket)
+            .leaf("Prefix", shown(prefix))
+            .leaf("Marker", shown(marker))
+            .leaf_opt("Delimiter", delimiter.map(shown))
+            .leaf("MaxKeys", max_keys)
+            .leaf("IsTruncated", page.truncated);
+        if encode {
+            xml.leaf("EncodingType", "url");
+        }
+        if page.truncated && delimiter.is_some() {
+            xml.leaf_opt("NextMarker", page.last_seen.as_deref().map(shown));
+        }
+        for (key, o) in &page.contents {
+            xml.element("Contents", |c| {
+                c.leaf("Key", shown(key))
+                    .leaf("LastModified", iso_millis(o.last_modified))
+                    .leaf("ETag", &o.etag)
+                    .leaf("Size", o.size)
+                    .leaf("StorageClass", "STANDARD");
+                owner(c, ctx);
             });
         }
+        write_prefixes(xml, &page.prefixes, &shown);
     }))
+}
+
+/// ListObjectVersions on a bucket that keeps one version per key: each object is its own
+/// latest version, with version id `null`, as S3 lists an unversioned bucket.
+pub(super) fn list_object_versions(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
+    let Listing {
+        prefix,
+        delimiter,
+        max_keys,
+        encode,
+    } = listing(req);
+    let key_marker = req.query_value("key-marker").unwrap_or("");
+    let state = ctx.store.lock();
+    let b = bucket_ref(&state, bucket)?;
+    let page = page(b, prefix, delimiter, key_marker, max_keys);
+    let shown = |text: &str| url_encode(text, encode);
+    Ok(xml_ok("ListVersionsResult", |xml| {
+        xml.leaf("Name", bucket)
+            .leaf("Prefix", shown(prefix))
+            .leaf("KeyMarker", shown(key_marker))
+            .leaf("VersionIdMarker", "")
+            .leaf_opt("Delimiter", delimiter.map(shown))
+            .leaf("MaxKeys", max_keys)
+            .leaf("IsTruncated", page.truncated);
+        if encode {
+            xml.leaf("EncodingType", "url");
+        }
+        if page.truncated {
+            xml.leaf_opt("NextKeyMarker", page.last_seen.as_deref().map(shown))
+                .leaf("NextVersionIdMarker", "null");
+        }
+        for (key, o) in &page.contents {
+            xml.element("Version", |v| {
+                v.leaf("Key", shown(key))
+                    .leaf("VersionId", "null")
+                    .leaf("IsLatest", true)
+                    .leaf("LastModified", iso_millis(o.last_modified))
+                    .leaf("ETag", &o.etag)
+                    .leaf("Size", o.size)
+                    .leaf("StorageClass", "STANDARD");
+                owner(v, ctx);
+            });
+        }
+        write_prefixes(xml, &page.prefixes, &shown);
+    }))
+}
+
+fn owner(xml: &mut Xml, ctx: &Ctx) {
+    xml.element("Owner", |o| {
+        o.leaf("ID", &ctx.config.account_id)
+            .leaf("DisplayName", "nova-ft-local");
+    });
 }

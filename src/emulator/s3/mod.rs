@@ -1,11 +1,13 @@
 //! S3 (restXml), path-style (`/bucket/key`) or virtual-host (`bucket.localhost`) addressing.
 //!
 //! Buckets, public access blocks, default encryption, objects (plain or `aws-chunked` bodies,
-//! CRC32 and MD5 checks, ranges), ListObjectsV2 (prefix, delimiter, pagination, URL encoding),
+//! CRC32 and MD5 checks, ranges, CopyObject), ListObjectsV2, ListObjects v1 and
+//! ListObjectVersions (prefix, delimiter, pagination, URL encoding), bucket versioning,
 //! batch delete and multipart upload. Object bodies live in files named by random ids.
 
 mod buckets;
 mod chunked;
+mod copy;
 mod listing;
 mod multipart;
 mod objects;

@@ -1,6 +1,7 @@
 //! Object calls: put, get (with ranges), head, delete, and the batch DeleteObjects.
 
 use super::chunked::spool;
+use super::copy::copy_object;
 use super::multipart::{create_upload, upload_call, UploadRef};
 use super::xml::{field, values, xml_fields};
 use super::{bucket_mut, internal, method_not_allowed, no_such_bucket, object_ref, status, xml_ok};
@@ -43,12 +44,8 @@ pub(super) fn object_call(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) 
 }
 
 pub(super) fn put_object(ctx: &Ctx, req: &AwsRequest, bucket: &str, key: &str) -> Outcome {
-    if req.header("x-amz-copy-source").is_some() {
-        return Err(AwsError::new(
-            501,
-            "NotImplemented",
-            "the nova_ft emulator does not serve CopyObject",
-        ));
+    if let Some(source) = req.header("x-amz-copy-source") {
+        return copy_object(ctx, req, bucket, key, source);
     }
     if !ctx.store.lock().buckets.contains_key(bucket) {
         return Err(no_such_bucket(bucket));

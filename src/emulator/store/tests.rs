@@ -13,6 +13,7 @@ fn bucket() -> Bucket {
         region: "us-east-1".into(),
         public_access_block: None,
         encryption: None,
+        versioning: None,
         objects: BTreeMap::new(),
     }
 }
