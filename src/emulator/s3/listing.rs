@@ -4,7 +4,7 @@
 use super::{bucket_ref, xml_ok, MAX_KEYS, URL_SAFE};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::{Bucket, Object};
-use crate::emulator::wire::{iso_millis, AwsError, Outcome};
+use crate::emulator::wire::{iso_millis, AwsError, HttpResponse, Outcome};
 use crate::emulator::xml_writer::Xml;
 use crate::emulator::Ctx;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -191,90 +191,109 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
     }))
 }
 
+/// A page of `bucket` after the key named by the `marker` query parameter, handed to `answer`
+/// with the listing's parameters and the marker (ListObjects v1 and ListObjectVersions).
+fn marked_page(
+    ctx: &Ctx,
+    req: &AwsRequest,
+    bucket: &str,
+    marker: &str,
+    answer: impl FnOnce(&Listing<'_>, &str, &Page<'_>) -> HttpResponse,
+) -> Outcome {
+    let listed = listing(req);
+    let marker = req.query_value(marker).unwrap_or("");
+    let state = ctx.store.lock();
+    let b = bucket_ref(&state, bucket)?;
+    let page = page(b, listed.prefix, listed.delimiter, marker, listed.max_keys);
+    Ok(answer(&listed, marker, &page))
+}
+
 /// ListObjects (v1): `marker` instead of a continuation token; `NextMarker` when a delimiter
 /// is given, as S3 answers.
 pub(super) fn list_objects_v1(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
-    let Listing {
-        prefix,
-        delimiter,
-        max_keys,
-        encode,
-    } = listing(req);
-    let marker = req.query_value("marker").unwrap_or("");
-    let state = ctx.store.lock();
-    let b = bucket_ref(&state, bucket)?;
-    let page = page(b, prefix, delimiter, marker, max_keys);
-    let shown = |text: &str| url_encode(text, encode);
-    Ok(xml_ok("ListBucketResult", |xml| {
-        xml.leaf("Name", bucket)
-            .leaf("Prefix", shown(prefix))
-            .leaf("Marker", shown(marker))
-            .leaf_opt("Delimiter", delimiter.map(shown))
-            .leaf("MaxKeys", max_keys)
-            .leaf("IsTruncated", page.truncated);
-        if encode {
-            xml.leaf("EncodingType", "url");
-        }
-        if page.truncated && delimiter.is_some() {
-            xml.leaf_opt("NextMarker", page.last_seen.as_deref().map(shown));
-        }
-        for (key, o) in &page.contents {
-            xml.element("Contents", |c| {
-                c.leaf("Key", shown(key))
-                    .leaf("LastModified", iso_millis(o.last_modified))
-                    .leaf("ETag", &o.etag)
-                    .leaf("Size", o.size)
-                    .leaf("StorageClass", "STANDARD");
-                owner(c, ctx);
-            });
-        }
-        write_prefixes(xml, &page.prefixes, &shown);
-    }))
+    marked_page(ctx, req, bucket, "marker", |listed, marker, page| {
+        let &Listing {
+            prefix,
+            delimiter,
+            max_keys,
+            encode,
+        } = listed;
+        let shown = |text: &str| url_encode(text, encode);
+        xml_ok("ListBucketResult", |xml| {
+            xml.leaf("Name", bucket)
+                .leaf("Prefix", shown(prefix))
+                .leaf("Marker", shown(marker))
+                .leaf_opt("Delimiter", delimiter.map(shown))
+                .leaf("MaxKeys", max_keys)
+                .leaf("IsTruncated", page.truncated);
+            if encode {
+                xml.leaf("EncodingType", "url");
+            }
+            if page.truncated && delimiter.is_some() {
+                xml.leaf_opt("NextMarker", page.last_seen.as_deref().map(shown));
+            }
+            for (key, o) in &page.contents {
+                xml.element("Contents", |c| {
+                    c.leaf("Key", shown(key))
+                        .leaf("LastModified", iso_millis(o.last_modified))
+                        .leaf("ETag", &o.etag)
+                        .leaf("Size", o.size)
+                        .leaf("StorageClass", "STANDARD");
+                    owner(c, ctx);
+                });
+            }
+            write_prefixes(xml, &page.prefixes, &shown);
+        })
+    })
 }
 
 /// ListObjectVersions on a bucket that keeps one version per key: each object is its own
 /// latest version, with version id `null`, as S3 lists an unversioned bucket.
 pub(super) fn list_object_versions(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outcome {
-    let Listing {
-        prefix,
-        delimiter,
-        max_keys,
-        encode,
-    } = listing(req);
-    let key_marker = req.query_value("key-marker").unwrap_or("");
-    let state = ctx.store.lock();
-    let b = bucket_ref(&state, bucket)?;
-    let page = page(b, prefix, delimiter, key_marker, max_keys);
-    let shown = |text: &str| url_encode(text, encode);
-    Ok(xml_ok("ListVersionsResult", |xml| {
-        xml.leaf("Name", bucket)
-            .leaf("Prefix", shown(prefix))
-            .leaf("KeyMarker", shown(key_marker))
-            .leaf("VersionIdMarker", "")
-            .leaf_opt("Delimiter", delimiter.map(shown))
-            .leaf("MaxKeys", max_keys)
-            .leaf("IsTruncated", page.truncated);
-        if encode {
-            xml.leaf("EncodingType", "url");
-        }
-        if page.truncated {
-            xml.leaf_opt("NextKeyMarker", page.last_seen.as_deref().map(shown))
-                .leaf("NextVersionIdMarker", "null");
-        }
-        for (key, o) in &page.contents {
-            xml.element("Version", |v| {
-                v.leaf("Key", shown(key))
-                    .leaf("VersionId", "null")
-                    .leaf("IsLatest", true)
-                    .leaf("LastModified", iso_millis(o.last_modified))
-                    .leaf("ETag", &o.etag)
-                    .leaf("Size", o.size)
-                    .leaf("StorageClass", "STANDARD");
-                owner(v, ctx);
-            });
-        }
-        write_prefixes(xml, &page.prefixes, &shown);
-    }))
+    marked_page(
+        ctx,
+        req,
+        bucket,
+        "key-marker",
+        |listed, key_marker, page| {
+            let &Listing {
+                prefix,
+                delimiter,
+                max_keys,
+                encode,
+            } = listed;
+            let shown = |text: &str| url_encode(text, encode);
+            xml_ok("ListVersionsResult", |xml| {
+                xml.leaf("Name", bucket)
+                    .leaf("Prefix", shown(prefix))
+                    .leaf("KeyMarker", shown(key_marker))
+                    .leaf("VersionIdMarker", "")
+                    .leaf_opt("Delimiter", delimiter.map(shown))
+                    .leaf("MaxKeys", max_keys)
+                    .leaf("IsTruncated", page.truncated);
+                if encode {
+                    xml.leaf("EncodingType", "url");
+                }
+                if page.truncated {
+                    xml.leaf_opt("NextKeyMarker", page.last_seen.as_deref().map(shown))
+                        .leaf("NextVersionIdMarker", "null");
+                }
+                for (key, o) in &page.contents {
+                    xml.element("Version", |v| {
+                        v.leaf("Key", shown(key))
+                            .leaf("VersionId", "null")
+                            .leaf("IsLatest", true)
+                            .leaf("LastModified", iso_millis(o.last_modified))
+                            .leaf("ETag", &o.etag)
+                            .leaf("Size", o.size)
+                            .leaf("StorageClass", "STANDARD");
+                        owner(v, ctx);
+                    });
+                }
+                write_prefixes(xml, &page.prefixes, &shown);
+            })
+        },
+    )
 }
 
 fn owner(xml: &mut Xml, ctx: &Ctx) {
