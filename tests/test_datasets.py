@@ -119,6 +119,21 @@ def test_atis_is_downloaded_checked_converted_and_cached(
     assert len(upstream.requests) == before == 2
 
 
+def test_fetch_prepares_every_split_for_offline_use(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {}
+    for split in ("train", "valid", "test"):
+        files[f"{split}/seq.in"] = f"{split} words\n".encode()
+        files[f"{split}/label"] = b"atis_flight\n"
+    pin(monkeypatch, upstream, "atis", files)
+    datasets.fetch("atis")
+    assert all(datasets.is_local("atis", split) for split in ("train", "valid", "test"))
+    assert len(upstream.requests) == 6
+    monkeypatch.setenv("NOVA_FT_DATASETS_MIRROR", "http://127.0.0.1:9")  # offline now
+    assert datasets.load("atis", "valid") == [{"text": "valid words", "intent": "atis_flight"}]
+
+
 def test_a_download_that_does_not_match_its_checksum_is_refused_and_not_cached(
     upstream: Upstream, monkeypatch: pytest.MonkeyPatch, no_local_copy: Path
 ) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DatasetInfo",
     "dataset",
+    "fetch",
     "frame",
     "from_huggingface",
     "geoquery_database",
@@ -93,6 +94,21 @@ def dataset(name: str, split: str = "train", **options: Any) -> Dataset:
     if meta.task == "intent":
         return Dataset.from_intents(rows, label="intent", **options)
     return Dataset.from_sql(rows, **options)
+
+
+def fetch(*names: str) -> None:
+    """Download (checked and converted) every split of these data sets now, and GeoQuery's
+    database, so later calls need no network: before going offline, or to prepare a machine.
+    With no names, every data set. Shipped and local-copy data are only read.
+
+    Raises:
+        DatasetUnavailableError: a download failed or did not match its checksum.
+    """
+    for name in names or tuple(REGISTRY):
+        for split in info_of(name).splits:
+            split_text(name, split)
+        if name == "geoquery":
+            geoquery_database_path()
 
 
 def geoquery_database() -> Path:
