@@ -47,10 +47,10 @@ def need_data(*names: str, split: str = "train") -> None:
 
     missing = [n for n in names if not datasets.is_local(n, split)]
     if missing:
-        names = ", ".join(map(repr, missing))
+        quoted = ", ".join(map(repr, missing))
         pytest.skip(
             f"needs the {', '.join(missing)} data set(s), downloaded on first use: run "
-            f'python -c "from nova_ft import datasets; datasets.fetch({names})" once, '
+            f'python -c "from nova_ft import datasets; datasets.fetch({quoted})" once, '
             "or set NOVA_FT_DATA to a local copy"
         )
 
