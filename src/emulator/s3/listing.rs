@@ -180,11 +180,8 @@ pub(super) fn list_objects_v2(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
         }
         for (key, o) in &contents {
             xml.element("Contents", |c| {
-                c.leaf("Key", shown(key))
-                    .leaf("LastModified", iso_millis(o.last_modified))
-                    .leaf("ETag", &o.etag)
-                    .leaf("Size", o.size)
-                    .leaf("StorageClass", "STANDARD");
+                c.leaf("Key", shown(key));
+                object_fields(c, o);
             });
         }
         write_prefixes(xml, &prefixes, &shown);
@@ -234,11 +231,8 @@ pub(super) fn list_objects_v1(ctx: &Ctx, req: &AwsRequest, bucket: &str) -> Outc
             }
             for (key, o) in &page.contents {
                 xml.element("Contents", |c| {
-                    c.leaf("Key", shown(key))
-                        .leaf("LastModified", iso_millis(o.last_modified))
-                        .leaf("ETag", &o.etag)
-                        .leaf("Size", o.size)
-                        .leaf("StorageClass", "STANDARD");
+                    c.leaf("Key", shown(key));
+                    object_fields(c, o);
                     owner(c, ctx);
                 });
             }
@@ -282,11 +276,8 @@ pub(super) fn list_object_versions(ctx: &Ctx, req: &AwsRequest, bucket: &str) ->
                     xml.element("Version", |v| {
                         v.leaf("Key", shown(key))
                             .leaf("VersionId", "null")
-                            .leaf("IsLatest", true)
-                            .leaf("LastModified", iso_millis(o.last_modified))
-                            .leaf("ETag", &o.etag)
-                            .leaf("Size", o.size)
-                            .leaf("StorageClass", "STANDARD");
+                            .leaf("IsLatest", true);
+                        object_fields(v, o);
                         owner(v, ctx);
                     });
                 }
@@ -294,6 +285,14 @@ pub(super) fn list_object_versions(ctx: &Ctx, req: &AwsRequest, bucket: &str) ->
             })
         },
     )
+}
+
+/// The elements every listing gives an object after its key (and version).
+fn object_fields(xml: &mut Xml, o: &Object) {
+    xml.leaf("LastModified", iso_millis(o.last_modified))
+        .leaf("ETag", &o.etag)
+        .leaf("Size", o.size)
+        .leaf("StorageClass", "STANDARD");
 }
 
 fn owner(xml: &mut Xml, ctx: &Ctx) {
