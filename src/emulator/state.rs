@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 pub struct State {
     pub buckets: BTreeMap<String, Bucket>,
     pub roles: BTreeMap<String, Role>,
+    /// Customer managed policies, keyed by ARN (AWS managed ones are built in).
+    #[serde(default)]
+    pub policies: BTreeMap<String, ManagedPolicy>,
     /// Keyed by job ARN.
     pub jobs: BTreeMap<String, Job>,
     /// Keyed by custom-model ARN.
@@ -80,6 +83,45 @@ pub struct Role {
     pub max_session_duration: u32,
     /// Inline policies: name -> JSON document.
     pub policies: BTreeMap<String, String>,
+    /// ARNs of the managed policies attached, in the order they were attached.
+    #[serde(default)]
+    pub attached: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// A customer managed policy and its versions (IAM keeps at most five).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub default_version: String,
+    pub versions: Vec<PolicyVersion>,
+    /// The number the next version gets (`v<n>`); never reused, as in IAM.
+    pub next_version: u32,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub document: String,
+    pub created: DateTime<Utc>,
+}
+
+impl ManagedPolicy {
+    /// The document of the default version: the one IAM evaluates.
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map(|v| v.document.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,11 +25,22 @@ fn role_name(role_arn: &str) -> &str {
     role_arn.rsplit('/').next().unwrap_or(role_arn)
 }
 
-/// The condition keys Bedrock sets when it assumes a role for a job.
-fn job_context(ctx: &Ctx, job_arn: &str) -> Context {
+/// The condition keys of the requests a job makes: Bedrock's source keys when it assumes the
+/// role, and the global keys every AWS request carries (Bedrock calls S3 over HTTPS).
+fn job_context(ctx: &Ctx, job_arn: &str, role_arn: &str) -> Context {
+    let now = Utc::now();
     let mut context = Context::new();
-    context.insert("aws:SourceAccount".into(), ctx.config.account_id.clone());
-    context.insert("aws:SourceArn".into(), job_arn.to_string());
+    context.insert("aws:SourceAccount", ctx.config.account_id.clone());
+    context.insert("aws:SourceArn", job_arn);
+    context.insert("aws:PrincipalArn", role_arn);
+    context.insert("aws:PrincipalAccount", ctx.config.account_id.clone());
+    context.insert("aws:RequestedRegion", ctx.config.region.clone());
+    context.insert("aws:SecureTransport", "true");
+    context.insert(
+        "aws:CurrentTime",
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    context.insert("aws:EpochTime", now.timestamp().to_string());
     context
 }
 
@@ -46,7 +57,7 @@ pub fn check_role_trust(
         .filter(|r| r.arn == role_arn)
         .ok_or_else(|| AwsError::validation(format!("The role {role_arn} does not exist. Create it (nova-ft role, or iam create-role) before starting the job.")))?;
     let trust = serde_json::from_str(&role.assume_role_policy).unwrap_or_default();
-    if !trusts_service(&trust, BEDROCK, &job_context(ctx, job_arn)) {
+    if !trusts_service(&trust, BEDROCK, &job_context(ctx, job_arn, role_arn)) {
         return Err(AwsError::access_denied(format!(
             "Bedrock cannot assume the role {role_arn}: its trust policy must allow {BEDROCK} to call sts:AssumeRole (with aws:SourceAccount {} and an aws:SourceArn matching this job).",
             ctx.config.account_id
@@ -61,14 +72,15 @@ fn role_may(ctx: &Ctx, job: &Job, action: &str, bucket: &str, key: &str) -> Resu
     let Some(role) = state.roles.get(role_name(&job.role_arn)) else {
         return Err(format!("The role {} no longer exists.", job.role_arn));
     };
-    let documents: Vec<serde_json::Value> = role
-        .policies
-        .values()
-        .filter_map(|d| serde_json::from_str(d).ok())
-        .collect();
+    let documents = super::iam::role_documents(&state, role);
     let refs: Vec<&serde_json::Value> = documents.iter().collect();
     let resource = format!("arn:aws:s3:::{bucket}/{key}");
-    if allows(&refs, action, &resource, &job_context(ctx, &job.arn)) {
+    if allows(
+        &refs,
+        action,
+        &resource,
+        &job_context(ctx, &job.arn, &job.role_arn),
+    ) {
         Ok(())
     } else {
         Err(format!(

@@ -38,6 +38,7 @@ pub enum Touched<'a> {
     Object(&'a str, &'a str),
     Upload(&'a str),
     Role(&'a str),
+    Policy(&'a str),
     Job(&'a str),
     CustomModel(&'a str),
     Deployment(&'a str),
@@ -50,7 +51,14 @@ pub(super) enum Row {
     Record(&'static str, String, Option<String>),
 }
 
-const RECORD_KINDS: [&str; 5] = ["upload", "role", "job", "custom_model", "deployment"];
+const RECORD_KINDS: [&str; 6] = [
+    "upload",
+    "role",
+    "policy",
+    "job",
+    "custom_model",
+    "deployment",
+];
 
 fn to_json(value: &impl Serialize) -> Result<String> {
     serde_json::to_string(value)
@@ -84,6 +92,7 @@ impl Touched<'_> {
             ),
             Touched::Upload(id) => record("upload", id, state.uploads.get(id))?,
             Touched::Role(name) => record("role", name, state.roles.get(name))?,
+            Touched::Policy(arn) => record("policy", arn, state.policies.get(arn))?,
             Touched::Job(arn) => record("job", arn, state.jobs.get(arn))?,
             Touched::CustomModel(arn) => record("custom_model", arn, state.custom_models.get(arn))?,
             Touched::Deployment(arn) => record("deployment", arn, state.deployments.get(arn))?,
@@ -100,6 +109,7 @@ fn all_rows(state: &State) -> Result<Vec<Row>> {
     }
     touched.extend(state.uploads.keys().map(|id| Touched::Upload(id)));
     touched.extend(state.roles.keys().map(|n| Touched::Role(n)));
+    touched.extend(state.policies.keys().map(|a| Touched::Policy(a)));
     touched.extend(state.jobs.keys().map(|a| Touched::Job(a)));
     touched.extend(state.custom_models.keys().map(|a| Touched::CustomModel(a)));
     touched.extend(state.deployments.keys().map(|a| Touched::Deployment(a)));
@@ -243,6 +253,7 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
         match kind.as_str() {
             "upload" => drop(state.uploads.insert(id, parse(path, &name, &value)?)),
             "role" => drop(state.roles.insert(id, parse(path, &name, &value)?)),
+            "policy" => drop(state.policies.insert(id, parse(path, &name, &value)?)),
             "job" => drop(state.jobs.insert(id, parse(path, &name, &value)?)),
             "custom_model" => drop(state.custom_models.insert(id, parse(path, &name, &value)?)),
             "deployment" => drop(state.deployments.insert(id, parse(path, &name, &value)?)),

@@ -84,6 +84,8 @@ fn a_legacy_state_file_is_imported_once_and_kept_as_a_backup() {
             description: None,
             max_session_duration: 3600,
             policies: BTreeMap::new(),
+            attached: Vec::new(),
+            tags: Vec::new(),
         },
     );
     // The JSON of earlier versions held each bucket's objects inside it.
