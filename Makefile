@@ -57,8 +57,8 @@ test-rust:
 	cargo test --no-default-features
 
 lint-python:
-	$(BIN)/ruff check python tests benches
-	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check python tests benches scripts
+	$(BIN)/ruff format --check python tests benches scripts
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest nova_ft._nova_ft
 

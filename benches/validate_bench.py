@@ -2,9 +2,11 @@
 
 Both check the same rules (JSON per line, schema, roles and alternation, non-empty text,
 media blocks, reserved strings, record bounds, duplicates, system-prompt consistency, labels)
-on the same 20,000-record file. Prints the time of each and the ratio.
+on the same files: five files of 20,000 records by default. Measured two ways, each
+interleaved with its baseline: in process (`nova_ft.validate` vs the loop) and as whole
+processes (`nova-ft dataset validate` vs `python` running the loop), start-up included.
 
-    python benches/validate_bench.py [--records 20000] [--repeat 5]
+    python benches/validate_bench.py [--records 20000] [--files 5] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -124,29 +128,64 @@ def side_by_side(contenders: dict[str, Callable[[], object]], repeat: int) -> di
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def run_python_loop(paths: list[Path]) -> None:
+    """The baseline's whole process: validate each file with the loop, fail on any error."""
+    for path in paths:
+        _, errors = python_validate(path)
+        if errors:
+            raise SystemExit(f"{path}: {errors[:3]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--records", type=int, default=20_000, help="records per file")
+    parser.add_argument("--files", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--run-python", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run_python:
+        run_python_loop(args.run_python)
+        return
+    nova_ft_cli = Path(sys.executable).with_name("nova-ft")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "train.jsonl"
-        make_file(path, args.records)
-        size_mb = path.stat().st_size / 1e6
-        py_records, py_errors = python_validate(path)
-        report = nova_ft.validate(path)
-        assert report.ok and not py_errors, "the benchmark file must be valid for both"
-        assert report.stats.records == py_records
-        medians = side_by_side(
-            {"python": lambda: python_validate(path), "nova_ft": lambda: nova_ft.validate(path)},
+        paths = [Path(tmp) / f"part-{i}.jsonl" for i in range(args.files)]
+        for path in paths:
+            make_file(path, args.records)
+        total = args.records * args.files
+        size_mb = sum(p.stat().st_size for p in paths) / 1e6
+        report = nova_ft.validate(*paths, check_counts=False)
+        assert report.ok, "the benchmark files must be valid"
+        assert report.stats.records == total
+        for path in paths:
+            py_records, py_errors = python_validate(path)
+            assert not py_errors and py_records == args.records
+        in_process = side_by_side(
+            {
+                "python": lambda: [python_validate(p) for p in paths],
+                "nova_ft": lambda: nova_ft.validate(*paths, check_counts=False),
+            },
             args.repeat,
         )
-        py_time, rs_time = medians["python"], medians["nova_ft"]
-        print(f"file: {args.records:,} records, {size_mb:.1f} MB (median of {args.repeat} runs)")
-        for name, seconds in (("python json.loads loop", py_time), ("nova_ft.validate", rs_time)):
-            rate = args.records / seconds
-            print(f"{name + ':':<24}{seconds * 1e3:8.1f} ms  ({rate:,.0f} rec/s)")
-        print(f"ratio: {py_time / rs_time:.1f}x faster")
+        python_cmd = [sys.executable, __file__, "--run-python", *map(str, paths)]
+        nova_cmd = [str(nova_ft_cli), "dataset", "validate", "--no-count-check", *map(str, paths)]
+        whole = side_by_side(
+            {
+                "python": lambda: subprocess.run(python_cmd, check=True),
+                "nova_ft": lambda: subprocess.run(nova_cmd, check=True, capture_output=True),
+            },
+            args.repeat,
+        )
+        print(
+            f"{args.files} files, {total:,} records, {size_mb:.1f} MB "
+            f"(median of {args.repeat} interleaved runs)"
+        )
+        for label, medians in (("in process", in_process), ("whole process", whole)):
+            py_time, rs_time = medians["python"], medians["nova_ft"]
+            print(
+                f"{label + ':':<15} python loop {py_time * 1e3:8.1f} ms  "
+                f"nova_ft {rs_time * 1e3:7.1f} ms ({total / rs_time:,.0f} rec/s)  "
+                f"ratio {py_time / rs_time:.1f}x"
+            )
 
 
 if __name__ == "__main__":

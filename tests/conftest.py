@@ -82,3 +82,12 @@ TRUST_BEDROCK: dict[str, Any] = {
         }
     ],
 }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Collect garbage after each test, so a leaked socket or file warns (and fails) in the
+    test that leaked it, not in whichever test the collector happens to run during."""
+    import gc
+
+    gc.collect()

@@ -79,6 +79,7 @@ def upstream(
     monkeypatch.setenv("NOVA_FT_DATASETS_MIRROR", server.url)
     yield server
     server.server.shutdown()
+    server.server.server_close()
 
 
 def pin(

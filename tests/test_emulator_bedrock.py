@@ -141,7 +141,11 @@ def test_the_tutorial_end_to_end_with_boto3(
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
     assert [r["epoch_number"] for r in rows][-1] == "3"
-    valid_key = f"{job_dir}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv"
+    # Where AWS's on-demand sample reads it (its user guide omits `validation/`).
+    valid_key = (
+        f"{job_dir}/validation_artifacts/post_fine_tuning_validation/validation/"
+        "validation_metrics.csv"
+    )
     assert s3.head_object(Bucket=bucket, Key=valid_key)["ContentLength"] > 0
 
     model = bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])

@@ -134,6 +134,24 @@ class LocalEmulator(Closing):
             **kwargs,
         )
 
+    @staticmethod
+    def coverage() -> dict[str, list[str]]:
+        """The operations the emulator serves, by service (boto3's service names).
+
+        Any other operation is answered with the service's error for an operation it does
+        not know (S3 ``NotImplemented``, IAM/STS ``InvalidAction``, Bedrock
+        ``UnknownOperationException``), naming the operation.
+        """
+        return dict(_nova_ft.emulator_coverage())
+
+    @staticmethod
+    def coverage_markdown() -> str:
+        """:meth:`coverage` as the Markdown table in the README."""
+        lines = ["| service | operations served |", "|---|---|"]
+        for service, operations in LocalEmulator.coverage().items():
+            lines.append(f"| `{service}` | {', '.join(operations)} |")
+        return "\n".join(lines) + "\n"
+
     def stop(self) -> None:
         """Stop serving (idempotent). State is saved as it changes, so nothing is lost."""
         self._core.stop()

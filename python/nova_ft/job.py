@@ -298,15 +298,22 @@ class FineTuneJob:
 
     # -- metrics ----------------------------------------------------------------------------
 
-    def _metric_keys(self) -> tuple[str, str, str]:
+    def _metric_keys(self) -> tuple[str, str, list[str]]:
+        """The bucket, the training metrics' key, and where the validation metrics may be:
+        where Bedrock writes them (AWS's sample notebooks read them there), then where the
+        user guide says."""
         output = (self.info.output_uri if self.info else None) or ""
         if not output.startswith("s3://") or not self.arn:
             raise InvalidParameterError(f"job {self.name} has no output location yet")
         bucket, base = job_output_location(output, self.arn)
+        validation = f"{base}validation_artifacts/post_fine_tuning_validation/"
         return (
             bucket,
             f"{base}training_artifacts/step_wise_training_metrics.csv",
-            f"{base}validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+            [
+                f"{validation}validation/validation_metrics.csv",
+                f"{validation}validation_metrics.csv",
+            ],
         )
 
     def metrics(self) -> Any:
@@ -316,15 +323,20 @@ class FineTuneJob:
         ``loss``, ``perplexity``.
         """
         pd = require_pandas()
-        bucket, train_key, valid_key = self._metric_keys()
+        bucket, train_key, valid_keys = self._metric_keys()
         rows: list[dict[str, Any]] = []
-        for split, key in (("training", train_key), ("validation", valid_key)):
+        candidates = [("training", train_key)] + [("validation", key) for key in valid_keys]
+        seen: set[str] = set()
+        for split, key in candidates:
+            if split in seen:
+                continue
             try:
                 text = self._session.core.get_text(bucket, key).wait()
             except ResourceNotFoundError:
                 if split == "training":
                     raise
                 continue
+            seen.add(split)
             for row in csv.DictReader(io.StringIO(text)):
                 rows.append(
                     {

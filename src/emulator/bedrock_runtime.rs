@@ -219,13 +219,10 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         [model, id, op] if model == "model" && op == "converse" => (id.as_str(), false),
         [model, id, op] if model == "model" && op == "converse-stream" => (id.as_str(), true),
         _ => {
-            return Err(AwsError::new(
-                404,
-                "UnknownOperationException",
-                format!(
-                    "{} {} is not an operation the nova_ft emulator serves",
-                    req.method, req.raw_path
-                ),
+            return Err(super::operations::unsupported(
+                req.service,
+                &super::operations::rest_operation(req, None),
+                req,
             ))
         }
     };

@@ -2,6 +2,7 @@
 //! Bedrock and bedrock-runtime for the calls nova_ft makes, so the same SDK code (ours, boto3,
 //! the AWS CLI) runs against it or against AWS. Pure Rust; the bindings live in `src/py`.
 
+pub mod aws_routes;
 pub mod bedrock;
 pub mod bedrock_runtime;
 pub mod body_stream;
@@ -10,6 +11,7 @@ pub mod eventstream;
 pub mod faults;
 pub mod iam;
 pub mod models;
+pub mod operations;
 pub mod policy;
 pub mod rate_limit;
 pub mod regions;

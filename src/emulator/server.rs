@@ -3,7 +3,9 @@
 
 use super::faults::Faults;
 use super::request::{credential_scope, route, AwsRequest, Service};
-use super::sigv4::{content_sha256_mismatch, sha256_hex, verify, PayloadCheck, SignedRequest};
+use super::sigv4::{
+    self, content_sha256_mismatch, sha256_hex, verify, PayloadCheck, SignedRequest,
+};
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
@@ -22,6 +24,10 @@ use tokio::sync::oneshot;
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// Largest S3 body accepted (an object or a part; streamed to disk as it arrives).
+/// The signing names of the services the emulator speaks (bedrock-runtime signs as bedrock;
+/// S3's WriteGetObjectResponse as s3-object-lambda, answered by S3 as not served).
+const SERVICES_SPOKEN: [&str; 5] = ["s3", "s3-object-lambda", "iam", "sts", "bedrock"];
+
 const MAX_OBJECT_BODY: usize = 1 << 30;
 /// Largest Converse/InvokeModel body (Bedrock accepts images and documents inline).
 const MAX_RUNTIME_BODY: usize = 25 << 20;
@@ -214,6 +220,21 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         })
         .unwrap_or_default();
     let scope = credential_scope(&parts.headers, &query);
+    // A call signed for a service the emulator does not speak (Lambda, SageMaker, ...) is
+    // told so, rather than read as an S3 request.
+    if let Some((_, _, service)) = &scope {
+        if !SERVICES_SPOKEN.contains(&service.as_str()) {
+            let refused = AwsError::new(
+                404,
+                "UnknownOperationException",
+                format!(
+                    "The nova_ft emulator does not serve the {service} service; it serves {}.",
+                    SERVICES_SPOKEN.join(", ")
+                ),
+            );
+            return json_error(&refused);
+        }
+    }
     // Refuse an oversized body from its Content-Length, before reading a byte of it.
     let (early, limit) = service_and_limit(
         scope.as_ref().map(|(_, _, s)| s.as_str()),
@@ -279,7 +300,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         &raw_path,
         &body,
     );
-    if service != Service::S3 {
+    if service != Service::S3 && !sigv4::unsigned_by_design(service, &body) {
         if let Err(refused) = check_signature(service, Some(&body)) {
             return error_response(service, &refused, &request_id, head);
         }

@@ -1,7 +1,7 @@
 //! STS (awsQuery): GetCallerIdentity, answered with the emulator's account.
 
 use super::request::AwsRequest;
-use super::wire::{query_ok, AwsError, Outcome};
+use super::wire::{query_ok, Outcome};
 use super::xml_writer::Xml;
 use super::Ctx;
 
@@ -23,8 +23,13 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
                 .leaf("Arn", format!("arn:aws:iam::{account}:user/nova-ft-local"))
                 .leaf("UserId", user)
                 .leaf("Account", account);
-            Ok(query_ok("GetCallerIdentity", NAMESPACE, Some(result), request_id))
+            Ok(query_ok(
+                "GetCallerIdentity",
+                NAMESPACE,
+                Some(result),
+                request_id,
+            ))
         }
-        other => Err(AwsError::new(400, "InvalidAction", format!("The action {other} is not valid for this web service (the nova_ft emulator serves GetCallerIdentity)."))),
+        other => Err(super::operations::unsupported(req.service, &[other], req)),
     }
 }

@@ -387,8 +387,10 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             ctx,
             &job,
             &out_bucket,
+            // Where AWS writes it (AWS's own sample reads it there from a job run on AWS);
+            // the user guide omits the `validation/` folder.
             &format!(
-                "{base}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv"
+                "{base}/validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv"
             ),
             csv,
         ) {

@@ -129,3 +129,9 @@ impl PyEmulator {
         result
     }
 }
+
+/// Every service the emulator speaks, with the operations it serves.
+#[pyfunction]
+pub fn emulator_coverage() -> Vec<(&'static str, Vec<&'static str>)> {
+    crate::emulator::operations::coverage()
+}

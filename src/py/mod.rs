@@ -24,7 +24,7 @@ pub mod _nova_ft {
         PyDataset,
     };
     #[pymodule_export]
-    use super::emulator::PyEmulator;
+    use super::emulator::{emulator_coverage, PyEmulator};
     #[pymodule_export]
     use super::errors::{aws_error_class, aws_error_codes};
     #[pymodule_export]

@@ -79,6 +79,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check.add_argument("files", nargs="+", type=Path)
     check.add_argument("--task", choices=["sft", "distillation"], default="sft")
     check.add_argument("--max-issues", type=int, default=100, help="list at most this many")
+    check.add_argument(
+        "--no-count-check",
+        dest="check_counts",
+        action="store_false",
+        help="skip the record-count bounds (files that are part of a larger set, or a corpus "
+        "to sample from)",
+    )
     check.set_defaults(handler=run_validate)
 
     stats = sub.add_parser(
@@ -170,7 +177,9 @@ def _summary(report: ValidationReport) -> str:
 def run_validate(args: argparse.Namespace) -> int:
     from ..dataset import validate
 
-    report = validate(*args.files, task=args.task, max_issues=args.max_issues)
+    report = validate(
+        *args.files, task=args.task, max_issues=args.max_issues, check_counts=args.check_counts
+    )
     if getattr(args, "json", False):
         emit(args, "", report.raw)
     else:

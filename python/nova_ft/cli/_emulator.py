@@ -60,6 +60,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--deployment-delay", type=float, default=2.0, help="seconds a deployment is Creating"
     )
     serve.set_defaults(handler=run_serve)
+    coverage = sub.add_parser(
+        "coverage",
+        help="list the AWS operations the emulator serves",
+        description="Print the operations the emulator serves, per service, as the README's "
+        "Markdown table; any other operation is answered with the service's error naming it.",
+    )
+    coverage.set_defaults(handler=run_coverage)
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    from ..emulator import LocalEmulator
+
+    print(LocalEmulator.coverage_markdown(), end="")
+    return 0
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

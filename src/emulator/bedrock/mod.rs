@@ -14,6 +14,7 @@ pub use checks::{check_hyperparameters, check_s3_uri};
 pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
 
+use super::operations;
 use super::request::AwsRequest;
 use super::store::Touched;
 use super::wire::{json, AwsError, Outcome};
@@ -124,13 +125,10 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
             ctx.commit(state, &[Touched::Deployment(&arn)])?;
             Ok(json(200, &json!({})))
         }
-        _ => Err(AwsError::new(
-            404,
-            "UnknownOperationException",
-            format!(
-                "{} {} is not an operation the nova_ft emulator serves",
-                req.method, req.raw_path
-            ),
+        _ => Err(operations::unsupported(
+            req.service,
+            &operations::rest_operation(req, None),
+            req,
         )),
     }
 }

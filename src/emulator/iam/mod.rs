@@ -88,7 +88,11 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest, request_id: &str) -> Outcome {
         None => match policies::handle(ctx, &action, &form) {
             Some(result) => result,
             None => {
-                return Err(AwsError::new(400, "InvalidAction", format!("The action {action} is not valid for this web service: the nova_ft emulator serves the IAM actions {}.", ACTIONS.join(", "))));
+                return Err(super::operations::unsupported(
+                    req.service,
+                    &[action.as_str()],
+                    req,
+                ))
             }
         },
     }?;

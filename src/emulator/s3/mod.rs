@@ -15,6 +15,7 @@ mod objects;
 mod tests;
 mod xml;
 
+use super::operations;
 use super::request::{decode, AwsRequest};
 use super::state::{Bucket, Object, State};
 use super::wire::{response, AwsError, HttpResponse, Outcome};
@@ -114,9 +115,16 @@ fn status(code: u16) -> HttpResponse {
 /// (bucket, key) of a request: from the Host for virtual-host style, else the path.
 type Address = (Option<String>, Option<String>);
 
-fn address(req: &AwsRequest) -> Result<Address, AwsError> {
+/// The bucket named by a virtual-host style request's `Host` (`bucket.localhost`).
+fn virtual_host_bucket(req: &AwsRequest) -> Option<&str> {
     let host = req.header("host").unwrap_or_default();
     let host_name = host.split(':').next().unwrap_or_default();
+    host_name
+        .strip_suffix(".localhost")
+        .filter(|b| !b.is_empty())
+}
+
+fn address(req: &AwsRequest) -> Result<Address, AwsError> {
     let path = req.raw_path.trim_start_matches('/');
     let decoded = |segment: &str| {
         decode(segment).ok_or_else(|| {
@@ -124,10 +132,7 @@ fn address(req: &AwsRequest) -> Result<Address, AwsError> {
                 .with("URI", req.raw_path.clone())
         })
     };
-    if let Some(bucket) = host_name
-        .strip_suffix(".localhost")
-        .filter(|b| !b.is_empty())
-    {
+    if let Some(bucket) = virtual_host_bucket(req) {
         let key = (!path.is_empty()).then(|| decoded(path)).transpose()?;
         return Ok((Some(bucket.to_string()), key));
     }
@@ -164,6 +169,19 @@ pub fn streams_body(method: &Method, raw_path: &str, headers: &axum::http::Heade
 
 pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     let (bucket, key) = address(req)?;
+    let shape = match (&bucket, &key) {
+        (None, _) => "/",
+        (Some(_), None) => "/{Bucket}",
+        (Some(_), Some(_)) => "/{Bucket}/{Key+}",
+    };
+    let address = operations::S3Address {
+        shape,
+        path_style: virtual_host_bucket(req).is_none(),
+    };
+    let found = operations::rest_operation(req, Some(address));
+    if !found.is_empty() && !operations::served(req.service, &found) {
+        return Err(operations::unsupported(req.service, &found, req));
+    }
     let method = &req.method;
     match (bucket, key) {
         (None, _) if *method == Method::GET => list_buckets(ctx),

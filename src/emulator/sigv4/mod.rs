@@ -446,3 +446,16 @@ fn check(
     }
     Ok(payload_check)
 }
+
+/// STS operations AWS serves unsigned (their caller has no AWS credentials yet). The emulator
+/// does not serve them either, and says so by name instead of refusing the missing signature.
+pub fn unsigned_by_design(service: Service, body: &[u8]) -> bool {
+    matches!(service, Service::Sts | Service::Iam)
+        && form_urlencoded::parse(body).any(|(k, v)| {
+            k == "Action"
+                && matches!(
+                    v.as_ref(),
+                    "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"
+                )
+        })
+}
