@@ -191,6 +191,34 @@ def test_deployment_is_reused_and_answers(session: nf.Session, trained: dict[str
     assert base.model_id == "amazon.nova-micro-v1:0"
 
 
+def test_a_provisioned_deployment_says_its_price_answers_and_is_cleaned_up(
+    session: nf.Session, trained: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    model = trained["model"]
+    with pytest.raises(InvalidParameterError):
+        model.deploy(model_units=0)
+    with pytest.raises(InvalidParameterError):
+        model.deploy(model_units=1, commitment="OneYear")
+    with caplog.at_level("WARNING", logger="nova_ft"):
+        provisioned = model.deploy("tutorial-pt", model_units=2, hourly_price=21.5)
+    notice = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 model unit(s)" in notice and "$43.00/hour" in notice and "cleanup()" in notice
+    assert provisioned.provisioned and provisioned.status == "Creating"
+    assert provisioned.arn and ":provisioned-model/" in provisioned.arn
+    provisioned.wait(progress=False)
+    assert (provisioned.status, provisioned.model_units) == ("InService", 2)
+    assert "provisioned=2 MU" in repr(provisioned)
+    reply = provisioned.converse(
+        "what kind of plane flies boston to denver", system=nf.SYNTHETIC_SYSTEM_PROMPT
+    )
+    assert reply.text == "aircraft"
+    # Re-running attaches; the session can find it by ARN; cleanup() deletes it.
+    assert model.deploy("tutorial-pt", model_units=2).arn == provisioned.arn
+    assert session.deployment(provisioned.arn).provisioned
+    assert "provisioned" in {r.kind for r in session.record.in_cleanup_order()}
+    assert provisioned.delete() and not provisioned.delete()
+
+
 def test_async_twins_match_the_sync_steps(
     session: nf.Session, synthetic: nf.Dataset, trained: dict[str, Any]
 ) -> None:

@@ -1,4 +1,5 @@
-"""Step 4: an on-demand deployment of a custom model; its ARN is the Converse model id."""
+"""Step 4: a deployment of a custom model, on demand (the default) or provisioned throughput;
+its ARN is the Converse model id."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from ._display import html_table, progress_bar
 from ._naming import request_token
 from ._nova_ft import DeploymentInfo, Reply
 from ._steps import Sleep, Steps, run, run_async
-from .exceptions import ConflictError, DeploymentFailedError, ResourceNotFoundError
+from .exceptions import (
+    ConflictError,
+    DeploymentFailedError,
+    InvalidParameterError,
+    ResourceNotFoundError,
+)
 
 if TYPE_CHECKING:
     from .session import Session
@@ -21,8 +27,13 @@ __all__ = ["Deployment"]
 log = logging.getLogger("nova_ft")
 
 
+COMMITMENTS = (None, "OneMonth", "SixMonths")
+
+
 class Deployment:
-    """An on-demand custom model deployment (billed per token, no provisioned capacity).
+    """A deployment of a custom model: on demand (billed per token, the default) or
+    provisioned throughput (``provisioned=True``: model units billed every hour from creation
+    until deleted, optionally with a one- or six-month commitment).
 
     Examples:
         >>> import nova_ft as nf
@@ -37,11 +48,30 @@ class Deployment:
         ('Active', 'ground_service', True, False)
     """
 
-    def __init__(self, session: Session, name: str, info: DeploymentInfo | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        name: str,
+        info: DeploymentInfo | None = None,
+        *,
+        provisioned: bool = False,
+    ) -> None:
         self._session = session
         self.name = name
+        #: Provisioned throughput (model units billed hourly) rather than on demand.
+        self.provisioned = provisioned or ":provisioned-model/" in name
         #: The deployment as Bedrock last described it (None until fetched).
         self.info: DeploymentInfo | None = info
+
+    @property
+    def ready_status(self) -> str:
+        """The status in which it answers: ``Active`` on demand, ``InService`` provisioned."""
+        return "InService" if self.provisioned else "Active"
+
+    @property
+    def model_units(self) -> int | None:
+        """Provisioned throughput's model units (None on demand)."""
+        return self.info.model_units if self.info else None
 
     @property
     def arn(self) -> str | None:
@@ -57,7 +87,8 @@ class Deployment:
 
     @property
     def status(self) -> str | None:
-        """``Creating``, ``Active`` or ``Failed``."""
+        """``Creating``, then ``Active`` (on demand) or ``InService`` (provisioned; ``Updating``
+        while its model is swapped), or ``Failed``."""
         return self.info.status if self.info else None
 
     @property
@@ -66,7 +97,12 @@ class Deployment:
         return self.info.model_arn if self.info else None
 
     def _refresh(self) -> Steps[Deployment]:
-        self.info = yield self._session.core.describe_deployment(self.arn or self.name)
+        core = self._session.core
+        ident = self.arn or self.name
+        if self.provisioned:
+            self.info = yield core.describe_provisioned(ident)
+        else:
+            self.info = yield core.describe_deployment(ident)
         return self
 
     def _attach(self) -> Steps[Deployment]:
@@ -93,7 +129,7 @@ class Deployment:
                 yield from self._refresh()
                 if bar is not None:
                     bar.set_postfix_str(str(self.status), refresh=True)
-                if self.status == "Active":
+                if self.status == self.ready_status:
                     if bar is not None:
                         bar.update(1)
                     return self
@@ -115,7 +151,8 @@ class Deployment:
                 bar.close()
 
     def wait(self, progress: bool = True, timeout: float | None = None) -> Deployment:
-        """Wait until the deployment is Active (Converse answers ModelNotReady before)."""
+        """Wait until the deployment answers: ``Active`` (on demand; Converse answers
+        ModelNotReady before) or ``InService`` (provisioned)."""
         return run(self._wait(progress, timeout))
 
     async def wait_async(self, progress: bool = False, timeout: float | None = None) -> Deployment:
@@ -123,7 +160,12 @@ class Deployment:
         return await run_async(self._wait(progress, timeout))
 
     def _delete(self) -> Steps[bool]:
-        deleted: bool = yield self._session.core.delete_deployment(self.arn or self.name)
+        core = self._session.core
+        ident = self.arn or self.name
+        if self.provisioned:
+            deleted: bool = yield core.delete_provisioned(ident)
+        else:
+            deleted = yield core.delete_deployment(ident)
         return deleted
 
     def delete(self) -> bool:
@@ -143,7 +185,8 @@ class Deployment:
         return await self._session.converse_async(self.model_id, text, system=system, **options)
 
     def __repr__(self) -> str:
-        return f"Deployment(name={self.name!r}, status={self.status!r})"
+        kind = f", provisioned={self.model_units} MU" if self.provisioned else ""
+        return f"Deployment(name={self.name!r}, status={self.status!r}{kind})"
 
     def _repr_html_(self) -> str:
         return html_table(
@@ -153,24 +196,71 @@ class Deployment:
                 "status": self.status,
                 "model id (ARN)": self.arn,
                 "custom model": self.model_arn,
+                "billing": f"provisioned, {self.model_units} model unit(s), hourly"
+                if self.provisioned
+                else "on demand, per token",
             },
         )
 
 
+def _provisioned_notice(
+    name: str, model_units: int, commitment: str | None, hourly_price: float | None
+) -> str:
+    """What a provisioned deployment will cost, said before it is bought."""
+    term = {
+        None: "no commitment (delete it any time)",
+        "OneMonth": "a one-month commitment",
+        "SixMonths": "a six-month commitment",
+    }[commitment]
+    if hourly_price is None:
+        price = (
+            "at the hourly rate per model unit on aws.amazon.com/bedrock/pricing (Provisioned "
+            "Throughput, the base model's row); nova_ft has no verified figure, so pass "
+            "hourly_price= to see the total"
+        )
+    else:
+        hourly = hourly_price * model_units
+        price = f"${hourly:,.2f}/hour (${hourly * 24 * 30:,.0f} per 30 days)"
+    return (
+        f"provisioned throughput {name}: {model_units} model unit(s), {term}, billed every "
+        f"hour until deleted {price}; Session.cleanup() deletes it"
+    )
+
+
 def deploy_steps(
-    session: Session, model_arn: str, name: str | None, description: str | None
+    session: Session,
+    model_arn: str,
+    name: str | None,
+    description: str | None,
+    model_units: int | None = None,
+    commitment: str | None = None,
+    hourly_price: float | None = None,
 ) -> Steps[Deployment]:
-    """Attach to the deployment of this name for this model, or create it."""
-    if not session.serves_on_demand_custom_models:
+    """Attach to the deployment of this name for this model, or create it: on demand, or
+    provisioned throughput when ``model_units`` is given."""
+    provisioned = model_units is not None
+    if provisioned and (not isinstance(model_units, int) or model_units < 1):
+        raise InvalidParameterError(f"model_units must be a whole number >= 1, not {model_units!r}")
+    if commitment not in COMMITMENTS:
+        raise InvalidParameterError(
+            f"commitment must be None (hourly), 'OneMonth' or 'SixMonths', not {commitment!r}"
+        )
+    if commitment is not None and not provisioned:
+        raise InvalidParameterError(
+            "commitment applies to provisioned throughput: pass model_units"
+        )
+    if hourly_price is not None and hourly_price < 0:
+        raise InvalidParameterError(f"hourly_price must be >= 0, not {hourly_price!r}")
+    if not provisioned and not session.serves_on_demand_custom_models:
         warnings.warn(
             f"region {session.region} cannot serve on-demand custom Nova models; "
             "use us-east-1 or us-west-2",
             UserWarning,
             stacklevel=4,
         )
-    token = request_token({"model_arn": model_arn, "name": name})
-    name = name or f"nova-ft-{token[:12]}"
-    deployment = Deployment(session, name)
+    token = request_token({"model_arn": model_arn, "name": name, "units": model_units})
+    name = name or f"nova-ft-{'pt-' if provisioned else ''}{token[:12]}"
+    deployment = Deployment(session, name, provisioned=provisioned)
     try:
         yield from deployment._refresh()
     except ResourceNotFoundError:
@@ -184,13 +274,20 @@ def deploy_steps(
             code="ConflictException",
             hint="pass another name, or delete that deployment first",
         )
-    arn: str = yield session.core.create_deployment(
-        name,
-        model_arn,
-        token,
-        description or "on-demand deployment created by nova_ft",
-    )
-    session.record.add("deployment", arn)
+    if model_units is not None:
+        log.warning(_provisioned_notice(name, model_units, commitment, hourly_price))
+        arn: str = yield session.core.create_provisioned(
+            name, model_arn, model_units, token, commitment
+        )
+        session.record.add("provisioned", arn)
+    else:
+        arn = yield session.core.create_deployment(
+            name,
+            model_arn,
+            token,
+            description or "on-demand deployment created by nova_ft",
+        )
+        session.record.add("deployment", arn)
     log.info("deployment %s created: %s", name, arn)
     yield from deployment._refresh()
     return deployment

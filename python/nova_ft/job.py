@@ -458,15 +458,42 @@ class CustomModel:
         """Async twin of :meth:`refresh`."""
         return await run_async(self._refresh())
 
-    def deploy(self, name: str | None = None, description: str | None = None) -> Deployment:
-        """Create (or attach to) an on-demand deployment of this model; see :class:`Deployment`."""
-        return run(deploy_steps(self._session, self.arn, name, description))
+    def deploy(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        model_units: int | None = None,
+        commitment: str | None = None,
+        hourly_price: float | None = None,
+    ) -> Deployment:
+        """Create (or attach to) a deployment of this model; see :class:`Deployment`.
+
+        On demand (billed per token) by default. With ``model_units``, provisioned throughput
+        instead: that many model units billed every hour until deleted, with ``commitment``
+        ``None`` (hourly), ``"OneMonth"`` or ``"SixMonths"``. Its cost is logged (a warning)
+        before it is bought, as a total when ``hourly_price`` (dollars per model unit per hour,
+        from Bedrock's pricing page) is given. :meth:`Session.cleanup` deletes it.
+        """
+        steps = deploy_steps(
+            self._session, self.arn, name, description, model_units, commitment, hourly_price
+        )
+        return run(steps)
 
     async def deploy_async(
-        self, name: str | None = None, description: str | None = None
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        model_units: int | None = None,
+        commitment: str | None = None,
+        hourly_price: float | None = None,
     ) -> Deployment:
         """Async twin of :meth:`deploy`."""
-        return await run_async(deploy_steps(self._session, self.arn, name, description))
+        steps = deploy_steps(
+            self._session, self.arn, name, description, model_units, commitment, hourly_price
+        )
+        return await run_async(steps)
 
     def __repr__(self) -> str:
         return f"CustomModel(arn={self.arn!r}, status={self.status!r})"

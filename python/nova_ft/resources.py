@@ -19,14 +19,24 @@ from ._fsio import write_text_atomically
 __all__ = ["Resource", "ResourceRecord"]
 
 #: Clean-up order: what depends on a resource goes before it.
-KIND_ORDER = ("deployment", "custom_model", "job", "prefix", "object", "role", "bucket")
+KIND_ORDER = (
+    "deployment",
+    "provisioned",
+    "custom_model",
+    "job",
+    "prefix",
+    "object",
+    "role",
+    "bucket",
+)
 
 
 @dataclass(frozen=True)
 class Resource:
     """One created resource.
 
-    ``kind`` is one of ``deployment``, ``custom_model``, ``job`` (stopped if still running;
+    ``kind`` is one of ``deployment``, ``provisioned`` (provisioned throughput),
+    ``custom_model``, ``job`` (stopped if still running;
     Bedrock keeps job records), ``prefix`` (every object under ``bucket/id``), ``object``
     (``bucket/id``), ``role`` or ``bucket``.
     """

@@ -399,6 +399,9 @@ def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
     if item.kind == "deployment":
         deleted: bool = yield core.delete_deployment(item.id)
         return deleted
+    if item.kind == "provisioned":
+        deleted = yield core.delete_provisioned(item.id)
+        return deleted
     if item.kind == "custom_model":
         # A just-deleted deployment can hold the model for a moment: retry a conflict.
         for attempt in range(6):

@@ -8,57 +8,130 @@ use serde_json::{json, Value};
 pub struct FoundationModel {
     pub id: &'static str,
     pub name: &'static str,
+    pub provider: &'static str,
+    /// Invocable by its own id on demand (otherwise through an inference profile, or only
+    /// provisioned when it has no profile either).
     pub on_demand: bool,
+    /// The geographies with a system-defined cross-region inference profile (`us`, `eu`,
+    /// `apac`, `global`): `us.amazon.nova-micro-v1:0` and the like.
+    pub profiles: &'static [&'static str],
     pub customizations: &'static [&'static str],
 }
 
+/// The models listed, Amazon's Nova family and the Anthropic Claude models AWS's samples call
+/// (answered by local stand-ins: see `models::judge`). Inference profiles as Bedrock lists them
+/// in 2025 (docs: inference-profiles-support).
 pub const MODELS: &[FoundationModel] = &[
     FoundationModel {
         id: "amazon.nova-micro-v1:0",
         name: "Nova Micro",
+        provider: "Amazon",
         on_demand: true,
+        profiles: &["us", "eu", "apac"],
         customizations: &[],
     },
     FoundationModel {
         id: "amazon.nova-micro-v1:0:128k",
         name: "Nova Micro",
+        provider: "Amazon",
         on_demand: false,
+        profiles: &[],
         customizations: &["FINE_TUNING", "DISTILLATION"],
     },
     FoundationModel {
         id: "amazon.nova-micro-v1:0:24k",
         name: "Nova Micro",
+        provider: "Amazon",
         on_demand: false,
+        profiles: &[],
         customizations: &[],
     },
     FoundationModel {
         id: "amazon.nova-lite-v1:0",
         name: "Nova Lite",
+        provider: "Amazon",
         on_demand: true,
+        profiles: &["us", "eu", "apac"],
         customizations: &[],
     },
     FoundationModel {
         id: "amazon.nova-lite-v1:0:300k",
         name: "Nova Lite",
+        provider: "Amazon",
         on_demand: false,
+        profiles: &[],
         customizations: &["FINE_TUNING", "DISTILLATION"],
     },
     FoundationModel {
         id: "amazon.nova-pro-v1:0",
         name: "Nova Pro",
+        provider: "Amazon",
         on_demand: true,
+        profiles: &["us", "eu", "apac"],
         customizations: &[],
     },
     FoundationModel {
         id: "amazon.nova-pro-v1:0:300k",
         name: "Nova Pro",
+        provider: "Amazon",
         on_demand: false,
+        profiles: &[],
         customizations: &["FINE_TUNING", "DISTILLATION"],
     },
     FoundationModel {
         id: "amazon.nova-premier-v1:0",
         name: "Nova Premier",
+        provider: "Amazon",
         on_demand: true,
+        profiles: &["us"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-3-haiku-20240307-v1:0",
+        name: "Claude 3 Haiku",
+        provider: "Anthropic",
+        on_demand: true,
+        profiles: &["us", "eu", "apac"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-3-sonnet-20240229-v1:0",
+        name: "Claude 3 Sonnet",
+        provider: "Anthropic",
+        on_demand: true,
+        profiles: &["us", "eu", "apac"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        name: "Claude 3.5 Sonnet",
+        provider: "Anthropic",
+        on_demand: true,
+        profiles: &["us", "eu", "apac"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-3-5-haiku-20241022-v1:0",
+        name: "Claude 3.5 Haiku",
+        provider: "Anthropic",
+        on_demand: false,
+        profiles: &["us"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        name: "Claude 3.7 Sonnet",
+        provider: "Anthropic",
+        on_demand: false,
+        profiles: &["us", "eu", "apac"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "anthropic.claude-sonnet-4-20250514-v1:0",
+        name: "Claude Sonnet 4",
+        provider: "Anthropic",
+        on_demand: false,
+        profiles: &["us", "eu", "apac", "global"],
         customizations: &[],
     },
 ];
@@ -70,33 +143,133 @@ pub fn foundation_arn(region: &str, id: &str) -> String {
     format!("arn:aws:bedrock:{region}::foundation-model/{id}")
 }
 
-/// Find a foundation model by id, foundation-model ARN or (for on-demand use) a cross-region
-/// inference profile id such as `us.amazon.nova-micro-v1:0`.
-pub fn find(identifier: &str) -> Option<&'static FoundationModel> {
+/// The geography whose inference profiles a region uses (`us.`, `eu.`, `apac.`).
+pub fn geography(region: &str) -> &'static str {
+    match region.split('-').next().unwrap_or("") {
+        "eu" => "eu",
+        "ap" => "apac",
+        _ => "us",
+    }
+}
+
+/// The source regions of a geography's profiles, for the profile's `models` list.
+fn geography_regions(geography: &str) -> &'static [&'static str] {
+    match geography {
+        "eu" => &["eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1"],
+        "apac" => &[
+            "ap-northeast-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-south-1",
+        ],
+        "global" => &["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"],
+        _ => &["us-east-1", "us-east-2", "us-west-2"],
+    }
+}
+
+/// An id's parts: an inference profile's geography (from `us.amazon...` or an
+/// `inference-profile/` ARN), and the model id.
+fn split_identifier(identifier: &str) -> (Option<&str>, &str) {
     let id = identifier
         .rsplit_once("foundation-model/")
         .map_or(identifier, |(_, id)| id);
     let id = id
         .rsplit_once("inference-profile/")
         .map_or(id, |(_, id)| id);
-    let id = ["us.", "eu.", "apac.", "global."]
-        .iter()
-        .find_map(|p| id.strip_prefix(p))
-        .unwrap_or(id);
+    for geography in ["us", "eu", "apac", "global"] {
+        if let Some(model) = id.strip_prefix(geography).and_then(|r| r.strip_prefix('.')) {
+            return (Some(geography), model);
+        }
+    }
+    (None, id)
+}
+
+/// Find a foundation model by id, foundation-model ARN or cross-region inference profile id
+/// (`us.amazon.nova-micro-v1:0`) or ARN.
+pub fn find(identifier: &str) -> Option<&'static FoundationModel> {
+    let (_, id) = split_identifier(identifier);
     MODELS.iter().find(|m| m.id == id)
 }
 
-pub fn summary(model: &FoundationModel, region: &str) -> Value {
-    let inference: Vec<&str> = if model.on_demand {
-        vec!["ON_DEMAND", "INFERENCE_PROFILE"]
-    } else {
-        vec!["PROVISIONED"]
+/// How a model id given to the runtime can be invoked from `region`.
+pub enum Invocable {
+    Yes(&'static FoundationModel),
+    /// The model needs an inference profile (or provisioned throughput).
+    NeedsProfile(&'static FoundationModel),
+    Unknown,
+}
+
+/// Whether `identifier` can be invoked on demand from `region`: a model id must be on
+/// demand; a profile must exist for the model and be of the region's geography (or global).
+pub fn invocable(identifier: &str, region: &str) -> Invocable {
+    let (profile, id) = split_identifier(identifier);
+    let Some(model) = MODELS.iter().find(|m| m.id == id) else {
+        return Invocable::Unknown;
     };
+    match profile {
+        None if model.on_demand => Invocable::Yes(model),
+        None => Invocable::NeedsProfile(model),
+        Some(geo)
+            if model.profiles.contains(&geo) && (geo == "global" || geo == geography(region)) =>
+        {
+            Invocable::Yes(model)
+        }
+        Some(_) => Invocable::Unknown,
+    }
+}
+
+/// The system-defined inference profiles a region lists, as GetInferenceProfile describes them.
+pub fn inference_profiles(region: &str, account: &str) -> Vec<Value> {
+    let local = geography(region);
+    let mut profiles = Vec::new();
+    for model in MODELS {
+        for geo in model
+            .profiles
+            .iter()
+            .filter(|g| **g == local || **g == "global")
+        {
+            let id = format!("{geo}.{}", model.id);
+            let label = if *geo == "global" {
+                "Global".to_string()
+            } else {
+                geo.to_uppercase()
+            };
+            let models: Vec<Value> = geography_regions(geo)
+                .iter()
+                .map(|r| json!({"modelArn": foundation_arn(r, model.id)}))
+                .collect();
+            profiles.push(json!({
+                "inferenceProfileName": format!("{label} {}", model.name),
+                "description": format!("Routes requests to {} in {}.", model.name, geography_regions(geo).join(", ")),
+                "createdAt": "2024-11-01T00:00:00Z",
+                "updatedAt": "2024-11-01T00:00:00Z",
+                "inferenceProfileArn": format!("arn:aws:bedrock:{region}:{account}:inference-profile/{id}"),
+                "models": models,
+                "inferenceProfileId": id,
+                "status": "ACTIVE",
+                "type": "SYSTEM_DEFINED",
+            }));
+        }
+    }
+    profiles
+}
+
+pub fn summary(model: &FoundationModel, region: &str) -> Value {
+    let mut inference: Vec<&str> = Vec::new();
+    if model.on_demand {
+        inference.push("ON_DEMAND");
+    }
+    if !model.profiles.is_empty() {
+        inference.push("INFERENCE_PROFILE");
+    }
+    if inference.is_empty() || !model.customizations.is_empty() {
+        inference.push("PROVISIONED");
+    }
     json!({
         "modelArn": foundation_arn(region, model.id),
         "modelId": model.id,
         "modelName": model.name,
-        "providerName": "Amazon",
+        "providerName": model.provider,
         "inputModalities": ["TEXT"],
         "outputModalities": ["TEXT"],
         "responseStreamingSupported": true,
@@ -109,6 +282,38 @@ pub fn summary(model: &FoundationModel, region: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_are_invocable_in_their_geography_only() {
+        let yes = |id: &str, region: &str| matches!(invocable(id, region), Invocable::Yes(_));
+        assert!(yes("us.amazon.nova-micro-v1:0", "us-east-1"));
+        assert!(yes("amazon.nova-micro-v1:0", "us-east-1"));
+        assert!(yes("eu.amazon.nova-micro-v1:0", "eu-west-1"));
+        assert!(!yes("eu.amazon.nova-micro-v1:0", "us-east-1"));
+        assert!(yes(
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+            "us-east-1"
+        ));
+        assert!(matches!(
+            invocable("anthropic.claude-3-7-sonnet-20250219-v1:0", "us-east-1"),
+            Invocable::NeedsProfile(_)
+        ));
+        assert!(yes(
+            "global.anthropic.claude-sonnet-4-20250514-v1:0",
+            "ap-northeast-1"
+        ));
+        assert!(matches!(
+            invocable("us.amazon.nova-micro-v1:0:128k", "us-east-1"),
+            Invocable::Unknown
+        ));
+        let listed = inference_profiles("us-east-1", "123456789012");
+        let ids: Vec<&str> = listed
+            .iter()
+            .filter_map(|p| p["inferenceProfileId"].as_str())
+            .collect();
+        assert!(ids.contains(&"us.amazon.nova-micro-v1:0"));
+        assert!(!ids.iter().any(|id| id.starts_with("eu.")));
+    }
 
     #[test]
     fn finds_models_by_id_arn_and_profile() {

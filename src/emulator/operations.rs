@@ -41,7 +41,7 @@ pub const S3: [&str; 26] = [
 ];
 
 /// Bedrock control-plane operations the emulator serves.
-pub const BEDROCK: [&str; 13] = [
+pub const BEDROCK: [&str; 20] = [
     "ListFoundationModels",
     "GetFoundationModel",
     "CreateModelCustomizationJob",
@@ -55,10 +55,22 @@ pub const BEDROCK: [&str; 13] = [
     "GetCustomModelDeployment",
     "ListCustomModelDeployments",
     "DeleteCustomModelDeployment",
+    "ListInferenceProfiles",
+    "GetInferenceProfile",
+    "CreateProvisionedModelThroughput",
+    "GetProvisionedModelThroughput",
+    "ListProvisionedModelThroughputs",
+    "UpdateProvisionedModelThroughput",
+    "DeleteProvisionedModelThroughput",
 ];
 
 /// bedrock-runtime operations the emulator serves.
-pub const BEDROCK_RUNTIME: [&str; 2] = ["Converse", "ConverseStream"];
+pub const BEDROCK_RUNTIME: [&str; 4] = [
+    "Converse",
+    "ConverseStream",
+    "InvokeModel",
+    "InvokeModelWithResponseStream",
+];
 
 /// STS operations the emulator serves.
 pub const STS: [&str; 1] = ["GetCallerIdentity"];

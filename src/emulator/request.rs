@@ -160,6 +160,8 @@ pub fn credential_scope(
 pub fn route(scope_service: Option<&str>, method: &Method, raw_path: &str, body: &[u8]) -> Service {
     let bedrock_path = |p: &str| {
         p.starts_with("/foundation-models")
+            || p.starts_with("/inference-profiles")
+            || p.starts_with("/provisioned-model-throughput")
             || p.starts_with("/model-customization")
             || p.starts_with("/custom-models")
     };

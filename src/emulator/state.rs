@@ -19,6 +19,9 @@ pub struct State {
     pub custom_models: BTreeMap<String, CustomModel>,
     /// Keyed by deployment ARN.
     pub deployments: BTreeMap<String, Deployment>,
+    /// Keyed by provisioned model ARN.
+    #[serde(default)]
+    pub provisioned: BTreeMap<String, Provisioned>,
     /// Keyed by upload id.
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -207,5 +210,24 @@ pub struct Deployment {
     pub created: DateTime<Utc>,
     /// When the deployment becomes Active (created + the configured delay).
     pub active_at: DateTime<Utc>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Provisioned throughput: model units reserved for a custom (or foundation) model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provisioned {
+    pub arn: String,
+    pub name: String,
+    /// The model it serves now, and the one an update asked for (the same once InService).
+    pub model_arn: String,
+    pub desired_model_arn: String,
+    pub foundation_model_arn: String,
+    pub model_units: u32,
+    pub commitment: Option<String>,
+    pub client_request_token: Option<String>,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    /// When the creation or the last update completes (Creating/Updating -> InService).
+    pub ready_at: DateTime<Utc>,
     pub tags: Vec<(String, String)>,
 }

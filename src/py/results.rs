@@ -199,6 +199,10 @@ result_class! {
         failure_message: Option<String>,
         created_at: Option<String>,
         last_updated_at: Option<String>,
+        /// Provisioned throughput only: model units reserved.
+        model_units: Option<i32>,
+        /// Provisioned throughput only: `OneMonth`, `SixMonths` or none (hourly).
+        commitment: Option<String>,
     }
 }
 

@@ -12,7 +12,7 @@ use super::results::{
 use super::tokio_runtime::{py_runtime, wait_for};
 use crate::workflow::aws::{AwsSession, SessionConfig};
 use crate::workflow::converse::ConverseSpec;
-use crate::workflow::deploy::DeploymentSpec;
+use crate::workflow::deploy::{DeploymentSpec, ProvisionedSpec};
 use crate::workflow::iam::RoleSpec;
 use crate::workflow::job::JobSpec;
 use pyo3::prelude::*;
@@ -303,6 +303,42 @@ impl PySession {
     fn delete_deployment(&self, deployment: String) -> PyPending {
         call!(self, "delete_deployment", |s| s
             .delete_deployment(&deployment))
+    }
+
+    /// Buy provisioned throughput for a custom model; its ARN.
+    #[pyo3(signature = (name, model_arn, model_units, client_request_token, commitment=None))]
+    fn create_provisioned(
+        &self,
+        name: String,
+        model_arn: String,
+        model_units: i32,
+        client_request_token: String,
+        commitment: Option<String>,
+    ) -> PyPending {
+        let spec = ProvisionedSpec {
+            name,
+            model_arn,
+            model_units,
+            commitment,
+            client_request_token,
+        };
+        call!(self, "create_provisioned", |s| s.create_provisioned(&spec))
+    }
+
+    /// Provisioned throughput's state.
+    fn describe_provisioned(&self, provisioned: String) -> PyPending {
+        call!(
+            self,
+            "describe_provisioned",
+            |s| s.describe_provisioned(&provisioned),
+            PyDeploymentInfo::from
+        )
+    }
+
+    /// Delete provisioned throughput; whether it existed.
+    fn delete_provisioned(&self, provisioned: String) -> PyPending {
+        call!(self, "delete_provisioned", |s| s
+            .delete_provisioned(&provisioned))
     }
 
     /// One Converse call.

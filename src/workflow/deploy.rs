@@ -1,4 +1,5 @@
-//! On-demand deployments of custom models: the deployment ARN is the model id for Converse.
+//! Deployments of custom models, on demand (billed per token) or provisioned (model units
+//! billed by the hour): the deployment's ARN is the model id for Converse.
 
 use crate::workflow::aws::{aws_error, deleted, AwsSession};
 use crate::workflow::error::Result;
@@ -14,6 +15,18 @@ pub struct DeploymentSpec {
     pub client_request_token: String,
 }
 
+/// Provisioned throughput for a custom model: `model_units` reserved, billed hourly, with an
+/// optional commitment term (`OneMonth`, `SixMonths`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvisionedSpec {
+    pub name: String,
+    pub model_arn: String,
+    pub model_units: i32,
+    #[serde(default)]
+    pub commitment: Option<String>,
+    pub client_request_token: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DeploymentInfo {
     pub deployment_arn: String,
@@ -24,6 +37,9 @@ pub struct DeploymentInfo {
     pub failure_message: Option<String>,
     pub created_at: Option<String>,
     pub last_updated_at: Option<String>,
+    /// Provisioned throughput only: the model units and the commitment term.
+    pub model_units: Option<i32>,
+    pub commitment: Option<String>,
 }
 
 impl AwsSession {
@@ -60,6 +76,8 @@ impl AwsSession {
             failure_message: out.failure_message().map(str::to_string),
             created_at: iso(Some(out.created_at())),
             last_updated_at: iso(out.last_updated_at()),
+            model_units: None,
+            commitment: None,
         })
     }
 
@@ -72,5 +90,60 @@ impl AwsSession {
             .send()
             .await;
         deleted("DeleteCustomModelDeployment", result)
+    }
+
+    /// Buy provisioned throughput for a custom model; returns the provisioned model ARN.
+    pub async fn create_provisioned(&self, spec: &ProvisionedSpec) -> Result<String> {
+        let commitment = spec
+            .commitment
+            .as_deref()
+            .map(aws_sdk_bedrock::types::CommitmentDuration::from);
+        let out = self
+            .bedrock
+            .create_provisioned_model_throughput()
+            .provisioned_model_name(&spec.name)
+            .model_id(&spec.model_arn)
+            .model_units(spec.model_units)
+            .set_commitment_duration(commitment)
+            .client_request_token(&spec.client_request_token)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateProvisionedModelThroughput", e))?;
+        Ok(out.provisioned_model_arn().to_string())
+    }
+
+    /// Provisioned throughput by name or ARN, described like a deployment (status
+    /// `Creating`, `InService`, `Updating` or `Failed`).
+    pub async fn describe_provisioned(&self, provisioned: &str) -> Result<DeploymentInfo> {
+        let out = self
+            .bedrock
+            .get_provisioned_model_throughput()
+            .provisioned_model_id(provisioned)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetProvisionedModelThroughput", e))?;
+        Ok(DeploymentInfo {
+            deployment_arn: out.provisioned_model_arn().to_string(),
+            name: out.provisioned_model_name().to_string(),
+            model_arn: out.model_arn().to_string(),
+            status: out.status().as_str().to_string(),
+            description: None,
+            failure_message: out.failure_message().map(str::to_string),
+            created_at: iso(Some(out.creation_time())),
+            last_updated_at: iso(Some(out.last_modified_time())),
+            model_units: Some(out.model_units()),
+            commitment: out.commitment_duration().map(|c| c.as_str().to_string()),
+        })
+    }
+
+    /// Delete provisioned throughput (its billing stops); a missing one is not an error.
+    pub async fn delete_provisioned(&self, provisioned: &str) -> Result<bool> {
+        let result = self
+            .bedrock
+            .delete_provisioned_model_throughput()
+            .provisioned_model_id(provisioned)
+            .send()
+            .await;
+        deleted("DeleteProvisionedModelThroughput", result)
     }
 }

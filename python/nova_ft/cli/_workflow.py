@@ -73,13 +73,29 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     wait.set_defaults(handler=run_wait)
 
     deploy = commands.add_parser(
-        "deploy", parents=[common], help="deploy a custom model on demand and wait until Active"
+        "deploy",
+        parents=[common],
+        help="deploy a custom model (on demand, or --provisioned) and wait until it answers",
     )
     source = deploy.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="custom model ARN")
     source.add_argument("--job", help="job name or ARN (deploys its custom model)")
     deploy.add_argument("--name", help="deployment name (default derived from the model)")
     deploy.add_argument("--no-wait", action="store_true")
+    deploy.add_argument(
+        "--provisioned",
+        type=int,
+        metavar="UNITS",
+        help="buy provisioned throughput of UNITS model units (billed hourly) instead",
+    )
+    deploy.add_argument(
+        "--commitment", choices=["OneMonth", "SixMonths"], help="provisioned commitment term"
+    )
+    deploy.add_argument(
+        "--hourly-price",
+        type=float,
+        help="dollars per model unit per hour (Bedrock's pricing page), to print the total",
+    )
     deploy.set_defaults(handler=run_deploy)
 
     converse = commands.add_parser("converse", parents=[common], help="one Converse call")
@@ -211,7 +227,12 @@ def run_deploy(args: argparse.Namespace) -> int:
             from ..job import CustomModel
 
             model = CustomModel(session, args.model)
-        deployment = model.deploy(args.name)
+        deployment = model.deploy(
+            args.name,
+            model_units=args.provisioned,
+            commitment=args.commitment,
+            hourly_price=args.hourly_price,
+        )
         if not args.no_wait:
             deployment.wait(progress=not getattr(args, "json", False))
         data = {"name": deployment.name, "arn": deployment.arn, "status": deployment.status}

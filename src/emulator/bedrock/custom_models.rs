@@ -83,6 +83,16 @@ pub(super) fn delete_custom_model(ctx: &Ctx, id: &str) -> Outcome {
             model.name, d.name
         )));
     }
+    if let Some(p) = state
+        .provisioned
+        .values()
+        .find(|p| p.model_arn == model.arn || p.desired_model_arn == model.arn)
+    {
+        return Err(AwsError::conflict(format!(
+            "The custom model {} is used by provisioned model {}; delete the provisioned throughput first.",
+            model.name, p.name
+        )));
+    }
     state.custom_models.remove(&model.arn);
     ctx.commit(state, &[Touched::CustomModel(&model.arn)])?;
     if let Some(artifact) = &model.artifact {

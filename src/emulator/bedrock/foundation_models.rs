@@ -12,19 +12,21 @@ pub(super) fn list_foundation_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     let inference = req.query_value("byInferenceType");
     let summaries: Vec<Value> = catalog::MODELS
         .iter()
-        .filter(|_| provider.as_deref().is_none_or(|p| p == "amazon"))
+        .filter(|m| {
+            provider
+                .as_deref()
+                .is_none_or(|p| p == m.provider.to_ascii_lowercase())
+        })
         .filter(|m| customization.is_none_or(|c| m.customizations.contains(&c)))
         .filter(|_| modality.is_none_or(|m| m == "TEXT"))
-        .filter(|m| {
+        .map(|m| catalog::summary(m, &ctx.config.region))
+        .filter(|summary| {
             inference.is_none_or(|i| {
-                if m.on_demand {
-                    i == "ON_DEMAND"
-                } else {
-                    i == "PROVISIONED"
-                }
+                summary["inferenceTypesSupported"]
+                    .as_array()
+                    .is_some_and(|types| types.iter().any(|t| t == i))
             })
         })
-        .map(|m| catalog::summary(m, &ctx.config.region))
         .collect();
     Ok(json(200, &json!({ "modelSummaries": summaries })))
 }

@@ -6,13 +6,16 @@ mod custom_models;
 mod customization_jobs;
 mod deployments;
 mod foundation_models;
+mod inference_profiles;
 mod paging;
+mod provisioned;
 #[cfg(test)]
 mod tests;
 
 pub use checks::{check_hyperparameters, check_s3_uri};
 pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
+pub use provisioned::{provisioned_status, serving_model};
 
 use super::operations;
 use super::request::AwsRequest;
@@ -25,6 +28,10 @@ use custom_models::{delete_custom_model, find_model, list_custom_models, model_j
 use customization_jobs::{create_job, find_job, list_jobs, stop_job};
 use deployments::{create_deployment, deployment_json, find_deployment, list_deployments};
 use foundation_models::list_foundation_models;
+use inference_profiles::{get_inference_profile, list_inference_profiles};
+use provisioned::{
+    create_provisioned, delete_provisioned, get_provisioned, list_provisioned, update_provisioned,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -91,6 +98,13 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
                 &json!({ "modelDetails": catalog::summary(model, &ctx.config.region) }),
             ))
         }
+        (&Method::GET, ["inference-profiles"]) => list_inference_profiles(ctx, req),
+        (&Method::GET, ["inference-profiles", id]) => get_inference_profile(ctx, id),
+        (&Method::POST, ["provisioned-model-throughput"]) => create_provisioned(ctx, req),
+        (&Method::GET, ["provisioned-model-throughputs"]) => list_provisioned(ctx, req),
+        (&Method::GET, ["provisioned-model-throughput", id]) => get_provisioned(ctx, id),
+        (&Method::PATCH, ["provisioned-model-throughput", id]) => update_provisioned(ctx, req, id),
+        (&Method::DELETE, ["provisioned-model-throughput", id]) => delete_provisioned(ctx, id),
         (&Method::POST, ["model-customization-jobs"]) => create_job(ctx, req),
         (&Method::GET, ["model-customization-jobs"]) => list_jobs(ctx, req),
         (&Method::GET, ["model-customization-jobs", id]) => {

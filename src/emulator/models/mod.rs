@@ -11,6 +11,7 @@
 //!   its answers plus the given labelled pairs.
 
 pub mod classifier;
+pub mod judge;
 pub mod retrieval;
 pub mod text;
 pub mod zero_shot;

@@ -42,6 +42,7 @@ pub enum Touched<'a> {
     Job(&'a str),
     CustomModel(&'a str),
     Deployment(&'a str),
+    Provisioned(&'a str),
 }
 
 /// One row to write: `None` deletes it.
@@ -51,13 +52,14 @@ pub(super) enum Row {
     Record(&'static str, String, Option<String>),
 }
 
-const RECORD_KINDS: [&str; 6] = [
+const RECORD_KINDS: [&str; 7] = [
     "upload",
     "role",
     "policy",
     "job",
     "custom_model",
     "deployment",
+    "provisioned",
 ];
 
 fn to_json(value: &impl Serialize) -> Result<String> {
@@ -96,6 +98,7 @@ impl Touched<'_> {
             Touched::Job(arn) => record("job", arn, state.jobs.get(arn))?,
             Touched::CustomModel(arn) => record("custom_model", arn, state.custom_models.get(arn))?,
             Touched::Deployment(arn) => record("deployment", arn, state.deployments.get(arn))?,
+            Touched::Provisioned(arn) => record("provisioned", arn, state.provisioned.get(arn))?,
         })
     }
 }
@@ -113,6 +116,7 @@ fn all_rows(state: &State) -> Result<Vec<Row>> {
     touched.extend(state.jobs.keys().map(|a| Touched::Job(a)));
     touched.extend(state.custom_models.keys().map(|a| Touched::CustomModel(a)));
     touched.extend(state.deployments.keys().map(|a| Touched::Deployment(a)));
+    touched.extend(state.provisioned.keys().map(|a| Touched::Provisioned(a)));
     touched.into_iter().map(|t| t.row(state)).collect()
 }
 
@@ -257,6 +261,7 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
             "job" => drop(state.jobs.insert(id, parse(path, &name, &value)?)),
             "custom_model" => drop(state.custom_models.insert(id, parse(path, &name, &value)?)),
             "deployment" => drop(state.deployments.insert(id, parse(path, &name, &value)?)),
+            "provisioned" => drop(state.provisioned.insert(id, parse(path, &name, &value)?)),
             // A kind a newer version wrote: left in place, not ours to read.
             _ => debug_assert!(!RECORD_KINDS.contains(&kind.as_str())),
         }
