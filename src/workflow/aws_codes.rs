@@ -240,6 +240,8 @@ mod tests {
             ("ConflictException", "ConflictError"),
             ("DeleteConflict", "ConflictError"),
             ("EntityAlreadyExists", "ConflictError"),
+            ("LimitExceeded", "QuotaExceededError"),
+            ("ResourceInUseException", "ConflictError"),
             ("EntityTooLarge", "ServiceValidationError"),
             ("EntityTooSmall", "ServiceValidationError"),
             ("IncompleteBody", "ServiceValidationError"),
