@@ -376,3 +376,43 @@ def test_fault_injection_throttles_and_fails(aws: Callable[[str], Any]) -> None:
             > 10
         )
         assert codes.get("ok", 0) > 30
+
+
+def test_distillation_writes_the_artifacts_the_user_guide_lists(aws: Callable[[str], Any]) -> None:
+    bucket = "sl-nova-ft-distill"
+    prompts = nova_ft.Dataset.synthetic(7, 200, 20)
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    # Prompts only, as the distillation sample sends them: the teacher writes the answers.
+    lines = []
+    for record in prompts.records("train"):
+        record["messages"] = record["messages"][:1]
+        lines.append(json.dumps(record))
+    s3.put_object(Bucket=bucket, Key="training-data/prompts.jsonl", Body="\n".join(lines))
+    role = make_role(aws, "DistillRole", bucket, ["training-data", "output-data"])
+    bedrock = aws("bedrock")
+    arn = bedrock.create_model_customization_job(
+        jobName="distill-artifacts",
+        customModelName="distill-artifacts-model",
+        roleArn=role,
+        baseModelIdentifier=BASE,
+        customizationType="DISTILLATION",
+        trainingDataConfig={"s3Uri": f"s3://{bucket}/training-data/prompts.jsonl"},
+        outputDataConfig={"s3Uri": f"s3://{bucket}/output-data/"},
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {"teacherModelIdentifier": "amazon.nova-pro-v1:0"}
+            }
+        },
+    )["jobArn"]
+    assert wait_job(bedrock, arn)["status"] == "Completed"
+    base = f"output-data/model-customization-job-{arn.rsplit('/', 1)[1]}/distillation_artifacts"
+    sample = s3.get_object(Bucket=bucket, Key=f"{base}/synthetic_data/synthetic_data_sample.jsonl")
+    synthetic = [json.loads(line) for line in sample["Body"].read().decode().splitlines()]
+    assert len(synthetic) == 100
+    labels = set(prompts.labels or [])
+    assert all(r["messages"][-1]["role"] == "assistant" for r in synthetic)
+    assert {r["messages"][-1]["content"][0]["text"] for r in synthetic} <= labels
+    insights = s3.get_object(Bucket=bucket, Key=f"{base}/prompt_insights/prompt_insights.jsonl")
+    rows = [json.loads(line) for line in insights["Body"].read().decode().splitlines()]
+    assert len(rows) == 200 and {r["responseSource"] for r in rows} == {"teacher"}

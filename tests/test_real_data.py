@@ -3,6 +3,8 @@ saying so, when there is no local copy and no network)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import need_data
 from nova_ft import datasets
 
@@ -38,3 +40,23 @@ def test_geoquery_gold_sql_runs_on_its_database() -> None:
         runs = [r for r in rows if r["gold_executes_in_sqlite"]]
         assert all(len(db.execute(r["sql"]).fetchall()) == r["gold_num_rows"] for r in runs)
     assert datasets.geoquery_schema().count("CREATE TABLE") == 7
+
+
+def test_a_text_to_sql_job_reports_losses_it_measured(tmp_path: Path) -> None:
+    """A free-text job's metrics are measured on its own data: the first epoch's loss falls as
+    the model sees more of the training set, and validation is scored on held-out rows."""
+    import nova_ft as nf
+
+    data = datasets.dataset("sql_create_context", "train", valid=0.1, seed=0)
+    with nf.Session.local(tmp_path / "emu", job_step_delay=0.01) as session:
+        location = data.upload(session.bucket().ensure())
+        role = session.training_role(location).ensure()
+        job = session.fine_tune(location, role, hyperparameters=nf.Hyperparameters(epochs=2))
+        job.wait(progress=False)
+        frame = job.metrics()
+    train = frame[frame["split"] == "training"]
+    first_epoch = train[train["epoch_number"] == 1]["loss"].tolist()
+    assert first_epoch[0] == 1.0 and first_epoch[-1] < 0.5
+    assert len(set(first_epoch)) > 5  # a curve, not a constant
+    valid = frame[frame["split"] == "validation"]["loss"].tolist()
+    assert len(valid) == 2 and all(0.0 < v < 1.0 for v in valid)

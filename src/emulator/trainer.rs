@@ -327,6 +327,8 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     }
     let validation: Vec<Conversation> = splits.drain(1..).flatten().collect();
     let mut training = splits.pop().unwrap_or_default();
+    // Distillation only: the prompts the teacher answered, for the synthetic-data artifact.
+    let mut synthetic: Vec<usize> = Vec::new();
     if task == Task::Distillation {
         // The student learns from the teacher's answers and the labelled pairs given, never
         // from anything else.
@@ -347,12 +349,16 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             .map(|r| (r.system_text(), user_text(r)))
             .collect();
         let teacher = Teacher::new(&labelled, &prompts);
-        for record in training.iter_mut().filter(|r| r.target().is_none()) {
+        for (i, record) in training.iter_mut().enumerate() {
+            if record.target().is_some() {
+                continue;
+            }
             let answer = teacher.answer(&record.system_text(), &user_text(record));
             record.messages.push(Message {
                 role: Role::Assistant,
                 texts: vec![answer],
             });
+            synthetic.push(i);
         }
     }
     // 3. Training, then the artifacts.
@@ -395,6 +401,15 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             csv,
         ) {
             return Ending::Failed(message);
+        }
+    }
+    if task == Task::Distillation {
+        for (key, bytes) in distillation_artifacts(&training, &synthetic) {
+            if let Err(message) =
+                write_as_role(ctx, &job, &out_bucket, &format!("{base}/{key}"), bytes)
+            {
+                return Ending::Failed(message);
+            }
         }
     }
     if stop_requested(ctx, arn) {
@@ -450,6 +465,48 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             not_saved(&e)
         }
     }
+}
+
+/// The two artifacts the user guide lists for distillation ("Analyze the results of a model
+/// customization job"): a sample of the synthetic data (prompts with the teacher's answers,
+/// as `bedrock-conversation-2024` records) and the prompt insights (each prompt accepted or
+/// rejected, with the reason). The guide names them but not their keys, so the keys under
+/// `distillation_artifacts/` are the emulator's.
+fn distillation_artifacts(
+    training: &[Conversation],
+    synthetic: &[usize],
+) -> Vec<(String, Vec<u8>)> {
+    const SAMPLE: usize = 100;
+    let mut data = Vec::new();
+    for &i in synthetic.iter().take(SAMPLE) {
+        training[i].write_jsonl_line(&mut data);
+    }
+    let mut insights = Vec::new();
+    for i in 0..training.len() {
+        // `synthetic` is in ascending order.
+        let source = if synthetic.binary_search(&i).is_ok() {
+            "teacher"
+        } else {
+            "provided"
+        };
+        let line = serde_json::json!({
+            "recordIndex": i,
+            "status": "ACCEPTED",
+            "responseSource": source,
+        });
+        insights.extend(line.to_string().as_bytes());
+        insights.push(b'\n');
+    }
+    vec![
+        (
+            "distillation_artifacts/synthetic_data/synthetic_data_sample.jsonl".into(),
+            data,
+        ),
+        (
+            "distillation_artifacts/prompt_insights/prompt_insights.jsonl".into(),
+            insights,
+        ),
+    ]
 }
 
 /// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.

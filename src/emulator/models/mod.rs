@@ -13,6 +13,7 @@
 pub mod classifier;
 pub mod judge;
 pub mod retrieval;
+mod retrieval_curves;
 pub mod text;
 pub mod zero_shot;
 
@@ -142,27 +143,12 @@ impl TrainedModel {
             .map(|(_, u, a)| (u.clone(), a.clone()))
             .collect();
         let model = Retrieval::build(&pairs);
-        // Retrieval has no gradient steps; its "loss" is the share of answers it gets wrong.
-        let error_rate = |set: &[(String, String, String)]| -> f64 {
-            let wrong = set
-                .iter()
-                .filter(|(_, u, a)| model.respond(u).trim() != a.trim())
-                .count();
-            wrong as f64 / set.len().max(1) as f64
-        };
-        let train_error = error_rate(&train);
-        let valid = triples(validation);
-        let training_loss = (1..=config.epochs)
-            .map(|e| (e as usize - 1, e, train_error))
+        let valid: Vec<(String, String)> = triples(validation)
+            .into_iter()
+            .map(|(_, u, a)| (u, a))
             .collect();
-        let validation_loss = if valid.is_empty() {
-            Vec::new()
-        } else {
-            let v = error_rate(&valid);
-            (1..=config.epochs)
-                .map(|e| (e as usize - 1, e, v))
-                .collect()
-        };
+        let (training_loss, validation_loss) =
+            retrieval_curves::curves(&model, &pairs, &valid, config.epochs);
         Ok(TrainingRun {
             model: TrainedModel::Retrieval(model),
             training_loss,
