@@ -214,3 +214,80 @@ def test_provisioned_throughput_serves_the_custom_model(
     bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
         bedrock.get_provisioned_model_throughput(provisionedModelId=arn)
+
+
+def test_update_swaps_the_model_behind_a_live_deployment(
+    emulator: nova_ft.LocalEmulator, aws: Callable[[str], Any], trained: str
+) -> None:
+    """UpdateCustomModelDeployment: Updating -> UpdateCompleted, the old model answering
+    until the swap completes."""
+    bucket = "sl-nova-ft-update"
+    data = nova_ft.Dataset.synthetic(7, 800, 100)
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    for split, key in (
+        ("train", "training-data/train.jsonl"),
+        ("valid", "validation-data/v.jsonl"),
+    ):
+        # The same data with upper-case labels: a second model whose answers can be told apart.
+        lines = []
+        for record in data.records(split):
+            answer = record["messages"][-1]["content"][0]
+            answer["text"] = answer["text"].upper()
+            lines.append(json.dumps(record))
+        s3.put_object(Bucket=bucket, Key=key, Body="\n".join(lines))
+    role = make_role(aws, "UpdateRole", bucket, ["training-data", "validation-data", "output-data"])
+    bedrock = aws("bedrock")
+    request = job_request(bucket, role, "update-job")
+    request["validationDataConfig"] = {
+        "validators": [{"s3Uri": f"s3://{bucket}/validation-data/v.jsonl"}]
+    }
+    upper = wait_job(bedrock, bedrock.create_model_customization_job(**request)["jobArn"])
+    new_model = upper["outputModelArn"]
+    deployment = bedrock.create_custom_model_deployment(
+        modelDeploymentName="live-deployment", modelArn=trained
+    )["customModelDeploymentArn"]
+    runtime = emulator.client("bedrock-runtime", config=Config(retries={"max_attempts": 1}))
+
+    def ask() -> str:
+        reply = runtime.converse(
+            modelId=deployment,
+            system=[{"text": nova_ft.SYNTHETIC_SYSTEM_PROMPT}],
+            messages=[{"role": "user", "content": [{"text": PROMPT}]}],
+        )
+        return str(reply["output"]["message"]["content"][0]["text"])
+
+    def state() -> dict[str, Any]:
+        got: dict[str, Any] = bedrock.get_custom_model_deployment(
+            customModelDeploymentIdentifier=deployment
+        )
+        return got
+
+    with pytest.raises(bedrock.exceptions.ConflictException):
+        bedrock.update_custom_model_deployment(
+            customModelDeploymentIdentifier=deployment, modelArn=new_model
+        )  # still Creating
+    deadline = time.monotonic() + 10
+    while state()["status"] != "Active":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert ask() == "flight" and "updateDetails" not in state()
+    bedrock.update_custom_model_deployment(
+        customModelDeploymentIdentifier=deployment, modelArn=new_model
+    )
+    during = state()
+    assert during["updateDetails"] == {"modelArn": new_model, "updateStatus": "Updating"}
+    assert during["modelArn"] == trained and during["status"] == "Active"
+    assert ask() == "flight"
+    with pytest.raises(bedrock.exceptions.ConflictException):
+        bedrock.update_custom_model_deployment(
+            customModelDeploymentIdentifier=deployment, modelArn=trained
+        )
+    while state()["updateDetails"]["updateStatus"] != "UpdateCompleted":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert state()["modelArn"] == new_model
+    assert ask() == "FLIGHT"
+    with pytest.raises(bedrock.exceptions.ConflictException):
+        bedrock.delete_custom_model(modelIdentifier=new_model)
+    bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment)

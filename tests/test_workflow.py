@@ -219,6 +219,38 @@ def test_a_provisioned_deployment_says_its_price_answers_and_is_cleaned_up(
     assert provisioned.delete() and not provisioned.delete()
 
 
+def test_a_deployment_is_updated_in_place_to_a_better_model(
+    session: nf.Session, synthetic: nf.Dataset, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    # A second model on the same data with upper-case labels, so its answers are told apart.
+    paths = {}
+    for split in ("train", "valid"):
+        records = synthetic.records(split)
+        for record in records:
+            answer = record["messages"][-1]["content"][0]
+            answer["text"] = answer["text"].upper()
+        paths[split] = tmp_path / f"{split}.jsonl"
+        paths[split].write_text("".join(json.dumps(r) + "\n" for r in records))
+    upper = nf.Dataset.from_jsonl(paths["train"], paths["valid"])
+    location = upper.upload(trained["bucket"], prefix="upper/")
+    role = session.training_role(location).ensure()
+    better = session.fine_tune(location, role, job_name="upper-labels").wait(progress=False)
+    deployment = trained["model"].deploy("updatable")
+    deployment.wait(progress=False)
+    question = "what kind of plane flies boston to denver"
+    assert deployment.converse(question, system=nf.SYNTHETIC_SYSTEM_PROMPT).text == "aircraft"
+    with pytest.raises(InvalidParameterError):
+        deployment.update(None)
+    arn = deployment.arn
+    deployment.update(better)
+    assert (deployment.arn, deployment.update_status) == (arn, "UpdateCompleted")
+    assert deployment.model_arn == better.arn
+    assert deployment.converse(question, system=nf.SYNTHETIC_SYSTEM_PROMPT).text == "AIRCRAFT"
+    asyncio.run(deployment.update_async(trained["model"].arn))
+    assert deployment.converse(question, system=nf.SYNTHETIC_SYSTEM_PROMPT).text == "aircraft"
+    assert deployment.delete()
+
+
 def test_async_twins_match_the_sync_steps(
     session: nf.Session, synthetic: nf.Dataset, trained: dict[str, Any]
 ) -> None:

@@ -159,6 +159,54 @@ class Deployment:
         """Async twin of :meth:`wait`."""
         return await run_async(self._wait(progress, timeout))
 
+    def _update(self, model: Any, wait: bool, timeout: float | None) -> Steps[Deployment]:
+        if self.provisioned:
+            raise InvalidParameterError(
+                "update() swaps the model of an on-demand deployment; provisioned throughput "
+                "is updated with UpdateProvisionedModelThroughput"
+            )
+        model_arn = model if isinstance(model, str) else getattr(model, "arn", None)
+        if not model_arn:
+            raise InvalidParameterError(f"update() needs a custom model or its ARN, not {model!r}")
+        yield self._session.core.update_deployment(self.arn or self.name, model_arn)
+        log.info("deployment %s: swapping in %s", self.name, model_arn)
+        yield from self._refresh()
+        if not wait:
+            return self
+        first, longest = (0.05, 0.5) if self._session.is_local else (15.0, 30.0)
+        delay, started = first, time.monotonic()
+        while self.info is not None and self.info.update_status == "Updating":
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise TimeoutError(f"deployment {self.name} still Updating after {timeout:.0f} s")
+            yield Sleep(delay)
+            delay = min(delay * 1.5, longest)
+            yield from self._refresh()
+        if self.info is not None and self.info.update_status == "UpdateFailed":
+            raise DeploymentFailedError(
+                f"deployment {self.name}: the update to {model_arn} failed: "
+                f"{self.info.failure_message}"
+            )
+        return self
+
+    def update(self, model: Any, *, wait: bool = True, timeout: float | None = None) -> Deployment:
+        """Swap the model behind this (on-demand) deployment for ``model`` (a
+        :class:`~nova_ft.job.CustomModel` or its ARN), keeping its ARN, so callers change
+        nothing. The old model answers until the swap completes (``update_status``
+        ``Updating`` -> ``UpdateCompleted``); with ``wait`` this returns once it has.
+        Compare the two first with :class:`~nova_ft.Benchmark` on both model ids."""
+        return run(self._update(model, wait, timeout))
+
+    async def update_async(
+        self, model: Any, *, wait: bool = True, timeout: float | None = None
+    ) -> Deployment:
+        """Async twin of :meth:`update`."""
+        return await run_async(self._update(model, wait, timeout))
+
+    @property
+    def update_status(self) -> str | None:
+        """``Updating``, ``UpdateCompleted`` or ``UpdateFailed`` after :meth:`update`."""
+        return self.info.update_status if self.info else None
+
     def _delete(self) -> Steps[bool]:
         core = self._session.core
         ident = self.arn or self.name

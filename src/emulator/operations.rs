@@ -41,7 +41,7 @@ pub const S3: [&str; 26] = [
 ];
 
 /// Bedrock control-plane operations the emulator serves.
-pub const BEDROCK: [&str; 20] = [
+pub const BEDROCK: [&str; 21] = [
     "ListFoundationModels",
     "GetFoundationModel",
     "CreateModelCustomizationJob",
@@ -55,6 +55,7 @@ pub const BEDROCK: [&str; 20] = [
     "GetCustomModelDeployment",
     "ListCustomModelDeployments",
     "DeleteCustomModelDeployment",
+    "UpdateCustomModelDeployment",
     "ListInferenceProfiles",
     "GetInferenceProfile",
     "CreateProvisionedModelThroughput",

@@ -211,6 +211,27 @@ pub struct Deployment {
     /// When the deployment becomes Active (created + the configured delay).
     pub active_at: DateTime<Utc>,
     pub tags: Vec<(String, String)>,
+    /// The last UpdateCustomModelDeployment: the model swapped in, and when the swap completes
+    /// (until then the deployment answers from `model_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<DeploymentUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentUpdate {
+    pub model_arn: String,
+    pub requested: DateTime<Utc>,
+    pub done_at: DateTime<Utc>,
+}
+
+impl Deployment {
+    /// The custom model that answers now: the updated one once its swap has completed.
+    pub fn serving_model(&self, now: DateTime<Utc>) -> &str {
+        match &self.update {
+            Some(update) if now >= update.done_at => &update.model_arn,
+            _ => &self.model_arn,
+        }
+    }
 }
 
 /// Provisioned throughput: model units reserved for a custom (or foundation) model.

@@ -203,6 +203,10 @@ result_class! {
         model_units: Option<i32>,
         /// Provisioned throughput only: `OneMonth`, `SixMonths` or none (hourly).
         commitment: Option<String>,
+        /// The model the last update swapped in.
+        update_model_arn: Option<String>,
+        /// `Updating`, `UpdateCompleted` or `UpdateFailed` (None if never updated).
+        update_status: Option<String>,
     }
 }
 

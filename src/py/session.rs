@@ -299,6 +299,12 @@ impl PySession {
         )
     }
 
+    /// Swap the model behind a deployment; its ARN.
+    fn update_deployment(&self, deployment: String, model_arn: String) -> PyPending {
+        call!(self, "update_deployment", |s| s
+            .update_deployment(&deployment, &model_arn))
+    }
+
     /// Delete a deployment; whether it existed.
     fn delete_deployment(&self, deployment: String) -> PyPending {
         call!(self, "delete_deployment", |s| s

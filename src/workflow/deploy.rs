@@ -40,6 +40,10 @@ pub struct DeploymentInfo {
     /// Provisioned throughput only: the model units and the commitment term.
     pub model_units: Option<i32>,
     pub commitment: Option<String>,
+    /// The last UpdateCustomModelDeployment: the model swapped in and `Updating`,
+    /// `UpdateCompleted` or `UpdateFailed`.
+    pub update_model_arn: Option<String>,
+    pub update_status: Option<String>,
 }
 
 impl AwsSession {
@@ -78,7 +82,24 @@ impl AwsSession {
             last_updated_at: iso(out.last_updated_at()),
             model_units: None,
             commitment: None,
+            update_model_arn: out.update_details().map(|u| u.model_arn().to_string()),
+            update_status: out
+                .update_details()
+                .map(|u| u.update_status().as_str().to_string()),
         })
+    }
+
+    /// Swap the model behind an on-demand deployment (UpdateCustomModelDeployment).
+    pub async fn update_deployment(&self, deployment: &str, model_arn: &str) -> Result<String> {
+        let out = self
+            .bedrock
+            .update_custom_model_deployment()
+            .custom_model_deployment_identifier(deployment)
+            .model_arn(model_arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateCustomModelDeployment", e))?;
+        Ok(out.custom_model_deployment_arn().to_string())
     }
 
     /// Delete a deployment; a missing one is not an error (clean-up is idempotent).
@@ -133,6 +154,8 @@ impl AwsSession {
             last_updated_at: iso(Some(out.last_modified_time())),
             model_units: Some(out.model_units()),
             commitment: out.commitment_duration().map(|c| c.as_str().to_string()),
+            update_model_arn: None,
+            update_status: None,
         })
     }
 

@@ -1,5 +1,5 @@
-"""``nova-ft models | bucket | upload | role | train | wait | deploy | converse | cleanup``:
-the tutorial's steps, one command each, safe to re-run."""
+"""``nova-ft models | bucket | upload | role | train | wait | deploy | update | converse |
+cleanup``: the tutorial's steps, one command each, safe to re-run."""
 
 from __future__ import annotations
 
@@ -97,6 +97,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="dollars per model unit per hour (Bedrock's pricing page), to print the total",
     )
     deploy.set_defaults(handler=run_deploy)
+
+    update = commands.add_parser(
+        "update",
+        parents=[common],
+        help="swap the model behind a live deployment (its ARN stays) and wait until done",
+    )
+    update.add_argument("deployment", help="deployment name or ARN")
+    new_model = update.add_mutually_exclusive_group(required=True)
+    new_model.add_argument("--model", help="custom model ARN")
+    new_model.add_argument("--job", help="job name or ARN (its custom model)")
+    update.add_argument("--no-wait", action="store_true")
+    update.set_defaults(handler=run_update)
 
     converse = commands.add_parser("converse", parents=[common], help="one Converse call")
     converse.add_argument("--model-id", required=True, help="model id or deployment ARN")
@@ -216,6 +228,23 @@ def run_wait(args: argparse.Namespace) -> int:
         job = session.job(args.job)
         model = job.wait(progress=not getattr(args, "json", False), timeout=args.timeout)
     emit(args, f"{job.name}: {job.status}; custom model {model.arn}", _job_data(job))
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    with open_session(args) as session:
+        model = session.job(args.job).custom_model.arn if args.job else args.model
+        deployment = session.deployment(args.deployment)
+        deployment.update(model, wait=not args.no_wait)
+        data = {
+            "name": deployment.name,
+            "arn": deployment.arn,
+            "model": deployment.model_arn,
+            "update_status": deployment.update_status,
+        }
+    emit(
+        args, f"{deployment.name}: {deployment.update_status}; serving {deployment.model_arn}", data
+    )
     return 0
 
 

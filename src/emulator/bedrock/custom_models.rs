@@ -73,11 +73,9 @@ pub(super) fn list_custom_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
 pub(super) fn delete_custom_model(ctx: &Ctx, id: &str) -> Outcome {
     let mut state = ctx.store.lock();
     let model = find_model(&state, id)?.clone();
-    if let Some(d) = state
-        .deployments
-        .values()
-        .find(|d| d.model_arn == model.arn)
-    {
+    if let Some(d) = state.deployments.values().find(|d| {
+        d.model_arn == model.arn || d.update.as_ref().is_some_and(|u| u.model_arn == model.arn)
+    }) {
         return Err(AwsError::conflict(format!(
             "The custom model {} is used by deployment {}; delete the deployment first.",
             model.name, d.name

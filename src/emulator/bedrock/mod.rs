@@ -26,7 +26,9 @@ use axum::http::Method;
 use chrono::{DateTime, Utc};
 use custom_models::{delete_custom_model, find_model, list_custom_models, model_json};
 use customization_jobs::{create_job, find_job, list_jobs, stop_job};
-use deployments::{create_deployment, deployment_json, find_deployment, list_deployments};
+use deployments::{
+    create_deployment, deployment_json, find_deployment, list_deployments, update_deployment,
+};
 use foundation_models::list_foundation_models;
 use inference_profiles::{get_inference_profile, list_inference_profiles};
 use provisioned::{
@@ -131,6 +133,9 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
                 200,
                 &deployment_json(find_deployment(&state, id)?, Utc::now()),
             ))
+        }
+        (&Method::PATCH, ["model-customization", "custom-model-deployments", id]) => {
+            update_deployment(ctx, req, id)
         }
         (&Method::DELETE, ["model-customization", "custom-model-deployments", id]) => {
             let mut state = ctx.store.lock();

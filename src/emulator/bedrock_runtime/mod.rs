@@ -61,11 +61,13 @@ fn resolve(ctx: &Ctx, model_id: &str) -> Result<Responder, AwsError> {
                     "Could not find the custom model deployment {model_id}."
                 ))
             })?;
-            let status = deployment_status(d, Utc::now());
+            let now = Utc::now();
+            let status = deployment_status(d, now);
             if status != "Active" {
                 return Err(AwsError::new(429, "ModelNotReadyException", format!("The deployment {} is {status}; it can serve requests once its status is Active.", d.name)));
             }
-            d.model_arn.clone()
+            // During an update the old model answers until the swap completes.
+            d.serving_model(now).to_string()
         };
         return trained(ctx, &model_arn).map(Responder::Trained);
     }
