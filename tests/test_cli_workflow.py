@@ -44,6 +44,12 @@ def test_the_tutorial_step_by_step(tmp_path: Path, capsys: pytest.CaptureFixture
     assert waited["status"] == "Completed"
     deployed = run_json(capsys, "deploy", "--job", job["name"], *local)
     assert deployed["status"] == "Active"
+    updated = run_json(capsys, "update", deployed["name"], "--job", job["name"], *local)
+    assert (updated["arn"], updated["update_status"]) == (deployed["arn"], "UpdateCompleted")
+    provisioned = run_json(
+        capsys, "deploy", "--job", job["name"], "--provisioned", "1", "--name", "cli-pt", *local
+    )
+    assert provisioned["status"] == "InService" and ":provisioned-model/" in provisioned["arn"]
     bench = run_json(
         capsys,
         "bench",
@@ -67,7 +73,8 @@ def test_the_tutorial_step_by_step(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     assert reply["text"] == "ground_service"
     deleted = run_json(capsys, "cleanup", *local)
-    assert {d["kind"] for d in deleted} >= {"deployment", "custom_model", "object", "role"}
+    kinds = {d["kind"] for d in deleted}
+    assert kinds >= {"deployment", "provisioned", "custom_model", "object", "role"}
     assert run_json(capsys, "cleanup", *local) == []
 
 

@@ -251,6 +251,32 @@ def test_a_deployment_is_updated_in_place_to_a_better_model(
     assert deployment.delete()
 
 
+def test_a_model_exported_to_s3_is_imported_back_and_deployed(
+    session: nf.Session, trained: dict[str, Any]
+) -> None:
+    model, bucket = trained["model"], trained["bucket"]
+    # Scoped to the upload's prefixes again (other tests re-scope the shared role).
+    role = session.training_role(trained["location"]).ensure()
+    readable = model.export(f"s3://{bucket.name}/training-data/exported/")
+    assert readable.endswith("/training-data/exported/")
+    elsewhere = model.export(f"s3://{bucket.name}/elsewhere/exported/")
+    with pytest.raises(nf.exceptions.AuthError):
+        session.import_model(elsewhere, "imported-denied", role)
+    imported = session.import_model(readable, "imported-intents", role)
+    assert imported.arn.startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
+    assert imported.status == "Active" and imported.name == "imported-intents"
+    assert "custom_model" in {r.kind for r in session.record.in_cleanup_order()}
+    deployment = imported.deploy("imported-od")
+    deployment.wait(progress=False)
+    reply = deployment.converse(
+        "what kind of plane flies boston to denver", system=nf.SYNTHETIC_SYSTEM_PROMPT
+    )
+    assert reply.text == "aircraft"
+    assert deployment.delete()
+    with pytest.raises(InvalidParameterError):
+        nf.job.CustomModel(nf.Session(region="us-east-1"), imported.arn).export("s3://b/p/")
+
+
 def test_async_twins_match_the_sync_steps(
     session: nf.Session, synthetic: nf.Dataset, trained: dict[str, Any]
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from . import _nova_ft
 from ._closing import Closing
 from ._defaults import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+from .exceptions import InvalidParameterError
 
 __all__ = ["LocalEmulator"]
 
@@ -133,6 +134,16 @@ class LocalEmulator(Closing):
             aws_secret_access_key=self.secret_access_key,
             **kwargs,
         )
+
+    def export_model(self, model_arn: str, s3_uri: str) -> str:
+        """Write a custom model's artifact and manifest under ``s3_uri`` (a prefix in one of
+        this emulator's buckets), ready for CreateCustomModel (:meth:`Session.import_model`).
+        Returns the prefix's URI. Bedrock has no such export: this stands in for a model
+        trained elsewhere (on SageMaker) whose artifacts are in S3."""
+        if not s3_uri.startswith("s3://"):
+            raise InvalidParameterError(f"expected an s3://bucket/prefix URI, not {s3_uri!r}")
+        bucket, _, prefix = s3_uri.removeprefix("s3://").partition("/")
+        return self._core.export_model(model_arn, bucket, prefix.strip("/") or "exported-model")
 
     @staticmethod
     def coverage() -> dict[str, list[str]]:

@@ -450,6 +450,18 @@ class CustomModel:
         self.info = yield self._session.core.describe_custom_model(self.arn)
         return self
 
+    def export(self, s3_uri: str) -> str:
+        """Local sessions only: write this model's artifacts to ``s3_uri`` so that
+        :meth:`Session.import_model` can bring it back (Bedrock itself has no export; on AWS,
+        import artifacts trained elsewhere, such as a Nova adapter trained on SageMaker)."""
+        emulator = self._session.emulator
+        if emulator is None:
+            raise InvalidParameterError(
+                "Bedrock has no API to export a custom model: export() works on the local "
+                "emulator; on AWS, import artifacts trained elsewhere with Session.import_model"
+            )
+        return emulator.export_model(self.arn, s3_uri)
+
     def refresh(self) -> CustomModel:
         """Fetch the model's current state."""
         return run(self._refresh())

@@ -16,12 +16,13 @@ from typing import Any
 
 from . import _nova_ft, _steps
 from ._closing import Closing
+from ._naming import request_token
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
 from .benchmark import Benchmark
 from .deployment import Deployment
 from .emulator import LocalEmulator
 from .exceptions import ConflictError, InvalidParameterError
-from .job import DEFAULT_BASE_MODEL, FineTuneJob, Hyperparameters, fine_tune_steps
+from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters, fine_tune_steps
 from .resources import Resource, ResourceRecord
 from .role import TrainingRole
 from .storage import Bucket, DataLocation
@@ -312,6 +313,30 @@ class Session(Closing):
             custom_model_name=custom_model_name,
         )
         return await _steps.run_async(fine_tune_steps(self, spec, named))
+
+    def _import_model(
+        self, s3_uri: str, name: str, role: TrainingRole | str
+    ) -> _steps.Steps[CustomModel]:
+        role_arn = role if isinstance(role, str) else role.arn
+        if not role_arn:
+            raise InvalidParameterError("import_model needs a role Bedrock can assume to read S3")
+        token = request_token({"import": s3_uri, "name": name})
+        arn: str = yield self.core.import_custom_model(name, s3_uri, role_arn, token)
+        self.record.add("custom_model", arn)
+        log.info("custom model %s imported from %s: %s", name, s3_uri, arn)
+        return (yield from CustomModel(self, arn)._refresh())
+
+    def import_model(self, s3_uri: str, name: str, role: TrainingRole | str) -> CustomModel:
+        """Bring a model trained elsewhere to Bedrock (CreateCustomModel) from its artifacts
+        under ``s3_uri``, read as ``role`` (which must trust Bedrock and may read that prefix).
+        Deploy it like any custom model. :meth:`cleanup` deletes it."""
+        return _steps.run(self._import_model(s3_uri, name, role))
+
+    async def import_model_async(
+        self, s3_uri: str, name: str, role: TrainingRole | str
+    ) -> CustomModel:
+        """Async twin of :meth:`import_model`."""
+        return await _steps.run_async(self._import_model(s3_uri, name, role))
 
     def job(self, name_or_arn: str) -> FineTuneJob:
         """Attach to an existing customization job."""

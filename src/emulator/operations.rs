@@ -41,7 +41,7 @@ pub const S3: [&str; 26] = [
 ];
 
 /// Bedrock control-plane operations the emulator serves.
-pub const BEDROCK: [&str; 21] = [
+pub const BEDROCK: [&str; 22] = [
     "ListFoundationModels",
     "GetFoundationModel",
     "CreateModelCustomizationJob",
@@ -51,6 +51,7 @@ pub const BEDROCK: [&str; 21] = [
     "GetCustomModel",
     "ListCustomModels",
     "DeleteCustomModel",
+    "CreateCustomModel",
     "CreateCustomModelDeployment",
     "GetCustomModelDeployment",
     "ListCustomModelDeployments",

@@ -198,6 +198,9 @@ pub struct CustomModel {
     pub artifact: Option<String>,
     /// What the local stand-in model is (shown to users so nobody mistakes it for Nova).
     pub description: String,
+    /// The base model it was customized from (recorded since imports have no job).
+    #[serde(default)]
+    pub base_model_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -68,9 +68,22 @@ pub fn check_role_trust(
 
 /// Whether the job's role may do `action` on `s3://bucket/key`; the message says how to fix it.
 fn role_may(ctx: &Ctx, job: &Job, action: &str, bucket: &str, key: &str) -> Result<(), String> {
+    role_allows(ctx, &job.role_arn, &job.arn, action, bucket, key)
+}
+
+/// Whether `role_arn`, assumed by Bedrock for the resource `source_arn`, may do `action` on
+/// `s3://bucket/key`; the message says how to fix it.
+pub fn role_allows(
+    ctx: &Ctx,
+    role_arn: &str,
+    source_arn: &str,
+    action: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<(), String> {
     let state = ctx.store.lock();
-    let Some(role) = state.roles.get(role_name(&job.role_arn)) else {
-        return Err(format!("The role {} no longer exists.", job.role_arn));
+    let Some(role) = state.roles.get(role_name(role_arn)) else {
+        return Err(format!("The role {role_arn} no longer exists."));
     };
     let documents = super::iam::role_documents(&state, role);
     let refs: Vec<&serde_json::Value> = documents.iter().collect();
@@ -79,19 +92,18 @@ fn role_may(ctx: &Ctx, job: &Job, action: &str, bucket: &str, key: &str) -> Resu
         &refs,
         action,
         &resource,
-        &job_context(ctx, &job.arn, &job.role_arn),
+        &job_context(ctx, source_arn, role_arn),
     ) {
         Ok(())
     } else {
         Err(format!(
-            "AccessDenied: the role {} is not authorized to perform {action} on {resource}. Add {action} on that object (or its prefix, e.g. arn:aws:s3:::{bucket}/{}*) to the role's policy.",
-            job.role_arn,
+            "AccessDenied: the role {role_arn} is not authorized to perform {action} on {resource}. Add {action} on that object (or its prefix, e.g. arn:aws:s3:::{bucket}/{}*) to the role's policy.",
             key.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default()
         ))
     }
 }
 
-fn split_uri(uri: &str) -> (String, String) {
+pub fn split_uri(uri: &str) -> (String, String) {
     let rest = uri.trim_start_matches("s3://");
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     (bucket.to_string(), key.to_string())
@@ -444,6 +456,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             created: Utc::now(),
             artifact: Some(artifact),
             description,
+            base_model_arn: Some(job.base_model_arn.clone()),
         },
     );
     if let Some(j) = state.jobs.get_mut(arn) {

@@ -109,6 +109,38 @@ impl PyEmulator {
         &self.data_dir
     }
 
+    /// Write a custom model's artifact and manifest under `s3://bucket/prefix/` (the local
+    /// counterpart of exporting a model trained elsewhere); returns the S3 URI to import.
+    fn export_model(
+        &self,
+        py: Python<'_>,
+        model_arn: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> PyResult<String> {
+        let ctx = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| std::sync::Arc::clone(&r.ctx)))
+            .ok_or_else(|| {
+                to_pyerr(
+                    py,
+                    crate::workflow::error::NovaError::invalid("the emulator is stopped"),
+                )
+            })?;
+        py.detach(|| crate::emulator::bedrock::export_model(&ctx, model_arn, bucket, prefix))
+            .map_err(|e| {
+                to_pyerr(
+                    py,
+                    crate::workflow::error::NovaError::invalid(format!(
+                        "{}: {}",
+                        e.code, e.message
+                    )),
+                )
+            })
+    }
+
     #[getter]
     fn running(&self) -> bool {
         self.running.lock().map(|r| r.is_some()).unwrap_or(false)

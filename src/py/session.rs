@@ -263,6 +263,22 @@ impl PySession {
         )
     }
 
+    /// Import a model from S3 (CreateCustomModel); its ARN.
+    fn import_custom_model(
+        &self,
+        name: String,
+        s3_uri: String,
+        role_arn: String,
+        client_request_token: String,
+    ) -> PyPending {
+        call!(self, "import_custom_model", |s| s.import_custom_model(
+            &name,
+            &s3_uri,
+            &role_arn,
+            &client_request_token
+        ))
+    }
+
     /// Delete a custom model; whether it existed.
     fn delete_custom_model(&self, model: String) -> PyPending {
         call!(self, "delete_custom_model", |s| s

@@ -40,8 +40,10 @@ fn object_arn(bucket: &str, prefix: &str) -> String {
 }
 
 impl RoleSpec {
-    /// Only Bedrock, only for this account's customization jobs in this region.
+    /// Only Bedrock, only for this account's customization jobs (and custom model imports,
+    /// which read their artifacts as the role) in this region.
     pub fn trust_policy(&self) -> Value {
+        let bedrock = format!("arn:aws:bedrock:{}:{}", self.region, self.account);
         json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -50,10 +52,10 @@ impl RoleSpec {
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": self.account},
-                    "ArnLike": {"aws:SourceArn": format!(
-                        "arn:aws:bedrock:{}:{}:model-customization-job/*",
-                        self.region, self.account
-                    )}
+                    "ArnLike": {"aws:SourceArn": [
+                        format!("{bedrock}:model-customization-job/*"),
+                        format!("{bedrock}:custom-model/*"),
+                    ]}
                 }
             }]
         })

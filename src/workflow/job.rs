@@ -257,4 +257,32 @@ impl AwsSession {
             .await;
         deleted("DeleteCustomModel", result)
     }
+
+    /// Bring a model trained elsewhere to Bedrock from its artifacts in S3 (CreateCustomModel);
+    /// returns its ARN.
+    pub async fn import_custom_model(
+        &self,
+        name: &str,
+        s3_uri: &str,
+        role_arn: &str,
+        client_request_token: &str,
+    ) -> Result<String> {
+        let source = aws_sdk_bedrock::types::S3DataSource::builder()
+            .s3_uri(s3_uri)
+            .build()
+            .map_err(|e| crate::workflow::error::NovaError::invalid(e.to_string()))?;
+        let out = self
+            .bedrock
+            .create_custom_model()
+            .model_name(name)
+            .model_source_config(aws_sdk_bedrock::types::ModelDataSource::S3DataSource(
+                source,
+            ))
+            .role_arn(role_arn)
+            .client_request_token(client_request_token)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateCustomModel", e))?;
+        Ok(out.model_arn().to_string())
+    }
 }

@@ -1,5 +1,5 @@
-"""``nova-ft models | bucket | upload | role | train | wait | deploy | update | converse |
-cleanup``: the tutorial's steps, one command each, safe to re-run."""
+"""``nova-ft models | bucket | upload | role | train | wait | deploy | update | import-model |
+converse | cleanup``: the tutorial's steps, one command each, safe to re-run."""
 
 from __future__ import annotations
 
@@ -109,6 +109,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     new_model.add_argument("--job", help="job name or ARN (its custom model)")
     update.add_argument("--no-wait", action="store_true")
     update.set_defaults(handler=run_update)
+
+    imported = commands.add_parser(
+        "import-model",
+        parents=[common],
+        help="bring a model trained elsewhere to Bedrock from S3 (CreateCustomModel)",
+    )
+    imported.add_argument("s3_uri", help="s3://bucket/prefix/ holding the model's artifacts")
+    imported.add_argument("--name", required=True, help="the custom model's name")
+    imported.add_argument(
+        "--role", required=True, help="ARN of a role Bedrock assumes to read the artifacts"
+    )
+    imported.set_defaults(handler=run_import)
 
     converse = commands.add_parser("converse", parents=[common], help="one Converse call")
     converse.add_argument("--model-id", required=True, help="model id or deployment ARN")
@@ -228,6 +240,14 @@ def run_wait(args: argparse.Namespace) -> int:
         job = session.job(args.job)
         model = job.wait(progress=not getattr(args, "json", False), timeout=args.timeout)
     emit(args, f"{job.name}: {job.status}; custom model {model.arn}", _job_data(job))
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    with open_session(args) as session:
+        model = session.import_model(args.s3_uri, args.name, args.role)
+        data = {"name": model.name, "arn": model.arn, "status": model.status}
+    emit(args, f"{model.name}: {model.status}; {model.arn}", data)
     return 0
 
 

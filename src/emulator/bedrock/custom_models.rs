@@ -29,6 +29,12 @@ pub(super) fn model_json(state: &State, model: &crate::emulator::state::CustomMo
     if let (Some(job), Some(obj)) = (job, out.as_object_mut()) {
         obj.insert("jobName".into(), json!(job.name));
         insert_training_setup(obj, job);
+    } else if let Some(obj) = out.as_object_mut() {
+        // Imported (CreateCustomModel): no job behind it.
+        obj.remove("jobArn");
+        if let Some(base) = &model.base_model_arn {
+            obj.insert("baseModelArn".into(), json!(base));
+        }
     }
     out
 }
@@ -46,7 +52,10 @@ pub(super) fn list_custom_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         .iter()
         .map(|m| {
             let job = state.jobs.get(&m.job_arn);
-            let base = job.map(|j| j.base_model_arn.clone()).unwrap_or_default();
+            let base = job
+                .map(|j| j.base_model_arn.clone())
+                .or_else(|| m.base_model_arn.clone())
+                .unwrap_or_default();
             let base_name = job
                 .map(|j| {
                     j.base_model_id

@@ -79,11 +79,12 @@ pub(super) fn update_deployment(ctx: &Ctx, req: &AwsRequest, id: &str) -> Outcom
         ))
     })?;
     let base_of = |model_arn: &str| {
+        let model = state.custom_models.get(model_arn)?;
         state
-            .custom_models
-            .get(model_arn)
-            .and_then(|m| state.jobs.get(&m.job_arn))
+            .jobs
+            .get(&model.job_arn)
             .map(|j| j.base_model_arn.clone())
+            .or_else(|| model.base_model_arn.clone())
     };
     let new_base = base_of(&model.arn);
     let now = Utc::now();

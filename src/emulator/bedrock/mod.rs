@@ -6,6 +6,7 @@ mod custom_models;
 mod customization_jobs;
 mod deployments;
 mod foundation_models;
+mod imported_models;
 mod inference_profiles;
 mod paging;
 mod provisioned;
@@ -15,6 +16,7 @@ mod tests;
 pub use checks::{check_hyperparameters, check_s3_uri};
 pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
+pub use imported_models::export_model;
 pub use provisioned::{provisioned_status, serving_model};
 
 use super::operations;
@@ -114,6 +116,9 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
             Ok(json(200, &job_json(find_job(&state, id)?)))
         }
         (&Method::POST, ["model-customization-jobs", id, "stop"]) => stop_job(ctx, id),
+        (&Method::POST, ["custom-models", "create-custom-model"]) => {
+            imported_models::create_custom_model(ctx, req)
+        }
         (&Method::GET, ["custom-models"]) => list_custom_models(ctx, req),
         (&Method::GET, ["custom-models", id]) => {
             let state = ctx.store.lock();

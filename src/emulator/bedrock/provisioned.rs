@@ -77,6 +77,7 @@ fn resolve_model(ctx: &Ctx, state: &State, id: &str) -> Result<(String, String),
             .jobs
             .get(&model.job_arn)
             .map(|j| j.base_model_arn.clone())
+            .or_else(|| model.base_model_arn.clone())
             .unwrap_or_default();
         return Ok((model.arn.clone(), base));
     }

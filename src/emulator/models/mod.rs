@@ -195,12 +195,17 @@ impl TrainedModel {
 
     pub fn load(path: &Path) -> Result<TrainedModel> {
         let bytes = std::fs::read(path).map_err(|e| NovaError::io(path, e))?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// A model from an artifact's bytes (`name` says where they came from, for errors).
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<TrainedModel> {
         let unreadable = |e: String| NovaError::Emulator {
-            message: format!("{}: unreadable model artifact: {e}", path.display()),
+            message: format!("{name}: unreadable model artifact: {e}"),
             source: None,
         };
-        if Classifier::is_artifact(&bytes) {
-            Classifier::read_from(&bytes)
+        if Classifier::is_artifact(bytes) {
+            Classifier::read_from(bytes)
                 .map(TrainedModel::Classifier)
                 .map_err(|e| unreadable(e.to_string()))
         } else if let Some(json) = bytes.strip_prefix(RETRIEVAL_MAGIC) {
