@@ -103,14 +103,16 @@ def python_validate(path: Path) -> tuple[int, list[str]]:
     return records, errors
 
 
-def make_file(path: Path, n: int) -> None:
-    """Realistic records: the tutorial's synthetic rows with varied, longer user turns."""
-    ds = nova_ft.Dataset.synthetic(seed=1, train=n, valid=0)
+def make_file(path: Path, n: int, part: int = 0) -> None:
+    """Realistic records: the tutorial's synthetic rows with varied, longer user turns (each
+    file's rows its own, so files do not duplicate each other)."""
+    ds = nova_ft.Dataset.synthetic(seed=1 + part, train=n, valid=0)
     lines = ds.jsonl("train").decode().splitlines()
     with open(path, "w") as f:
         for i, line in enumerate(lines):
             rec = json.loads(line)
-            rec["messages"][0]["content"][0]["text"] += f" on day {i} with a window seat please"
+            turn = rec["messages"][0]["content"][0]
+            turn["text"] += f" on day {i} of batch {part} with a window seat please"
             f.write(json.dumps(rec) + "\n")
 
 
@@ -149,8 +151,8 @@ def main() -> None:
     nova_ft_cli = Path(sys.executable).with_name("nova-ft")
     with tempfile.TemporaryDirectory() as tmp:
         paths = [Path(tmp) / f"part-{i}.jsonl" for i in range(args.files)]
-        for path in paths:
-            make_file(path, args.records)
+        for part, path in enumerate(paths):
+            make_file(path, args.records, part)
         total = args.records * args.files
         size_mb = sum(p.stat().st_size for p in paths) / 1e6
         report = nova_ft.validate(*paths, check_counts=False)

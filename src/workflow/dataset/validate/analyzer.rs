@@ -4,6 +4,7 @@
 
 use super::super::record::Conversation;
 use super::super::stats::RecordFacts;
+use super::blocks::Line;
 use super::record_view::{FastRecord, RecordView, SystemInfo, SystemSource};
 use super::{Severity, ValidationOptions};
 use serde_json::Value;
@@ -23,6 +24,17 @@ pub(super) struct Outcome<'a> {
     pub(super) issues: Vec<LineIssue>,
     pub(super) facts: Option<RecordFacts<'a>>,
     pub(super) record: Option<Conversation>,
+}
+
+impl Outcome<'_> {
+    /// The same outcome, owning what it borrowed from its line.
+    pub(super) fn into_owned(self) -> Outcome<'static> {
+        Outcome {
+            issues: self.issues,
+            facts: self.facts.map(RecordFacts::into_owned),
+            record: self.record,
+        }
+    }
 }
 
 /// Bytes per block of lines handed to the threads; big enough to amortise spawning them.
@@ -86,15 +98,23 @@ impl<'o> Analyzer<'o> {
         }
     }
 
-    /// Check one raw line (without its newline).
+    /// Check one line (without its newline).
     pub(super) fn check_line<'v>(
         &mut self,
-        bytes: &'v [u8],
+        line_in: Line<'v>,
         line: usize,
         keep: bool,
     ) -> Outcome<'v> {
-        // Fast path: parse straight from the bytes (serde_json checks UTF-8 as it goes).
-        if let Ok(fast) = serde_json::from_slice::<FastRecord<'_>>(bytes) {
+        // Fast path: parse straight from the line (from bytes, serde_json checks UTF-8 as it
+        // goes; from text, that was done for the whole block).
+        let (bytes, parsed) = match line_in {
+            Line::Text(text) => (
+                text.as_bytes(),
+                serde_json::from_str::<FastRecord<'_>>(text),
+            ),
+            Line::Bytes(bytes) => (bytes, serde_json::from_slice::<FastRecord<'_>>(bytes)),
+        };
+        if let Ok(fast) = parsed {
             let view = RecordView {
                 schema_version: fast.schema_version,
                 system: Vec::new(),

@@ -4,7 +4,7 @@
 use super::super::record::Conversation;
 use super::super::stats::StatsBuilder;
 use super::analyzer::{Analyzer, Outcome, BLOCK_BYTES};
-use super::blocks::{check_block, read_blocks, split_lines};
+use super::blocks::{check_block, read_blocks, split_lines, split_text_lines, Line};
 use super::{FileSummary, Issue, Severity, ValidationOptions, ValidationReport};
 use crate::workflow::error::{NovaError, Result};
 use std::io::Read;
@@ -107,6 +107,11 @@ impl Collector {
     }
 
     /// Stream any reader as the data file `name` (a path, or an S3 URI in the emulator).
+    ///
+    /// Three stages overlap: a reader thread reads the next block, the analyzers check the
+    /// current one on every core, and this thread merges the previous block's outcomes (the
+    /// statistics are built in line order, so that stage is serial; overlapping it keeps the
+    /// cores busy).
     pub(super) fn read_source(
         &mut self,
         source: impl Read + Send,
@@ -125,22 +130,37 @@ impl Collector {
         let mut saw_bytes = false;
         std::thread::scope(|scope| -> std::io::Result<()> {
             let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
-            scope.spawn(move || read_blocks(source, BLOCK_BYTES, sender));
+            let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+            scope.spawn(move || read_blocks(source, BLOCK_BYTES, sender, recycled));
+            // The previous block's outcomes (owned, so they outlive their block) and first line.
+            let mut merging: Option<(Vec<Vec<Outcome<'static>>>, usize)> = None;
             for block in blocks {
                 let block = block?;
                 saw_bytes |= !block.is_empty();
-                let lines = split_lines(&block);
-                self.stats.reserve(lines.len());
                 let first_line = next_line;
-                next_line += lines.len();
-                for (i, outcome) in check_block(&mut analyzers, &lines, first_line, keep)
-                    .into_iter()
-                    .enumerate()
-                {
-                    if let Some(record) = self.absorb(outcome, first_line + i) {
-                        records.push(record);
-                    }
+                let mut workers = std::mem::take(&mut analyzers);
+                let checking = scope.spawn(move || {
+                    let lines: Vec<Line<'_>> = match std::str::from_utf8(&block) {
+                        Ok(text) => split_text_lines(text),
+                        Err(_) => split_lines(&block).into_iter().map(Line::Bytes).collect(),
+                    };
+                    let outcomes = check_block(&mut workers, &lines, first_line, keep);
+                    drop(lines);
+                    (workers, outcomes, block)
+                });
+                if let Some((outcomes, first)) = merging.take() {
+                    self.merge(outcomes, first, &mut records);
                 }
+                let (workers, outcomes, block) =
+                    checking.join().expect("a validation thread panicked");
+                analyzers = workers;
+                // The reader may have finished (its last block): then the buffer just goes.
+                let _ = recycle.send(block);
+                next_line += outcomes.iter().map(Vec::len).sum::<usize>();
+                merging = Some((outcomes, first_line));
+            }
+            if let Some((outcomes, first)) = merging.take() {
+                self.merge(outcomes, first, &mut records);
             }
             Ok(())
         })?;
@@ -154,6 +174,21 @@ impl Collector {
         }
         self.end_file();
         Ok(records)
+    }
+
+    /// Take a block's outcomes (runs in line order), keeping the records they carry.
+    fn merge(
+        &mut self,
+        runs: Vec<Vec<Outcome<'_>>>,
+        first_line: usize,
+        records: &mut Vec<Conversation>,
+    ) {
+        self.stats.reserve(runs.iter().map(Vec::len).sum());
+        for (i, outcome) in runs.into_iter().flatten().enumerate() {
+            if let Some(record) = self.absorb(outcome, first_line + i) {
+                records.push(record);
+            }
+        }
     }
 
     pub(super) fn finish(mut self) -> ValidationReport {
