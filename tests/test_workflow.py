@@ -263,6 +263,8 @@ def test_a_model_exported_to_s3_is_imported_back_and_deployed(
     with pytest.raises(nf.exceptions.AuthError):
         session.import_model(elsewhere, "imported-denied", role)
     imported = session.import_model(readable, "imported-intents", role)
+    # Re-running the cell returns the same model (the request token derives from the call).
+    assert session.import_model(readable, "imported-intents", role).arn == imported.arn
     assert imported.arn.startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
     assert imported.status == "Active" and imported.name == "imported-intents"
     assert "custom_model" in {r.kind for r in session.record.in_cleanup_order()}

@@ -201,6 +201,9 @@ pub struct CustomModel {
     /// The base model it was customized from (recorded since imports have no job).
     #[serde(default)]
     pub base_model_arn: Option<String>,
+    /// CreateCustomModel's token, so a retried import returns the model it made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -457,6 +457,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             artifact: Some(artifact),
             description,
             base_model_arn: Some(job.base_model_arn.clone()),
+            client_request_token: None,
         },
     );
     if let Some(j) = state.jobs.get_mut(arn) {

@@ -129,6 +129,12 @@ pub(super) fn create_custom_model(
     );
     {
         let state = ctx.store.lock();
+        // A retry with the same token gets the model the first request made.
+        if let Some(existing) = state.custom_models.values().find(|m| {
+            token.is_some() && m.client_request_token.as_deref() == token && m.name == name
+        }) {
+            return Ok(json(202, &json!({ "modelArn": existing.arn })));
+        }
         if state.custom_models.values().any(|m| m.name == name) {
             return Err(AwsError::conflict(format!(
                 "A custom model with the name {name} already exists."
@@ -162,6 +168,7 @@ pub(super) fn create_custom_model(
             artifact: Some(artifact),
             description: format!("imported from {uri}: {}", model.describe()),
             base_model_arn: manifest["baseModelArn"].as_str().map(str::to_string),
+            client_request_token: token.map(str::to_string),
         },
     );
     ctx.commit(state, &[Touched::CustomModel(&arn)])?;
