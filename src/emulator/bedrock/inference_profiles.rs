@@ -1,11 +1,10 @@
 //! ListInferenceProfiles and GetInferenceProfile: the system-defined cross-region profiles
 //! of the emulator's region (see `catalog::inference_profiles`).
 
+use super::paging::{slice_page, with_next};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::wire::{json, AwsError, Outcome};
 use crate::emulator::{catalog, Ctx};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use serde_json::{json, Value};
 
 fn profiles(ctx: &Ctx) -> Vec<Value> {
@@ -22,28 +21,8 @@ pub(super) fn list_inference_profiles(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         .into_iter()
         .filter(|p| p["type"] == kind)
         .collect();
-    let max = match req.query_value("maxResults") {
-        None => 1000,
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|m| (1..=1000).contains(m))
-            .ok_or_else(|| AwsError::validation("maxResults must be between 1 and 1000."))?,
-    };
-    let start = match req.query_value("nextToken") {
-        None => 0,
-        Some(token) => BASE64
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse::<usize>().ok())
-            .ok_or_else(|| AwsError::validation("The nextToken is invalid."))?,
-    };
-    let page: Vec<&Value> = all.iter().skip(start).take(max).collect();
-    let mut out = json!({ "inferenceProfileSummaries": page });
-    if start + max < all.len() {
-        out["nextToken"] = json!(BASE64.encode((start + max).to_string()));
-    }
+    let (page, next) = slice_page(req, all)?;
+    let out = with_next(json!({ "inferenceProfileSummaries": page }), next);
     Ok(json(200, &out))
 }
 

@@ -44,15 +44,23 @@ pub(super) fn page<T>(
     if req.query_value("sortOrder") != Some("Ascending") {
         items.reverse();
     }
-    let max = req
-        .query_value("maxResults")
-        .and_then(|m| m.parse::<usize>().ok())
-        .unwrap_or(1000);
-    if !(1..=1000).contains(&max) {
-        return Err(AwsError::validation(
-            "maxResults must be between 1 and 1000.",
-        ));
-    }
+    slice_page(req, items)
+}
+
+/// One page of items already in listing order: `maxResults` (1-1000, default 1000) from the
+/// offset a `nextToken` carries; the token for the next page when there is one.
+pub(super) fn slice_page<T>(
+    req: &AwsRequest,
+    items: Vec<T>,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let max = match req.query_value("maxResults") {
+        None => 1000,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=1000).contains(m))
+            .ok_or_else(|| AwsError::validation("maxResults must be between 1 and 1000."))?,
+    };
     let start = match req.query_value("nextToken") {
         Some(token) => BASE64
             .decode(token)

@@ -165,22 +165,28 @@ pub(super) fn json_body(bytes: &[u8]) -> Result<Value, AwsError> {
     })
 }
 
-/// A Converse (or ConverseStream) request.
-pub(super) fn from_converse(body: &Value) -> Result<Conversation, AwsError> {
+/// A request in the Converse shape (`messages`, `system` and `inferenceConfig`), which Nova's
+/// native body shares; `budget` and `stops` name the `inferenceConfig` keys each reads, the
+/// first of each being the one errors name.
+pub(super) fn from_message_list(
+    body: &Value,
+    budget: &[&str],
+    stops: &[&str],
+) -> Result<Conversation, AwsError> {
     let config = body.get("inferenceConfig");
-    check_temperature(
-        config.and_then(|c| c.get("temperature")),
-        "inferenceConfig.temperature",
-    )?;
+    let first = |keys: &[&str]| config.and_then(|c| keys.iter().find_map(|k| c.get(*k)));
+    check_temperature(first(&["temperature"]), "inferenceConfig.temperature")?;
     Ok(Conversation {
         turns: turns(body.get("messages"), false)?,
         system: system(body.get("system"), false)?,
-        max_tokens: max_tokens(
-            config.and_then(|c| c.get("maxTokens")),
-            "inferenceConfig.maxTokens",
-        )?,
-        stop_sequences: strings(config.and_then(|c| c.get("stopSequences"))),
+        max_tokens: max_tokens(first(budget), &format!("inferenceConfig.{}", budget[0]))?,
+        stop_sequences: strings(first(stops)),
     })
+}
+
+/// A Converse (or ConverseStream) request.
+pub(super) fn from_converse(body: &Value) -> Result<Conversation, AwsError> {
+    from_message_list(body, &["maxTokens"], &["stopSequences"])
 }
 
 /// Cut `text` at the first stop sequence, then to at most `max_tokens` estimated tokens.

@@ -8,7 +8,8 @@
 use super::super::eventstream;
 use super::super::wire::{random_id, response, AwsError, HttpResponse, Outcome};
 use super::conversation::{
-    check_temperature, deltas, max_tokens, strings, system, turns, Completion, Conversation,
+    check_temperature, deltas, from_message_list, max_tokens, strings, system, turns, Completion,
+    Conversation,
 };
 use axum::http::{HeaderName, HeaderValue};
 use base64::Engine;
@@ -43,21 +44,11 @@ pub(super) fn read(family: Family, body: &Value) -> Result<Conversation, AwsErro
                     ));
                 }
             }
-            let config = body.get("inferenceConfig");
-            let get = |a: &str, b: &str| config.and_then(|c| c.get(a).or_else(|| c.get(b)));
-            check_temperature(
-                get("temperature", "temperature"),
-                "inferenceConfig.temperature",
-            )?;
-            Ok(Conversation {
-                turns: turns(body.get("messages"), false)?,
-                system: system(body.get("system"), false)?,
-                max_tokens: max_tokens(
-                    get("max_new_tokens", "maxTokens"),
-                    "inferenceConfig.max_new_tokens",
-                )?,
-                stop_sequences: strings(get("stopSequences", "stop_sequences")),
-            })
+            from_message_list(
+                body,
+                &["max_new_tokens", "maxTokens"],
+                &["stopSequences", "stop_sequences"],
+            )
         }
         Family::Anthropic(_) => {
             for key in ["anthropic_version", "max_tokens"] {
