@@ -25,6 +25,7 @@ UNSUPPORTED = {
     "sts": ("InvalidAction", 400),
     "bedrock": ("UnknownOperationException", 404),
     "bedrock-runtime": ("UnknownOperationException", 404),
+    "lambda": ("UnknownOperationException", 404),
 }
 
 # Values a request needs to reach the router: valid enough for botocore to send it.
@@ -131,11 +132,11 @@ def test_every_operation_is_served_or_refused_by_name(
 def test_a_service_the_emulator_does_not_speak_is_named(
     emulator: nova_ft.LocalEmulator,
 ) -> None:
-    lambda_client = emulator.client("lambda", config=Config(retries={"max_attempts": 1}))
+    sagemaker = emulator.client("sagemaker", config=Config(retries={"max_attempts": 1}))
     with pytest.raises(ClientError) as caught:
-        lambda_client.list_functions()
+        sagemaker.list_models()
     message = caught.value.response["Error"]["Message"]
-    assert "lambda" in message and "does not serve" in message
+    assert "sagemaker" in message and "does not serve" in message
 
 
 def test_the_readme_table_is_the_one_the_emulator_prints() -> None:

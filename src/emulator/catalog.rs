@@ -62,6 +62,25 @@ pub const MODELS: &[FoundationModel] = &[
         profiles: &[],
         customizations: &["FINE_TUNING", "DISTILLATION"],
     },
+    // Nova 2 Lite is invoked through its inference profiles only (`us.`, `global.`), and
+    // customized from its 256k variant: fine-tuning and reinforcement fine-tuning (Nova
+    // user guide, 2025-12).
+    FoundationModel {
+        id: "amazon.nova-2-lite-v1:0",
+        name: "Nova 2 Lite",
+        provider: "Amazon",
+        on_demand: false,
+        profiles: &["us", "global"],
+        customizations: &[],
+    },
+    FoundationModel {
+        id: "amazon.nova-2-lite-v1:0:256k",
+        name: "Nova 2 Lite",
+        provider: "Amazon",
+        on_demand: false,
+        profiles: &[],
+        customizations: &["FINE_TUNING", "REINFORCEMENT_FINE_TUNING"],
+    },
     FoundationModel {
         id: "amazon.nova-pro-v1:0",
         name: "Nova Pro",
@@ -138,6 +157,22 @@ pub const MODELS: &[FoundationModel] = &[
 
 /// Models that may teach in distillation (by their on-demand ids).
 pub const TEACHERS: &[&str] = &["amazon.nova-pro-v1:0", "amazon.nova-premier-v1:0"];
+
+/// The customizations ListFoundationModels reports: its `ModelCustomization` enum still holds
+/// only these (botocore 1.43), so reinforcement fine-tuning is accepted by
+/// CreateModelCustomizationJob but never listed.
+pub const LISTED_CUSTOMIZATIONS: [&str; 3] =
+    ["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"];
+
+/// A model's customizations as ListFoundationModels reports them.
+pub fn listed_customizations(model: &FoundationModel) -> Vec<&'static str> {
+    model
+        .customizations
+        .iter()
+        .copied()
+        .filter(|c| LISTED_CUSTOMIZATIONS.contains(c))
+        .collect()
+}
 
 pub fn foundation_arn(region: &str, id: &str) -> String {
     format!("arn:aws:bedrock:{region}::foundation-model/{id}")
@@ -273,7 +308,7 @@ pub fn summary(model: &FoundationModel, region: &str) -> Value {
         "inputModalities": ["TEXT"],
         "outputModalities": ["TEXT"],
         "responseStreamingSupported": true,
-        "customizationsSupported": model.customizations,
+        "customizationsSupported": listed_customizations(model),
         "inferenceTypesSupported": inference,
         "modelLifecycle": {"status": "ACTIVE"},
     })

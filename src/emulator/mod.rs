@@ -10,11 +10,13 @@ pub mod catalog;
 pub mod eventstream;
 pub mod faults;
 pub mod iam;
+pub mod lambda;
 pub mod models;
 pub mod operations;
 pub mod policy;
 pub mod rate_limit;
 pub mod regions;
+pub mod reinforcement;
 pub mod request;
 pub mod s3;
 pub mod server;
@@ -65,6 +67,8 @@ pub struct EmulatorConfig {
     pub deployment_delay: Duration,
     /// The pause before each of a job's three sub-steps, so progress can be watched.
     pub job_step_delay: Duration,
+    /// The Python that runs Lambda handlers (`None`: `python3` on the PATH).
+    pub python: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -81,6 +85,7 @@ impl Default for EmulatorConfig {
             rate_limit: None,
             deployment_delay: Duration::from_secs(2),
             job_step_delay: Duration::from_millis(300),
+            python: None,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct Ctx {
     /// Set when the server stops: running jobs stop writing, so a later emulator on the same
     /// data directory (which resumes them) is the only writer.
     pub shutting_down: AtomicBool,
+    /// The server's own URL, once it listens (Lambda handlers call back into it).
+    pub endpoint: std::sync::OnceLock<String>,
 }
 
 impl Ctx {
@@ -109,6 +116,7 @@ impl Ctx {
             models: Mutex::new(HashMap::new()),
             rate_limiter,
             shutting_down: AtomicBool::new(false),
+            endpoint: std::sync::OnceLock::new(),
         })
     }
 

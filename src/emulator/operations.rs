@@ -74,6 +74,21 @@ pub const BEDROCK_RUNTIME: [&str; 4] = [
     "InvokeModelWithResponseStream",
 ];
 
+/// Lambda operations the emulator serves (Python functions, for RFT graders).
+pub const LAMBDA: [&str; 11] = [
+    "CreateFunction",
+    "GetFunction",
+    "GetFunctionConfiguration",
+    "ListFunctions",
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+    "DeleteFunction",
+    "Invoke",
+    "AddPermission",
+    "GetPolicy",
+    "RemovePermission",
+];
+
 /// STS operations the emulator serves.
 pub const STS: [&str; 1] = ["GetCallerIdentity"];
 
@@ -85,6 +100,7 @@ pub fn coverage() -> Vec<(&'static str, Vec<&'static str>)> {
         ("sts", STS.to_vec()),
         ("bedrock", BEDROCK.to_vec()),
         ("bedrock-runtime", BEDROCK_RUNTIME.to_vec()),
+        ("lambda", LAMBDA.to_vec()),
     ]
 }
 
@@ -201,6 +217,13 @@ pub fn rest_operation(req: &AwsRequest, s3: Option<S3Address>) -> Vec<&'static s
             has_query,
             has_header,
         ),
+        Service::Lambda => identify(
+            &aws_routes::LAMBDA,
+            method,
+            &req.raw_path,
+            has_query,
+            has_header,
+        ),
         Service::Iam | Service::Sts => Vec::new(),
     }
 }
@@ -222,6 +245,7 @@ pub fn served(service: Service, operations: &[&str]) -> bool {
         Service::BedrockRuntime => &BEDROCK_RUNTIME,
         Service::Sts => &STS,
         Service::Iam => &super::iam::ACTIONS,
+        Service::Lambda => &LAMBDA,
     };
     operations.iter().any(|op| list.contains(op))
 }
@@ -248,7 +272,7 @@ pub fn unsupported(service: Service, operations: &[&str], req: &AwsRequest) -> A
         // S3's own answer for functionality it does not implement.
         Service::S3 => AwsError::new(501, "NotImplemented", message),
         Service::Iam | Service::Sts => AwsError::new(400, "InvalidAction", message),
-        Service::Bedrock | Service::BedrockRuntime => {
+        Service::Bedrock | Service::BedrockRuntime | Service::Lambda => {
             AwsError::new(404, "UnknownOperationException", message)
         }
     }

@@ -19,6 +19,7 @@ pub enum Service {
     Sts,
     Bedrock,
     BedrockRuntime,
+    Lambda,
 }
 
 impl Service {
@@ -29,6 +30,7 @@ impl Service {
             Service::Sts => "sts",
             Service::Bedrock => "bedrock",
             Service::BedrockRuntime => "bedrock-runtime",
+            Service::Lambda => "lambda",
         }
     }
 }
@@ -169,9 +171,11 @@ pub fn route(scope_service: Option<&str>, method: &Method, raw_path: &str, body:
         Some("s3") => Service::S3,
         Some("iam") => Service::Iam,
         Some("sts") => Service::Sts,
+        Some("lambda") => Service::Lambda,
         Some("bedrock") if raw_path.starts_with("/model/") => Service::BedrockRuntime,
         Some("bedrock") => Service::Bedrock,
         _ if raw_path.starts_with("/model/") => Service::BedrockRuntime,
+        _ if raw_path.starts_with(super::lambda::PREFIX) => Service::Lambda,
         _ if bedrock_path(raw_path) => Service::Bedrock,
         _ if *method == Method::POST && raw_path == "/" && body.starts_with(b"Action=") => {
             if body.starts_with(b"Action=GetCallerIdentity") {

@@ -9,7 +9,9 @@ use super::sigv4::{
 use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
-use super::{bedrock, bedrock_runtime, body_stream, iam, s3, sts, trainer, Ctx, EmulatorConfig};
+use super::{
+    bedrock, bedrock_runtime, body_stream, iam, lambda, s3, sts, trainer, Ctx, EmulatorConfig,
+};
 use crate::workflow::error::{NovaError, Result};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -26,7 +28,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis
 /// Largest S3 body accepted (an object or a part; streamed to disk as it arrives).
 /// The signing names of the services the emulator speaks (bedrock-runtime signs as bedrock;
 /// S3's WriteGetObjectResponse as s3-object-lambda, answered by S3 as not served).
-const SERVICES_SPOKEN: [&str; 5] = ["s3", "s3-object-lambda", "iam", "sts", "bedrock"];
+const SERVICES_SPOKEN: [&str; 6] = ["s3", "s3-object-lambda", "iam", "sts", "bedrock", "lambda"];
 
 const MAX_OBJECT_BODY: usize = 1 << 30;
 /// Largest Converse/InvokeModel body (Bedrock accepts images and documents inline).
@@ -34,6 +36,9 @@ const MAX_RUNTIME_BODY: usize = 25 << 20;
 /// Largest control-plane body (Bedrock, IAM, STS): far above any real call, so a runaway or
 /// hostile client cannot make the emulator hold or store megabytes.
 const MAX_CONTROL_BODY: usize = 1 << 20;
+/// Largest Lambda body: a 50 MB deployment package, base64-encoded in CreateFunction's JSON
+/// (Lambda's own limit for a direct upload).
+const MAX_LAMBDA_BODY: usize = 69_905_067;
 
 /// Which service a request is for, and the most its body may hold, from what arrives before
 /// the body: the signing scope, the method and the path (an unsigned `POST /` is IAM or STS).
@@ -46,6 +51,7 @@ fn service_and_limit(scope: Option<&str>, method: &Method, path: &str) -> (Servi
         Service::S3 => MAX_OBJECT_BODY,
         Service::BedrockRuntime => MAX_RUNTIME_BODY,
         Service::Bedrock | Service::Iam | Service::Sts => MAX_CONTROL_BODY,
+        Service::Lambda => MAX_LAMBDA_BODY,
     };
     (service, limit)
 }
@@ -58,6 +64,7 @@ fn too_large(service: Service, limit: usize) -> AwsError {
         Service::S3 => AwsError::new(400, "EntityTooLarge", message),
         Service::Iam | Service::Sts => AwsError::new(400, "ValidationError", message),
         Service::Bedrock | Service::BedrockRuntime => AwsError::validation(message),
+        Service::Lambda => AwsError::new(413, "RequestEntityTooLargeException", message),
     }
 }
 
@@ -153,7 +160,9 @@ fn foreign_request(
     Some(match service {
         Service::S3 if preflight => AwsError::new(403, "AccessForbidden", message),
         Service::S3 | Service::Iam | Service::Sts => AwsError::new(403, "AccessDenied", message),
-        Service::Bedrock | Service::BedrockRuntime => AwsError::access_denied(message),
+        Service::Bedrock | Service::BedrockRuntime | Service::Lambda => {
+            AwsError::access_denied(message)
+        }
     })
 }
 
@@ -186,6 +195,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
         .local_addr()
         .map_err(|e| NovaError::emulator(format!("no local address: {e}"), e))?;
     let ctx = Arc::new(Ctx::new(config)?);
+    let _ = ctx.endpoint.set(format!("http://{addr}"));
     trainer::resume_all(&ctx);
     let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));
     let (tx, rx) = oneshot::channel::<()>();
@@ -412,6 +422,7 @@ async fn dispatch(
             Service::S3 => s3::handle(&ctx, &req),
             Service::Bedrock => bedrock::handle(&ctx, &req),
             Service::BedrockRuntime => bedrock_runtime::handle(&ctx, &req),
+            Service::Lambda => lambda::handle(&ctx, &req),
         }
     })
     .await;
@@ -426,6 +437,7 @@ async fn dispatch(
             Service::Bedrock | Service::BedrockRuntime => {
                 AwsError::new(500, "InternalServerException", message)
             }
+            Service::Lambda => AwsError::new(500, "ServiceException", message),
         })
     })
 }
@@ -450,6 +462,7 @@ fn error_response(
         Service::Iam => query_error(error, iam::NAMESPACE, request_id),
         Service::Sts => query_error(error, sts::NAMESPACE, request_id),
         Service::Bedrock | Service::BedrockRuntime => json_error(error),
+        Service::Lambda => lambda::error_response(error),
     }
 }
 

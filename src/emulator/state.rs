@@ -24,6 +24,9 @@ pub struct State {
     pub provisioned: BTreeMap<String, Provisioned>,
     /// Keyed by upload id.
     pub uploads: BTreeMap<String, Upload>,
+    /// Lambda functions, keyed by name.
+    #[serde(default)]
+    pub functions: BTreeMap<String, Function>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,4 +260,28 @@ pub struct Provisioned {
     /// When the creation or the last update completes (Creating/Updating -> InService).
     pub ready_at: DateTime<Utc>,
     pub tags: Vec<(String, String)>,
+}
+
+/// A Lambda function: its configuration, its deployment package (a zip kept as a blob) and
+/// its resource-based policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub arn: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub environment: BTreeMap<String, String>,
+    pub code_blob: String,
+    /// Base64 of the package's SHA-256, as Lambda reports `CodeSha256`.
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub last_modified: DateTime<Utc>,
+    pub revision_id: String,
+    /// The statements AddPermission added.
+    pub policy: Vec<serde_json::Value>,
+    pub tags: BTreeMap<String, String>,
 }

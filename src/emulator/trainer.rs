@@ -20,6 +20,8 @@ use chrono::Utc;
 use std::sync::Arc;
 
 const BEDROCK: &str = "bedrock.amazonaws.com";
+/// The fewest SFT records a Nova 2 job takes (AWS's Nova dataset validator).
+pub const NOVA_2_MIN_SFT_RECORDS: usize = 200;
 
 fn role_name(role_arn: &str) -> &str {
     role_arn.rsplit('/').next().unwrap_or(role_arn)
@@ -27,7 +29,7 @@ fn role_name(role_arn: &str) -> &str {
 
 /// The condition keys of the requests a job makes: Bedrock's source keys when it assumes the
 /// role, and the global keys every AWS request carries (Bedrock calls S3 over HTTPS).
-fn job_context(ctx: &Ctx, job_arn: &str, role_arn: &str) -> Context {
+pub(super) fn job_context(ctx: &Ctx, job_arn: &str, role_arn: &str) -> Context {
     let now = Utc::now();
     let mut context = Context::new();
     context.insert("aws:SourceAccount", ctx.config.account_id.clone());
@@ -109,13 +111,13 @@ pub fn split_uri(uri: &str) -> (String, String) {
     (bucket.to_string(), key.to_string())
 }
 
-fn read_as_role(ctx: &Ctx, job: &Job, uri: &str) -> Result<Vec<u8>, String> {
+pub(super) fn read_as_role(ctx: &Ctx, job: &Job, uri: &str) -> Result<Vec<u8>, String> {
     let (bucket, key) = split_uri(uri);
     role_may(ctx, job, "s3:GetObject", &bucket, &key)?;
     s3::internal_get(ctx, &bucket, &key).map_err(|e| format!("{}: {uri}: {}", e.code, e.message))
 }
 
-fn write_as_role(
+pub(super) fn write_as_role(
     ctx: &Ctx,
     job: &Job,
     bucket: &str,
@@ -151,7 +153,7 @@ fn not_saved(error: &impl std::fmt::Display) -> Ending {
     ))
 }
 
-fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
+pub(super) fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
     ctx.store
         .lock()
         .jobs
@@ -160,7 +162,7 @@ fn stop_requested(ctx: &Ctx, arn: &str) -> bool {
 }
 
 #[derive(Debug)]
-enum Ending {
+pub(super) enum Ending {
     Completed,
     Stopped,
     Failed(String),
@@ -248,7 +250,7 @@ fn finish(ctx: &Ctx, arn: &str, ending: Ending) {
 }
 
 /// Wait the configured step delay, in slices, so a shutdown or a stop is noticed quickly.
-fn pause(ctx: &Ctx, arn: &str) {
+pub(super) fn pause(ctx: &Ctx, arn: &str) {
     let deadline = std::time::Instant::now() + ctx.config.job_step_delay;
     while !ctx.is_shutting_down() && !stop_requested(ctx, arn) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -276,7 +278,7 @@ fn training_config(job: &Job) -> TrainingConfig {
 
 /// Record the sub-steps' statuses and wait the step delay; an `Ending` when the job must not
 /// go on (stopped, or its state could not be saved).
-fn next_step(ctx: &Ctx, arn: &str, steps: [&str; 3]) -> Result<(), Ending> {
+pub(super) fn next_step(ctx: &Ctx, arn: &str, steps: [&str; 3]) -> Result<(), Ending> {
     update(ctx, arn, |j| j.steps = steps.map(String::from))?;
     pause(ctx, arn);
     if stop_requested(ctx, arn) {
@@ -289,6 +291,9 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     let Some(job) = ctx.store.lock().jobs.get(arn).cloned() else {
         return Ending::Stopped;
     };
+    if job.customization_type == "REINFORCEMENT_FINE_TUNING" {
+        return super::reinforcement::run(ctx, arn, &job);
+    }
     let task = if job.customization_type == "DISTILLATION" {
         Task::Distillation
     } else {
@@ -333,6 +338,14 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         }
         Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
     };
+    // Nova 2 Lite needs 200 SFT records (AWS's Nova dataset validator), more than Nova 1's 8.
+    let records: usize = splits.iter().map(Vec::len).sum();
+    if job.base_model_id.starts_with("amazon.nova-2") && records < NOVA_2_MIN_SFT_RECORDS {
+        return Ending::Failed(format!(
+            "Training data validation failed: {records} records; fine-tuning {} needs at least {NOVA_2_MIN_SFT_RECORDS}. Add records and start a new job.",
+            job.base_model_id
+        ));
+    }
     // 2. Data processing: for distillation, the teacher answers the prompts.
     if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {
         return ending;
@@ -381,14 +394,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         Ok(run) => run,
         Err(e) => return Ending::Failed(format!("Training failed: {e}")),
     };
-    let (out_bucket, out_prefix) = split_uri(&job.output_uri);
-    let out_prefix = if out_prefix.is_empty() || out_prefix.ends_with('/') {
-        out_prefix
-    } else {
-        format!("{out_prefix}/")
-    };
-    let job_id = arn.rsplit('/').next().unwrap_or(arn);
-    let base = format!("{out_prefix}model-customization-job-{job_id}");
+    let (out_bucket, base) = output_location(&job);
     let training_csv = metrics_csv("training_loss", &run.training_loss);
     if let Err(message) = write_as_role(
         ctx,
@@ -427,22 +433,52 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     if stop_requested(ctx, arn) {
         return Ending::Stopped;
     }
-    let model_id = random_id(12);
-    let artifact = format!("models/{model_id}.json");
-    if let Err(e) = run.model.save(&ctx.store.dir().join(&artifact)) {
-        return Ending::Failed(format!("Could not save the model: {e}"));
-    }
-    let model_arn = format!(
-        "arn:aws:bedrock:{}:{}:custom-model/{}/{model_id}",
-        ctx.config.region, ctx.config.account_id, job.base_model_id
-    );
-    let description = format!("{} (trained in {:.2} s)", run.model.describe(), run.seconds);
     let final_train = run.training_loss.last().map(|(_, _, l)| *l);
     let final_valid: Vec<f64> = run
         .validation_loss
         .last()
         .map(|(_, _, l)| vec![*l])
         .unwrap_or_default();
+    let description = format!("{} (trained in {:.2} s)", run.model.describe(), run.seconds);
+    register_model(ctx, &job, &run.model, description, final_train, final_valid)
+}
+
+/// The job's output bucket and the prefix its artifacts go under
+/// (`<output prefix>/model-customization-job-<id>`).
+pub(super) fn output_location(job: &Job) -> (String, String) {
+    let (out_bucket, out_prefix) = split_uri(&job.output_uri);
+    let out_prefix = if out_prefix.is_empty() || out_prefix.ends_with('/') {
+        out_prefix
+    } else {
+        format!("{out_prefix}/")
+    };
+    let job_id = job.arn.rsplit('/').next().unwrap_or(&job.arn);
+    (
+        out_bucket,
+        format!("{out_prefix}model-customization-job-{job_id}"),
+    )
+}
+
+/// Save a trained model and record it as the job's custom model, with the job's final
+/// metrics; the job's ending.
+pub(super) fn register_model(
+    ctx: &Ctx,
+    job: &Job,
+    model: &TrainedModel,
+    description: String,
+    final_train: Option<f64>,
+    final_valid: Vec<f64>,
+) -> Ending {
+    let arn = job.arn.as_str();
+    let model_id = random_id(12);
+    let artifact = format!("models/{model_id}.json");
+    if let Err(e) = model.save(&ctx.store.dir().join(&artifact)) {
+        return Ending::Failed(format!("Could not save the model: {e}"));
+    }
+    let model_arn = format!(
+        "arn:aws:bedrock:{}:{}:custom-model/{}/{model_id}",
+        ctx.config.region, ctx.config.account_id, job.base_model_id
+    );
     let mut state = ctx.store.lock();
     if ctx.is_shutting_down() {
         return Ending::Stopped;
@@ -524,7 +560,7 @@ fn distillation_artifacts(
 }
 
 /// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.
-fn metrics_csv(loss_column: &str, rows: &[(usize, u32, f64)]) -> Vec<u8> {
+pub(super) fn metrics_csv(loss_column: &str, rows: &[(usize, u32, f64)]) -> Vec<u8> {
     let mut out = format!("step_number,epoch_number,{loss_column},perplexity\n");
     for (step, epoch, loss) in rows {
         out.push_str(&format!("{step},{epoch},{loss},{}\n", loss.exp()));

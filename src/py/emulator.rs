@@ -85,6 +85,13 @@ impl PyEmulator {
             rate_limit,
             deployment_delay: Duration::from_secs_f64(deployment_delay),
             job_step_delay: Duration::from_secs_f64(job_step_delay),
+            // Lambda handlers run with the interpreter that runs nova_ft (its packages, its
+            // version), as a user testing a grader locally would run it.
+            python: py
+                .import("sys")?
+                .getattr("executable")?
+                .extract::<Option<std::path::PathBuf>>()?
+                .filter(|p| !p.as_os_str().is_empty()),
             ..EmulatorConfig::default()
         };
         super::logging::refresh();

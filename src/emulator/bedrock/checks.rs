@@ -3,6 +3,7 @@
 
 use super::NOVA_HYPERPARAMETERS;
 use crate::emulator::wire::AwsError;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub(super) fn pattern_error(field: &str, value: &str, pattern: &str) -> AwsError {
@@ -140,4 +141,89 @@ pub fn check_hyperparameters(params: &BTreeMap<String, String>) -> Result<(), Aw
         }
     }
     Ok(())
+}
+
+/// Reinforcement fine-tuning's typed hyperparameters: name, minimum, maximum, integer?
+/// (Bedrock API reference, `RFTHyperParameters`; `maxPromptLength` and `inferenceMaxTokens`
+/// have no published bounds beyond being positive.)
+pub const RFT_HYPERPARAMETERS: [(&str, f64, f64, bool); 7] = [
+    ("epochCount", 1.0, 50.0, true),
+    ("batchSize", 16.0, 512.0, true),
+    ("learningRate", 1e-7, 1e-3, false),
+    ("trainingSamplePerPrompt", 2.0, 16.0, true),
+    ("evalInterval", 1.0, 100.0, true),
+    ("maxPromptLength", 1.0, f64::MAX, true),
+    ("inferenceMaxTokens", 1.0, f64::MAX, true),
+];
+
+/// `customizationConfig.rftConfig` as Bedrock models it (grader ARN and typed
+/// hyperparameters), checked; anything else in it is dropped.
+pub(super) fn check_rft_config(config: Option<&Value>) -> Result<Value, AwsError> {
+    let rft = config
+        .and_then(|c| c.get("rftConfig"))
+        .ok_or_else(|| AwsError::validation("REINFORCEMENT_FINE_TUNING needs customizationConfig.rftConfig with graderConfig.lambdaGrader.lambdaArn (the reward function)."))?;
+    let arn = rft
+        .pointer("/graderConfig/lambdaGrader/lambdaArn")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AwsError::validation("1 validation error detected: Value null at 'customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn' failed to satisfy constraint: Member must not be null"))?;
+    let parts: Vec<&str> = arn.split(':').collect();
+    let arn_ok = parts.len() == 7
+        && parts[..3] == ["arn", "aws", "lambda"]
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "function"
+        && !parts[6].is_empty();
+    if !arn_ok {
+        return Err(pattern_error(
+            "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn",
+            arn,
+            "arn:aws(-[^:]+)?:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9-_]+",
+        ));
+    }
+    let mut kept = serde_json::Map::new();
+    let given = rft.get("hyperParameters").and_then(Value::as_object);
+    for (name, min, max, integer) in RFT_HYPERPARAMETERS {
+        let Some(value) = given.and_then(|h| h.get(name)) else {
+            continue;
+        };
+        let field = format!("customizationConfig.rftConfig.hyperParameters.{name}");
+        let number = value
+            .as_f64()
+            .filter(|v| !integer || value.is_i64() || v.fract() == 0.0);
+        let Some(number) = number else {
+            return Err(AwsError::new(
+                400,
+                "SerializationException",
+                format!(
+                    "{field} must be {}",
+                    if integer { "an integer" } else { "a number" }
+                ),
+            ));
+        };
+        if number < min || number > max {
+            let bound = if number < min {
+                format!("greater than or equal to {min}")
+            } else {
+                format!("less than or equal to {max}")
+            };
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{number}' at '{field}' failed to satisfy constraint: Member must have value {bound}"
+            )));
+        }
+        kept.insert(name.into(), value.clone());
+    }
+    if let Some(effort) = given.and_then(|h| h.get("reasoningEffort")) {
+        if !matches!(effort.as_str(), Some("low" | "medium" | "high")) {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{effort}' at 'customizationConfig.rftConfig.hyperParameters.reasoningEffort' failed to satisfy constraint: Member must satisfy enum value set: [low, medium, high]"
+            )));
+        }
+        kept.insert("reasoningEffort".into(), effort.clone());
+    }
+    Ok(serde_json::json!({
+        "rftConfig": {
+            "graderConfig": {"lambdaGrader": {"lambdaArn": arn}},
+            "hyperParameters": kept,
+        }
+    }))
 }

@@ -2,8 +2,8 @@
 //! trainer), stop, get, list.
 
 use super::checks::{
-    check_hyperparameters, check_job_name, check_model_name, check_role_arn, check_s3_uri,
-    check_token,
+    check_hyperparameters, check_job_name, check_model_name, check_rft_config, check_role_arn,
+    check_s3_uri, check_token,
 };
 use super::paging::find_by_id;
 use super::paging::{page, with_next};
@@ -70,9 +70,12 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         .get("customizationType")
         .and_then(Value::as_str)
         .unwrap_or("FINE_TUNING");
-    if !matches!(customization, "FINE_TUNING" | "DISTILLATION") {
+    if !matches!(
+        customization,
+        "FINE_TUNING" | "DISTILLATION" | "REINFORCEMENT_FINE_TUNING"
+    ) {
         return Err(AwsError::validation(format!(
-            "The customization type {customization} is not supported for this model. The local emulator serves FINE_TUNING and DISTILLATION for Amazon Nova."
+            "The customization type {customization} is not supported for this model. The local emulator serves FINE_TUNING, DISTILLATION and REINFORCEMENT_FINE_TUNING for Amazon Nova."
         )));
     }
     let base_id = required(&map, "baseModelIdentifier")?;
@@ -110,6 +113,14 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
                 .collect()
         })
         .unwrap_or_default();
+    // Nova 2 takes no validation set (Nova user guide); its jobs evaluate on the training
+    // prompts' held-out share instead.
+    if base.id.starts_with("amazon.nova-2") && !validation_uris.is_empty() {
+        return Err(AwsError::validation(format!(
+            "{} does not support validation data: remove validationDataConfig.",
+            base.id
+        )));
+    }
     if validation_uris.len() > 10 {
         return Err(AwsError::validation(
             "validationDataConfig.validators may hold at most 10 entries.",
@@ -145,8 +156,15 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
             ))
         }
     };
-    check_hyperparameters(&hyperparameters)?;
-    let config = modelled_customization_config(map.get("customizationConfig"));
+    let config = if customization == "REINFORCEMENT_FINE_TUNING" {
+        if !hyperparameters.is_empty() {
+            return Err(AwsError::validation("REINFORCEMENT_FINE_TUNING takes its hyperparameters, typed, in customizationConfig.rftConfig.hyperParameters; remove hyperParameters."));
+        }
+        Some(check_rft_config(map.get("customizationConfig"))?)
+    } else {
+        check_hyperparameters(&hyperparameters)?;
+        modelled_customization_config(map.get("customizationConfig"))
+    };
     if customization == "DISTILLATION" {
         let teacher = config
             .as_ref()

@@ -17,7 +17,7 @@ pub(super) fn list_foundation_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
                 .as_deref()
                 .is_none_or(|p| p == m.provider.to_ascii_lowercase())
         })
-        .filter(|m| customization.is_none_or(|c| m.customizations.contains(&c)))
+        .filter(|m| customization.is_none_or(|c| catalog::listed_customizations(m).contains(&c)))
         .filter(|_| modality.is_none_or(|m| m == "TEXT"))
         .map(|m| catalog::summary(m, &ctx.config.region))
         .filter(|summary| {

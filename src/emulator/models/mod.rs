@@ -14,6 +14,7 @@ pub mod classifier;
 pub mod judge;
 pub mod retrieval;
 mod retrieval_curves;
+pub mod reward_policy;
 pub mod text;
 pub mod zero_shot;
 
@@ -23,6 +24,7 @@ use crate::workflow::error::{NovaError, Result};
 use crate::workflow::fsio::write_atomically;
 use classifier::{Classifier, Example};
 use retrieval::Retrieval;
+use reward_policy::RewardPolicy;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
@@ -65,6 +67,8 @@ pub struct TrainingConfig {
 pub enum TrainedModel {
     Classifier(Classifier),
     Retrieval(Retrieval),
+    /// Reinforcement fine-tuning's policy (see [`reward_policy`]).
+    Policy(RewardPolicy),
 }
 
 /// What a training run produced: the model, its loss curves, and how long training took.
@@ -79,6 +83,7 @@ pub struct TrainingRun {
 }
 
 const RETRIEVAL_MAGIC: &[u8] = b"NFTRET01\n";
+const POLICY_MAGIC: &[u8] = b"NFTRFT01\n";
 
 /// (system, user text, answer) of records that have an answer.
 fn triples(records: &[Conversation]) -> Vec<(String, String, String)> {
@@ -163,6 +168,7 @@ impl TrainedModel {
                 c.predict(prompt.system, &prompt.user_text()).to_string()
             }
             TrainedModel::Retrieval(r) => r.respond(&prompt.user_text()),
+            TrainedModel::Policy(p) => p.respond(prompt.system, &prompt.user_text()),
         }
     }
 
@@ -170,6 +176,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Classifier(_) => "classifier",
             TrainedModel::Retrieval(_) => "retrieval",
+            TrainedModel::Policy(_) => "reward_policy",
         }
     }
 
@@ -177,6 +184,7 @@ impl TrainedModel {
         let what = match self {
             TrainedModel::Classifier(c) => c.describe(),
             TrainedModel::Retrieval(r) => format!("retrieve-and-adapt over {} training pairs (the answers are open text, not a label set)", r.len()),
+            TrainedModel::Policy(p) => p.describe(),
         };
         format!("nova_ft local stand-in, not Amazon Nova: {what}")
     }
@@ -188,6 +196,10 @@ impl TrainedModel {
             TrainedModel::Retrieval(r) => {
                 bytes.extend_from_slice(RETRIEVAL_MAGIC);
                 serde_json::to_writer(&mut bytes, r).expect("model serializes");
+            }
+            TrainedModel::Policy(p) => {
+                bytes.extend_from_slice(POLICY_MAGIC);
+                serde_json::to_writer(&mut bytes, p).expect("model serializes");
             }
         }
         write_atomically(path, &bytes)
@@ -211,6 +223,10 @@ impl TrainedModel {
         } else if let Some(json) = bytes.strip_prefix(RETRIEVAL_MAGIC) {
             serde_json::from_slice(json)
                 .map(TrainedModel::Retrieval)
+                .map_err(|e| unreadable(e.to_string()))
+        } else if let Some(json) = bytes.strip_prefix(POLICY_MAGIC) {
+            serde_json::from_slice(json)
+                .map(TrainedModel::Policy)
                 .map_err(|e| unreadable(e.to_string()))
         } else {
             Err(unreadable("unknown format".into()))

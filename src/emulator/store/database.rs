@@ -43,6 +43,7 @@ pub enum Touched<'a> {
     CustomModel(&'a str),
     Deployment(&'a str),
     Provisioned(&'a str),
+    Function(&'a str),
 }
 
 /// One row to write: `None` deletes it.
@@ -52,7 +53,7 @@ pub(super) enum Row {
     Record(&'static str, String, Option<String>),
 }
 
-const RECORD_KINDS: [&str; 7] = [
+const RECORD_KINDS: [&str; 8] = [
     "upload",
     "role",
     "policy",
@@ -60,6 +61,7 @@ const RECORD_KINDS: [&str; 7] = [
     "custom_model",
     "deployment",
     "provisioned",
+    "function",
 ];
 
 fn to_json(value: &impl Serialize) -> Result<String> {
@@ -99,6 +101,7 @@ impl Touched<'_> {
             Touched::CustomModel(arn) => record("custom_model", arn, state.custom_models.get(arn))?,
             Touched::Deployment(arn) => record("deployment", arn, state.deployments.get(arn))?,
             Touched::Provisioned(arn) => record("provisioned", arn, state.provisioned.get(arn))?,
+            Touched::Function(name) => record("function", name, state.functions.get(name))?,
         })
     }
 }
@@ -117,6 +120,7 @@ fn all_rows(state: &State) -> Result<Vec<Row>> {
     touched.extend(state.custom_models.keys().map(|a| Touched::CustomModel(a)));
     touched.extend(state.deployments.keys().map(|a| Touched::Deployment(a)));
     touched.extend(state.provisioned.keys().map(|a| Touched::Provisioned(a)));
+    touched.extend(state.functions.keys().map(|n| Touched::Function(n)));
     touched.into_iter().map(|t| t.row(state)).collect()
 }
 
@@ -262,6 +266,7 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
             "custom_model" => drop(state.custom_models.insert(id, parse(path, &name, &value)?)),
             "deployment" => drop(state.deployments.insert(id, parse(path, &name, &value)?)),
             "provisioned" => drop(state.provisioned.insert(id, parse(path, &name, &value)?)),
+            "function" => drop(state.functions.insert(id, parse(path, &name, &value)?)),
             // A kind a newer version wrote: left in place, not ours to read.
             _ => debug_assert!(!RECORD_KINDS.contains(&kind.as_str())),
         }

@@ -81,7 +81,7 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
 }
 
 /// What a crash can leave behind: temporary files of writes that never finished, and blobs
-/// that no object or open upload refers to. Run with the data directory locked.
+/// that no object, open upload or Lambda function refers to. Run with the data directory locked.
 fn remove_leftovers(dir: &Path, state: &State) {
     let referenced: std::collections::HashSet<&str> = state
         .buckets
@@ -93,6 +93,7 @@ fn remove_leftovers(dir: &Path, state: &State) {
                 .values()
                 .flat_map(|u| u.parts.values().map(|(blob, _, _)| blob.as_str())),
         )
+        .chain(state.functions.values().map(|f| f.code_blob.as_str()))
         .collect();
     for folder in [dir.to_path_buf(), dir.join(BLOB_DIR)] {
         let Ok(entries) = std::fs::read_dir(&folder) else {

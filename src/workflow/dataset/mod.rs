@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod record;
+pub mod rft;
 pub mod split;
 pub mod stats;
 pub mod synth;

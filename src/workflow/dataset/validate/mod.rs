@@ -89,6 +89,9 @@ pub enum Task {
     FineTuning,
     /// Distillation: prompts (answers optional, the teacher writes them); 100–15,000 prompts.
     Distillation,
+    /// Reinforcement fine-tuning: prompts with reference answers for the grader; 100–20,000
+    /// records (see [`crate::workflow::dataset::rft`]).
+    ReinforcementFineTuning,
 }
 
 impl Task {
@@ -96,8 +99,9 @@ impl Task {
         match name.to_ascii_lowercase().replace('-', "_").as_str() {
             "sft" | "fine_tuning" | "finetuning" => Ok(Task::FineTuning),
             "distillation" => Ok(Task::Distillation),
+            "rft" | "reinforcement_fine_tuning" => Ok(Task::ReinforcementFineTuning),
             other => Err(NovaError::invalid(format!(
-                "unknown task {other:?}: use \"sft\" (FINE_TUNING) or \"distillation\" (DISTILLATION)"
+                "unknown task {other:?}: use \"sft\" (FINE_TUNING), \"distillation\" (DISTILLATION) or \"rft\" (REINFORCEMENT_FINE_TUNING)"
             ))),
         }
     }
@@ -107,6 +111,7 @@ impl Task {
         match self {
             Task::FineTuning => (8, 20_000),
             Task::Distillation => (100, 15_000),
+            Task::ReinforcementFineTuning => (100, 20_000),
         }
     }
 
@@ -114,6 +119,7 @@ impl Task {
         match self {
             Task::FineTuning => "SFT",
             Task::Distillation => "distillation",
+            Task::ReinforcementFineTuning => "RFT",
         }
     }
 }
@@ -198,6 +204,9 @@ pub fn validate_files<P: AsRef<Path>>(
     paths: &[P],
     options: &ValidationOptions,
 ) -> Result<ValidationReport> {
+    if options.task == Task::ReinforcementFineTuning {
+        return super::rft::validate_files(paths, options);
+    }
     let mut collector = Collector::new(options.clone());
     for path in paths {
         collector.read_file(path.as_ref(), false)?;

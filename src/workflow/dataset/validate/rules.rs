@@ -44,14 +44,16 @@ impl<'o> Analyzer<'o> {
         let messages = &view.messages;
         let needed = match task {
             Task::FineTuning => 2,
-            Task::Distillation => 1,
+            Task::Distillation | Task::ReinforcementFineTuning => 1,
         };
         if messages.len() < needed {
             let message = match task {
                 Task::FineTuning => {
                     "Invalid messages, both ['user', 'assistant'] are needed in sample"
                 }
-                Task::Distillation => "Invalid messages, a prompt needs at least one user message",
+                Task::Distillation | Task::ReinforcementFineTuning => {
+                    "Invalid messages, a prompt needs at least one user message"
+                }
             };
             self.error(line, "messages", message);
         }
