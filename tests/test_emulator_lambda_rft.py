@@ -9,7 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.config import Config
@@ -304,7 +304,7 @@ def test_rft_needs_the_grader_permission_and_valid_settings(aws: Callable[[str],
     assert job["status"] == "Failed"
     assert "lambda:InvokeFunction" in job["failureMessage"]
     # Checked by the service, not only by boto3's own checks.
-    unchecked = aws("bedrock", config=Config(parameter_validation=False))
+    unchecked = cast(Any, aws)("bedrock", config=Config(parameter_validation=False))
     for bad in (
         {"batchSize": 8},
         {"trainingSamplePerPrompt": 17},

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         CustomModelInfo,
         DeploymentInfo,
         FoundationModel,
+        GraderInfo,
         Identity,
         JobInfo,
         Reply,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         OperationCancelledError,
         QuotaExceededError,
         ResourceNotFoundError,
+        RewardFunctionError,
         ServiceError,
         ServiceValidationError,
         ThrottlingError,
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
     from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters
     from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
     from .resources import Resource, ResourceRecord
+    from .reward import Grader, RewardFunction, RewardTest
+    from .rft import RFT_BASE_MODEL, RftDataset, RftHyperparameters
     from .role import TrainingRole
     from .session import Session
     from .storage import Bucket, DataLocation
@@ -76,6 +80,7 @@ _WHERE: dict[str, str] = {
     "CustomModelInfo": "._nova_ft",
     "DeploymentInfo": "._nova_ft",
     "FoundationModel": "._nova_ft",
+    "GraderInfo": "._nova_ft",
     "Identity": "._nova_ft",
     "JobInfo": "._nova_ft",
     "Reply": "._nova_ft",
@@ -105,6 +110,7 @@ _WHERE: dict[str, str] = {
     "OperationCancelledError": ".exceptions",
     "QuotaExceededError": ".exceptions",
     "ResourceNotFoundError": ".exceptions",
+    "RewardFunctionError": ".exceptions",
     "ServiceError": ".exceptions",
     "ServiceValidationError": ".exceptions",
     "ThrottlingError": ".exceptions",
@@ -120,6 +126,12 @@ _WHERE: dict[str, str] = {
     "ValidationReport": ".report",
     "Resource": ".resources",
     "ResourceRecord": ".resources",
+    "Grader": ".reward",
+    "RewardFunction": ".reward",
+    "RewardTest": ".reward",
+    "RFT_BASE_MODEL": ".rft",
+    "RftDataset": ".rft",
+    "RftHyperparameters": ".rft",
     "TrainingRole": ".role",
     "Session": ".session",
     "Bucket": ".storage",
@@ -143,6 +155,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_BASE_MODEL",
+    "RFT_BASE_MODEL",
     "SCHEMA_VERSION",
     "SQL_SYSTEM_PROMPT",
     "SYNTHETIC_SYSTEM_PROMPT",
@@ -169,6 +182,8 @@ __all__ = [
     "EmulatorError",
     "FineTuneJob",
     "FoundationModel",
+    "Grader",
+    "GraderInfo",
     "Hyperparameters",
     "Identity",
     "InternalError",
@@ -186,6 +201,11 @@ __all__ = [
     "Resource",
     "ResourceNotFoundError",
     "ResourceRecord",
+    "RewardFunction",
+    "RewardFunctionError",
+    "RewardTest",
+    "RftDataset",
+    "RftHyperparameters",
     "RoleInfo",
     "ServiceError",
     "ServiceValidationError",

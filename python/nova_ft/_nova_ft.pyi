@@ -22,6 +22,7 @@ __all__ = [
     "DeploymentInfo",
     "EmulatorCore",
     "FoundationModel",
+    "GraderInfo",
     "Identity",
     "JobInfo",
     "Pending",
@@ -149,7 +150,22 @@ class SessionCore:
         hyperparameters: dict[str, str] = ...,
         teacher_model: str | None = None,
         max_response_length: int | None = None,
+        grader_arn: str | None = None,
+        rft_hyperparameters: dict[str, Any] | None = None,
     ) -> Pending[str]: ...
+    def deploy_grader(
+        self,
+        function_name: str,
+        execution_role: str,
+        package: bytes,
+        handler: str,
+        runtime: str = "python3.12",
+        timeout_seconds: int = 300,
+        memory_mb: int = 512,
+        job_role: str | None = None,
+    ) -> Pending[GraderInfo]: ...
+    def invoke_function(self, name: str, payload: bytes) -> Pending[tuple[bytes, str | None]]: ...
+    def delete_function(self, name: str) -> Pending[bool]: ...
     def describe_job(self, job: str) -> Pending[JobInfo]: ...
     def stop_job(self, job: str) -> Pending[None]: ...
     def describe_custom_model(self, model: str) -> Pending[CustomModelInfo]: ...
@@ -251,6 +267,19 @@ class UploadedObject(_Result):
     def sha256(self) -> str: ...
     @property
     def uploaded(self) -> bool: ...
+
+@final
+class GraderInfo(_Result):
+    @property
+    def function_name(self) -> str: ...
+    @property
+    def function_arn(self) -> str: ...
+    @property
+    def execution_role_arn(self) -> str: ...
+    @property
+    def code_sha256(self) -> str: ...
+    @property
+    def created(self) -> bool: ...
 
 @final
 class RoleInfo(_Result):

@@ -29,6 +29,7 @@ __all__ = [
     "OperationCancelledError",
     "QuotaExceededError",
     "ResourceNotFoundError",
+    "RewardFunctionError",
     "ServiceError",
     "ServiceValidationError",
     "ThrottlingError",
@@ -183,6 +184,12 @@ class JobFailedError(NovaFtError):
 
 class UnsupportedOperationError(ServiceValidationError):
     """The service (or the local emulator) does not serve this operation."""
+
+
+class RewardFunctionError(NovaFtError, ValueError):
+    """A reward function cannot grade: it does not load, raises, returns the wrong shape, or
+    does not tell right answers from wrong ones. Found by ``RewardFunction.test`` before any
+    job is paid for."""
 
 
 class DeploymentFailedError(NovaFtError):

@@ -350,6 +350,51 @@ class FineTuneJob:
         columns = ["split", "step_number", "epoch_number", "loss", "perplexity"]
         return pd.DataFrame(rows, columns=columns)
 
+    def rewards(self) -> Any:
+        """A reinforcement fine-tuning job's reward curve, as a DataFrame: ``step_number``,
+        ``epoch_number``, ``train_reward_mean``, ``train_reward_std`` (the sampled answers of
+        each step's batch) and ``eval_reward`` (greedy answers on held-out prompts, every
+        ``evalInterval`` steps; NaN between)."""
+        pd = require_pandas()
+        bucket, key, _ = self._metric_keys()
+        text = self._session.core.get_text(bucket, key).wait()
+        reader = csv.DictReader(io.StringIO(text))
+        if "train_reward_mean" not in (reader.fieldnames or []):
+            raise InvalidParameterError(
+                f"job {self.name} wrote no reward curve (it is not a REINFORCEMENT_FINE_TUNING "
+                "job): see metrics() for its loss"
+            )
+        columns = ["step_number", "epoch_number", "train_reward_mean", "train_reward_std"]
+        rows = [
+            {
+                **{c: float(row[c] or "nan") for c in columns},
+                "eval_reward": float(row.get("eval_reward") or "nan"),
+            }
+            for row in reader
+        ]
+        frame = pd.DataFrame(rows, columns=[*columns, "eval_reward"])
+        return frame.astype({"step_number": int, "epoch_number": int})
+
+    def plot_rewards(self, path: str | None = None, ax: Any = None) -> Any:
+        """Plot an RFT job's reward curve (training per step, held-out evaluations)."""
+        plt = require_pyplot()
+        frame = self.rewards()
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6, 3.5))
+        else:
+            fig = ax.figure
+        ax.plot(frame["step_number"], frame["train_reward_mean"], label="training reward", lw=1.2)
+        held = frame.dropna(subset=["eval_reward"])
+        ax.plot(held["step_number"], held["eval_reward"], "o-", label="held-out reward")
+        ax.set_xlabel("step")
+        ax.set_ylabel("mean reward")
+        ax.set_title(f"{self.name}")
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
     def plot_loss(self, path: str | None = None, ax: Any = None) -> Any:
         """Plot the loss curves (training per step, validation per epoch); save to ``path``."""
         plt = require_pyplot()

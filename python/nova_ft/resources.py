@@ -26,6 +26,7 @@ KIND_ORDER = (
     "job",
     "prefix",
     "object",
+    "lambda",
     "role",
     "bucket",
 )
@@ -38,7 +39,7 @@ class Resource:
     ``kind`` is one of ``deployment``, ``provisioned`` (provisioned throughput),
     ``custom_model``, ``job`` (stopped if still running;
     Bedrock keeps job records), ``prefix`` (every object under ``bucket/id``), ``object``
-    (``bucket/id``), ``role`` or ``bucket``.
+    (``bucket/id``), ``lambda`` (a reward function), ``role`` or ``bucket``.
     """
 
     kind: str

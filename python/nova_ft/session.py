@@ -24,6 +24,8 @@ from .emulator import LocalEmulator
 from .exceptions import ConflictError, InvalidParameterError
 from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters, fine_tune_steps
 from .resources import Resource, ResourceRecord
+from .reward import Grader, RewardFunction, deploy_grader_steps
+from .rft import RFT_BASE_MODEL, RftHyperparameters
 from .role import TrainingRole
 from .storage import Bucket, DataLocation
 
@@ -213,12 +215,34 @@ class Session(Closing):
         max_response_length: int | None,
         job_name: str | None,
         custom_model_name: str | None,
+        grader: Grader | str | None = None,
+        rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         kind = customization.upper()
-        if kind not in ("FINE_TUNING", "DISTILLATION"):
+        if kind not in ("FINE_TUNING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
             raise InvalidParameterError(
-                f"customization must be FINE_TUNING or DISTILLATION, got {customization!r}"
+                "customization must be FINE_TUNING, DISTILLATION or REINFORCEMENT_FINE_TUNING, "
+                f"got {customization!r}"
             )
+        rft: dict[str, Any] = {}
+        if kind == "REINFORCEMENT_FINE_TUNING":
+            if grader is None:
+                raise InvalidParameterError(
+                    "REINFORCEMENT_FINE_TUNING needs grader= (session.deploy_grader(...) or a "
+                    "Lambda function ARN)"
+                )
+            if hyperparameters:
+                raise InvalidParameterError(
+                    "RFT takes rft_hyperparameters=RftHyperparameters(...), not hyperparameters="
+                )
+            if isinstance(rft_hyperparameters, Mapping):
+                rft_hyperparameters = RftHyperparameters.from_api(rft_hyperparameters)
+            rft = {
+                "grader_arn": grader if isinstance(grader, str) else grader.function_arn,
+                "rft_hyperparameters": rft_hyperparameters.to_api() if rft_hyperparameters else {},
+            }
+            if base_model == DEFAULT_BASE_MODEL:
+                base_model = RFT_BASE_MODEL
         if kind == "DISTILLATION" and not teacher_model:
             raise InvalidParameterError(
                 "DISTILLATION needs teacher_model= (amazon.nova-pro-v1:0 or "
@@ -238,10 +262,11 @@ class Session(Closing):
                 UserWarning,
                 stacklevel=3,
             )
-        suffix = "distill" if kind == "DISTILLATION" else "sft"
+        suffix = {"DISTILLATION": "distill", "REINFORCEMENT_FINE_TUNING": "rft"}.get(kind, "sft")
+        family = "nova-2-lite" if "nova-2" in base_model else "nova-micro"
         spec: dict[str, Any] = {
-            "job_name": job_name or f"nova-micro-{suffix}",
-            "custom_model_name": custom_model_name or f"nova-micro-{suffix}",
+            "job_name": job_name or f"{family}-{suffix}",
+            "custom_model_name": custom_model_name or f"{family}-{suffix}",
             "role_arn": role_arn,
             "base_model": base_model,
             "customization_type": kind,
@@ -251,6 +276,7 @@ class Session(Closing):
             "hyperparameters": hyperparameters.to_api() if hyperparameters else {},
             "teacher_model": teacher_model,
             "max_response_length": max_response_length,
+            **rft,
         }
         return spec, job_name is not None
 
@@ -266,6 +292,8 @@ class Session(Closing):
         max_response_length: int | None = None,
         job_name: str | None = None,
         custom_model_name: str | None = None,
+        grader: Grader | str | None = None,
+        rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
     ) -> FineTuneJob:
         """Start a customization job, or attach to the one this configuration started.
 
@@ -273,6 +301,10 @@ class Session(Closing):
         its first 8 characters, so re-running a cell never starts a second job, while a
         changed setting starts a new one. ``customization="DISTILLATION"`` needs
         ``teacher_model`` (Nova Pro or Premier); the data may then hold prompts without answers.
+        ``customization="REINFORCEMENT_FINE_TUNING"`` needs ``grader`` (see
+        :meth:`deploy_grader`) and RFT data (:class:`~nova_ft.RftDataset`); its base defaults
+        to Nova 2 Lite (``amazon.nova-2-lite-v1:0:256k``), and ``rft_hyperparameters`` takes
+        :class:`~nova_ft.RftHyperparameters`.
         """
         spec, named = self._fine_tune_spec(
             data,
@@ -284,6 +316,8 @@ class Session(Closing):
             max_response_length=max_response_length,
             job_name=job_name,
             custom_model_name=custom_model_name,
+            grader=grader,
+            rft_hyperparameters=rft_hyperparameters,
         )
         return _steps.run(fine_tune_steps(self, spec, named))
 
@@ -299,6 +333,8 @@ class Session(Closing):
         max_response_length: int | None = None,
         job_name: str | None = None,
         custom_model_name: str | None = None,
+        grader: Grader | str | None = None,
+        rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
     ) -> FineTuneJob:
         """Async twin of :meth:`fine_tune`."""
         spec, named = self._fine_tune_spec(
@@ -311,8 +347,39 @@ class Session(Closing):
             max_response_length=max_response_length,
             job_name=job_name,
             custom_model_name=custom_model_name,
+            grader=grader,
+            rft_hyperparameters=rft_hyperparameters,
         )
         return await _steps.run_async(fine_tune_steps(self, spec, named))
+
+    def deploy_grader(
+        self,
+        reward: RewardFunction,
+        role: TrainingRole | str | None = None,
+        *,
+        name: str | None = None,
+        timeout_seconds: int = 300,
+        memory_mb: int = 512,
+    ) -> Grader:
+        """Deploy a reward function as a Lambda function (created, or its code updated) with
+        its own execution role, and grant ``role`` (the training role) permission to invoke
+        exactly that function. :meth:`cleanup` deletes the function and the execution role.
+        Test it first: ``reward.test(data).raise_for_errors()``."""
+        return _steps.run(deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb))
+
+    async def deploy_grader_async(
+        self,
+        reward: RewardFunction,
+        role: TrainingRole | str | None = None,
+        *,
+        name: str | None = None,
+        timeout_seconds: int = 300,
+        memory_mb: int = 512,
+    ) -> Grader:
+        """Async twin of :meth:`deploy_grader`."""
+        return await _steps.run_async(
+            deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb)
+        )
 
     def _import_model(
         self, s3_uri: str, name: str, role: TrainingRole | str
@@ -458,6 +525,9 @@ def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
                 return False
             raise
         return bool(gone)
+    if item.kind == "lambda":
+        deleted = yield core.delete_function(item.id)
+        return deleted
     if item.kind == "role":
         deleted = yield core.delete_role(item.id)
         return deleted

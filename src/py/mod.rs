@@ -32,7 +32,7 @@ pub mod _nova_ft {
     #[pymodule_export]
     use super::results::{
         PyBenchmarkProgress, PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel,
-        PyIdentity, PyJobInfo, PyReply, PyRoleInfo, PyUploadedObject,
+        PyGraderInfo, PyIdentity, PyJobInfo, PyReply, PyRoleInfo, PyUploadedObject,
     };
     #[pymodule_export]
     use super::session::PySession;

@@ -6,7 +6,7 @@
 //! (`info["status"]`, `info.get(...)`, `to_dict()`), for code written against the dicts of
 //! earlier versions.
 
-use crate::workflow::{aws, converse, deploy, iam, job, storage};
+use crate::workflow::{aws, converse, deploy, grader, iam, job, storage};
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -144,6 +144,19 @@ result_class! {
         created: bool,
         /// True when the trust or permission policy was written by this call.
         policy_updated: bool,
+    }
+}
+
+result_class! {
+    /// The reward function after `deploy_grader`: the Lambda function and its role.
+    PyGraderInfo as "GraderInfo" from grader::GraderInfo {
+        function_name: String,
+        function_arn: String,
+        execution_role_arn: String,
+        /// Base64 SHA-256 of the deployed package, as Lambda reports it.
+        code_sha256: String,
+        /// True when this call created the function (False: its code was updated).
+        created: bool,
     }
 }
 

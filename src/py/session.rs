@@ -6,13 +6,14 @@
 use super::errors::to_pyerr;
 use super::pending::{pending, PyPending};
 use super::results::{
-    PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel, PyIdentity, PyJobInfo,
-    PyReply, PyRoleInfo, PyUploadedObject,
+    PyBucketInfo, PyCustomModelInfo, PyDeploymentInfo, PyFoundationModel, PyGraderInfo, PyIdentity,
+    PyJobInfo, PyReply, PyRoleInfo, PyUploadedObject,
 };
 use super::tokio_runtime::{py_runtime, wait_for};
 use crate::workflow::aws::{AwsSession, SessionConfig};
 use crate::workflow::converse::ConverseSpec;
 use crate::workflow::deploy::{DeploymentSpec, ProvisionedSpec};
+use crate::workflow::grader::GraderSpec;
 use crate::workflow::iam::RoleSpec;
 use crate::workflow::job::JobSpec;
 use pyo3::prelude::*;
@@ -203,7 +204,7 @@ impl PySession {
     #[pyo3(signature = (
         job_name, custom_model_name, role_arn, base_model, customization_type, training_uri,
         output_uri, client_request_token, validation_uri=None, hyperparameters=BTreeMap::new(),
-        teacher_model=None, max_response_length=None,
+        teacher_model=None, max_response_length=None, grader_arn=None, rft_hyperparameters=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn create_job(
@@ -220,7 +221,16 @@ impl PySession {
         hyperparameters: BTreeMap<String, String>,
         teacher_model: Option<String>,
         max_response_length: Option<i32>,
-    ) -> PyPending {
+        grader_arn: Option<String>,
+        rft_hyperparameters: Option<Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyPending> {
+        let rft_hyperparameters = match rft_hyperparameters {
+            Some(dict) => match pythonize::depythonize::<serde_json::Value>(dict.as_any())? {
+                serde_json::Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+            None => serde_json::Map::new(),
+        };
         let spec = JobSpec {
             job_name,
             custom_model_name,
@@ -233,9 +243,58 @@ impl PySession {
             hyperparameters,
             teacher_model,
             max_response_length,
+            grader_arn,
+            rft_hyperparameters,
             client_request_token,
         };
-        call!(self, "create_job", |s| s.create_job(&spec))
+        Ok(call!(self, "create_job", |s| s.create_job(&spec)))
+    }
+
+    // -- Lambda: the reward function of reinforcement fine-tuning --------------------------
+
+    /// Create or update the reward function (a zip) and its execution role; grant
+    /// `job_role` `lambda:InvokeFunction` on it.
+    #[pyo3(signature = (function_name, execution_role, package, handler, runtime="python3.12", timeout_seconds=300, memory_mb=512, job_role=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn deploy_grader(
+        &self,
+        function_name: String,
+        execution_role: String,
+        package: Vec<u8>,
+        handler: String,
+        runtime: &str,
+        timeout_seconds: i32,
+        memory_mb: i32,
+        job_role: Option<String>,
+    ) -> PyPending {
+        let spec = GraderSpec {
+            function_name,
+            execution_role,
+            package,
+            handler,
+            runtime: runtime.to_string(),
+            timeout_seconds,
+            memory_mb,
+            job_role,
+        };
+        call!(
+            self,
+            "deploy_grader",
+            |s| s.deploy_grader(&spec),
+            PyGraderInfo::from
+        )
+    }
+
+    /// Invoke a Lambda function with a JSON payload: (answer bytes, function error or None).
+    fn invoke_function(&self, name: String, payload: Vec<u8>) -> PyPending {
+        // Vec<u8> arrives in Python as bytes.
+        call!(self, "invoke_function", |s| s
+            .invoke_function(&name, payload))
+    }
+
+    /// Delete a Lambda function; whether it existed.
+    fn delete_function(&self, name: String) -> PyPending {
+        call!(self, "delete_function", |s| s.delete_function(&name))
     }
 
     /// A job's state.

@@ -1,4 +1,4 @@
-//! One session of AWS clients (S3, IAM, STS, Bedrock, bedrock-runtime) from one `aws-config`
+//! One session of AWS clients (S3, IAM, STS, Lambda, Bedrock, bedrock-runtime) from one `aws-config`
 //! load, so credentials and region resolve the standard AWS way (environment, profiles, SSO,
 //! instance roles). The local emulator is the same code with an endpoint URL: no second path.
 
@@ -27,6 +27,7 @@ pub struct AwsSession {
     pub endpoint_url: Option<String>,
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
     pub sts: aws_sdk_sts::Client,
     pub bedrock: aws_sdk_bedrock::Client,
     pub runtime: aws_sdk_bedrockruntime::Client,
@@ -198,6 +199,7 @@ impl AwsSession {
             endpoint_url: sdk.endpoint_url().map(str::to_string),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             iam: aws_sdk_iam::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
             bedrock: aws_sdk_bedrock::Client::new(&sdk),
             runtime: aws_sdk_bedrockruntime::Client::new(&sdk),

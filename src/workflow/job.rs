@@ -1,11 +1,13 @@
-//! Model customization jobs (FINE_TUNING and DISTILLATION) and the custom models they make.
+//! Model customization jobs (FINE_TUNING, DISTILLATION, REINFORCEMENT_FINE_TUNING) and the
+//! custom models they make.
 
 use crate::workflow::aws::{aws_error, deleted, AwsSession};
 use crate::workflow::error::{NovaError, Result};
 use aws_sdk_bedrock::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_bedrock::types::{
-    CustomizationConfig, CustomizationType, DistillationConfig, OutputDataConfig,
-    TeacherModelConfig, TrainingDataConfig, ValidationDataConfig, Validator,
+    CustomizationConfig, CustomizationType, DistillationConfig, GraderConfig, LambdaGraderConfig,
+    OutputDataConfig, ReasoningEffort, RftConfig, RftHyperParameters, TeacherModelConfig,
+    TrainingDataConfig, ValidationDataConfig, Validator,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,6 +32,12 @@ pub struct JobSpec {
     pub teacher_model: Option<String>,
     #[serde(default)]
     pub max_response_length: Option<i32>,
+    /// REINFORCEMENT_FINE_TUNING: the grader's Lambda ARN and the typed hyperparameters
+    /// (`epochCount`, `batchSize`, `learningRate`, ...).
+    #[serde(default)]
+    pub grader_arn: Option<String>,
+    #[serde(default)]
+    pub rft_hyperparameters: serde_json::Map<String, serde_json::Value>,
     /// Derived from the configuration, so a re-run cannot start a second job.
     pub client_request_token: String,
 }
@@ -77,6 +85,100 @@ pub fn iso(time: Option<&DateTime>) -> Option<String> {
 
 fn build_error(e: impl std::error::Error + Send + Sync + 'static) -> NovaError {
     NovaError::build(e)
+}
+
+/// RFT's typed hyperparameters from their JSON names; an unknown name or a wrong type is
+/// refused here, before any call.
+fn rft_hyperparameters(
+    given: &serde_json::Map<String, serde_json::Value>,
+) -> Result<RftHyperParameters> {
+    let int = |name: &str| -> Result<Option<i32>> {
+        match given.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    NovaError::invalid(format!(
+                        "RFT hyperparameter {name} must be an integer, got {v}"
+                    ))
+                }),
+        }
+    };
+    let mut builder = RftHyperParameters::builder()
+        .set_epoch_count(int("epochCount")?)
+        .set_batch_size(int("batchSize")?)
+        .set_max_prompt_length(int("maxPromptLength")?)
+        .set_training_sample_per_prompt(int("trainingSamplePerPrompt")?)
+        .set_inference_max_tokens(int("inferenceMaxTokens")?)
+        .set_eval_interval(int("evalInterval")?);
+    if let Some(v) = given.get("learningRate").filter(|v| !v.is_null()) {
+        let rate = v.as_f64().ok_or_else(|| {
+            NovaError::invalid(format!(
+                "RFT hyperparameter learningRate must be a number, got {v}"
+            ))
+        })?;
+        builder = builder.learning_rate(rate as f32);
+    }
+    if let Some(v) = given.get("reasoningEffort").filter(|v| !v.is_null()) {
+        let effort = v.as_str().unwrap_or_default();
+        if !matches!(effort, "low" | "medium" | "high") {
+            return Err(NovaError::invalid(format!(
+                "RFT hyperparameter reasoningEffort must be low, medium or high, got {v}"
+            )));
+        }
+        builder = builder.reasoning_effort(ReasoningEffort::from(effort));
+    }
+    const KNOWN: [&str; 8] = [
+        "epochCount",
+        "batchSize",
+        "learningRate",
+        "maxPromptLength",
+        "trainingSamplePerPrompt",
+        "inferenceMaxTokens",
+        "evalInterval",
+        "reasoningEffort",
+    ];
+    if let Some(unknown) = given.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(NovaError::invalid(format!(
+            "unknown RFT hyperparameter {unknown:?}: use {}",
+            KNOWN.join(", ")
+        )));
+    }
+    Ok(builder.build())
+}
+
+/// An RFT job's typed hyperparameters, as strings beside SFT's (for one table of jobs).
+fn rft_settings(config: Option<&CustomizationConfig>) -> Vec<(String, String)> {
+    let Some(CustomizationConfig::RftConfig(rft)) = config else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(h) = rft.hyper_parameters() {
+        let ints = [
+            ("epochCount", h.epoch_count()),
+            ("batchSize", h.batch_size()),
+            ("maxPromptLength", h.max_prompt_length()),
+            ("trainingSamplePerPrompt", h.training_sample_per_prompt()),
+            ("inferenceMaxTokens", h.inference_max_tokens()),
+            ("evalInterval", h.eval_interval()),
+        ];
+        out.extend(
+            ints.into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v?.to_string()))),
+        );
+        if let Some(rate) = h.learning_rate() {
+            out.push(("learningRate".into(), format!("{rate:e}")));
+        }
+        if let Some(effort) = h.reasoning_effort() {
+            out.push(("reasoningEffort".into(), effort.as_str().to_string()));
+        }
+    }
+    if let Some(GraderConfig::LambdaGrader(grader)) = rft.grader_config() {
+        out.push(("graderLambdaArn".into(), grader.lambda_arn().to_string()));
+    }
+    out
 }
 
 impl AwsSession {
@@ -130,6 +232,23 @@ impl AwsSession {
             request = request.customization_config(CustomizationConfig::DistillationConfig(
                 DistillationConfig::builder()
                     .teacher_model_config(teacher)
+                    .build(),
+            ));
+        }
+        if kind == CustomizationType::ReinforcementFineTuning {
+            let grader = spec.grader_arn.as_deref().ok_or_else(|| {
+                NovaError::invalid(
+                    "a REINFORCEMENT_FINE_TUNING job needs a grader (a Lambda function ARN)",
+                )
+            })?;
+            let grader = LambdaGraderConfig::builder()
+                .lambda_arn(grader)
+                .build()
+                .map_err(build_error)?;
+            request = request.customization_config(CustomizationConfig::RftConfig(
+                RftConfig::builder()
+                    .grader_config(GraderConfig::LambdaGrader(grader))
+                    .hyper_parameters(rft_hyperparameters(&spec.rft_hyperparameters)?)
                     .build(),
             ));
         }
@@ -201,8 +320,15 @@ impl AwsSession {
             output_uri: out.output_data_config().map(|c| c.s3_uri().to_string()),
             hyperparameters: out
                 .hyper_parameters()
-                .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .chain(rft_settings(out.customization_config()))
+                .collect(),
             steps,
             creation_time: iso(Some(out.creation_time())),
             last_modified_time: iso(out.last_modified_time()),

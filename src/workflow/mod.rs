@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod deploy;
 pub mod error;
 pub mod fsio;
+pub mod grader;
 pub mod iam;
 pub mod job;
 pub mod json_dumps;
