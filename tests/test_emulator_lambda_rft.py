@@ -346,3 +346,31 @@ def test_nova_2_lite_is_listed_and_invoked_through_its_profiles(aws: Callable[[s
         assert runtime.converse(modelId=profile, messages=messages)["stopReason"]
     with pytest.raises(runtime.exceptions.ValidationException):
         runtime.converse(modelId="amazon.nova-2-lite-v1:0", messages=messages)
+
+
+def test_nova_2_lite_fine_tuning_takes_its_own_data_rules(aws: Callable[[str], Any]) -> None:
+    from test_emulator_bedrock import job_request, make_role
+
+    bucket = "sl-nova-ft-nova2"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    role = make_role(aws, "Nova2Sft", bucket, ["training-data", "output-data"])
+    bedrock = aws("bedrock")
+    for name, rows in (("nova2-few", 150), ("nova2-enough", 220)):
+        data = nova_ft.Dataset.synthetic(7, rows, 0)
+        s3.put_object(Bucket=bucket, Key="training-data/train.jsonl", Body=data.jsonl("train"))
+        request = job_request(bucket, role, name, baseModelIdentifier=RFT_BASE)
+        del request["validationDataConfig"]
+        arn = bedrock.create_model_customization_job(**request)["jobArn"]
+        job = wait_job(bedrock, arn)
+        if rows < 200:
+            assert job["status"] == "Failed" and "between 200 and 20000" in job["failureMessage"]
+        else:
+            assert job["status"] == "Completed", job.get("failureMessage")
+    # Warm-up steps: the Nova 2 guide gives no maximum of its own; Nova 1's documented 0-100
+    # applies (README, Training data).
+    too_long = job_request(bucket, role, "nova2-warmup", baseModelIdentifier=RFT_BASE)
+    del too_long["validationDataConfig"]
+    too_long["hyperParameters"] = dict(too_long["hyperParameters"], learningRateWarmupSteps="101")
+    with pytest.raises(bedrock.exceptions.ValidationException):
+        bedrock.create_model_customization_job(**too_long)

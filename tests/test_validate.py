@@ -204,3 +204,37 @@ def test_repeated_system_prompts_are_still_checked_when_they_change(tmp_path: Pa
     assert report.stats.records == 13
     previews = [v["preview"] for v in report.stats.system_prompts]
     assert previews == ["Classify the intent.", "", "Be brief."]
+
+
+def test_nova_2_lite_rules_are_chosen_by_the_base_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = {
+        "role": "assistant",
+        "content": [
+            {"reasoningContent": {"reasoningText": {"text": "it asks for a fare"}}},
+            {"text": "airfare"},
+        ],
+    }
+    with_reasoning = {
+        **record("how much to fly to boston"),
+        "messages": [record("how much to fly to boston")["messages"][0], answer],
+    }
+    path = write_lines(tmp_path / "nova2.jsonl", [json.dumps(with_reasoning)] * 150)
+    micro = nova_ft.validate(path, check_counts=False)
+    assert [i.field for i in micro.errors][:1] == ["messages[1].content[0].reasoningContent"]
+    nova2 = nova_ft.validate(path, model="amazon.nova-2-lite-v1:0:256k")
+    # Reasoning is fine for Nova 2 Lite; 150 records are not (it takes 200 to 20,000).
+    assert [i.field for i in nova2.errors] == ["dataset"]
+    assert "200" in nova2.errors[0].message
+    code = main(
+        [
+            "dataset",
+            "validate",
+            str(path),
+            "--model",
+            "amazon.nova-2-lite-v1:0:256k",
+            "--no-count-check",
+        ]
+    )
+    assert code == 0, capsys.readouterr()

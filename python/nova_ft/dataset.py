@@ -225,13 +225,17 @@ class Dataset:
         task: str = "sft",
         splits: Sequence[str] | None = None,
         epochs: int = 2,
+        model: str = "",
     ) -> ValidationReport:
-        """Check the training splits (all but ``test`` unless named) against Bedrock's rules.
+        """Check the training splits (all but ``test`` unless named) against Bedrock's rules
+        for ``model`` (default Nova Micro's; see :func:`validate`).
 
         The report also carries statistics and a cost estimate for ``epochs`` epochs.
         """
         names = list(splits) if splits is not None else None
-        return ValidationReport.from_dict(self._core.validate(names, task, epochs=epochs))
+        return ValidationReport.from_dict(
+            self._core.validate(names, task, epochs=epochs, model=model)
+        )
 
     # -- output ---------------------------------------------------------------------------
 
@@ -254,8 +258,11 @@ class Dataset:
             return None
         return "\n".join(block["text"] for block in records[0]["system"])
 
-    def upload(self, bucket: Bucket, prefix: str = "", *, task: str = "sft") -> DataLocation:
-        """Validate (as ``task``: ``sft`` or ``distillation``), then upload ``train`` and
+    def upload(
+        self, bucket: Bucket, prefix: str = "", *, task: str = "sft", model: str = ""
+    ) -> DataLocation:
+        """Validate (as ``task``: ``sft`` or ``distillation``, under ``model``'s rules: default
+        Nova Micro's, ``amazon.nova-2-lite-v1:0:256k`` for Nova 2 Lite), then upload ``train`` and
         ``valid`` to the tutorial's layout (``<prefix>training-data/train.jsonl``,
         ``<prefix>validation-data/valid.jsonl``).
 
@@ -266,16 +273,16 @@ class Dataset:
         from ._steps import run
         from .storage import upload_steps
 
-        return run(upload_steps(self, bucket, prefix, task))
+        return run(upload_steps(self, bucket, prefix, task, model))
 
     async def upload_async(
-        self, bucket: Bucket, prefix: str = "", *, task: str = "sft"
+        self, bucket: Bucket, prefix: str = "", *, task: str = "sft", model: str = ""
     ) -> DataLocation:
         """Async twin of :meth:`upload`."""
         from ._steps import run_async
         from .storage import upload_steps
 
-        return await run_async(upload_steps(self, bucket, prefix, task))
+        return await run_async(upload_steps(self, bucket, prefix, task, model))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self.size(s)}" for s in self.splits)
@@ -298,6 +305,7 @@ def validate(
     max_record_tokens: int = 32_000,
     check_counts: bool = True,
     epochs: int = 2,
+    model: str = "",
 ) -> ValidationReport:
     """Validate JSONL files as the data of one customization job.
 
@@ -305,11 +313,22 @@ def validate(
     ``file:line: field: message``. The record-count bounds (fine-tuning 8-20,000; distillation
     100-15,000) apply to all the files together. Data problems are in the report, not raised:
     call :meth:`ValidationReport.raise_for_errors` to turn them into an exception.
+
+    ``task="rft"`` checks reinforcement fine-tuning records (100-20,000). ``model`` picks the
+    base model's rules (default Nova Micro's, text only): ``amazon.nova-2-lite-v1:0:256k``
+    also takes image or video blocks in user turns (one kind per dataset), ``reasoningContent``
+    in assistant turns, and needs 200-20,000 fine-tuning records.
     """
     if not paths:
         raise TypeError("validate() needs at least one file")
     report = _nova_ft.validate_files(
-        [Path(p) for p in paths], task, max_issues, max_record_tokens, check_counts, epochs
+        [Path(p) for p in paths],
+        task,
+        max_issues,
+        max_record_tokens,
+        check_counts,
+        epochs,
+        model=model,
     )
     return ValidationReport.from_dict(report)
 

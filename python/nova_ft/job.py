@@ -260,16 +260,26 @@ class FineTuneJob:
         )
 
     def wait(
-        self, progress: bool = True, timeout: float | None = None, poll: float | None = None
+        self,
+        progress: bool = True,
+        timeout: float | None = None,
+        poll: float | None = None,
+        *,
+        stop_on_interrupt: bool = False,
     ) -> CustomModel:
         """Wait until the job ends, with a progress bar; return its custom model.
 
         Raises :class:`~nova_ft.exceptions.JobFailedError` with Bedrock's failure message if the
-        job fails or is stopped. Ctrl-C stops waiting (the job keeps running on Bedrock).
+        job fails or is stopped. Ctrl-C stops waiting; the job keeps running on Bedrock unless
+        ``stop_on_interrupt=True``, which also stops the job (StopModelCustomizationJob).
         """
         try:
             return run(self._wait(progress, timeout, poll))
         except KeyboardInterrupt:
+            if stop_on_interrupt:
+                self.stop()
+                log.warning("interrupted: job %s is %s", self.name, self.status)
+                raise
             log.warning(
                 "stopped waiting; job %s keeps running on Bedrock: call wait() to resume or "
                 "stop() to stop it",
@@ -559,3 +569,50 @@ class CustomModel:
         return html_table(
             "nova_ft.CustomModel", {"arn": self.arn, **(self.info.to_dict() if self.info else {})}
         )
+
+
+def job_history_steps(session: Session) -> Steps[list[dict[str, Any]]]:
+    """One row per customization job: what it trained, how, on what data, and how it ended."""
+    arns: list[str] = yield session.core.list_jobs()
+    rows: list[dict[str, Any]] = []
+    etags: dict[str, str | None] = {}
+    for arn in arns:
+        info: JobInfo = yield session.core.describe_job(arn)
+        uri = info.training_uri or ""
+        if uri.startswith("s3://") and uri not in etags:
+            bucket, _, key = uri[5:].partition("/")
+            try:
+                etags[uri] = yield session.core.object_etag(bucket, key)
+            except ResourceNotFoundError:  # the bucket is gone
+                etags[uri] = None
+        started, ended = _parse_time(info.creation_time), _parse_time(info.end_time)
+        valid = [v for v in info.validation_losses if v is not None]
+        rows.append(
+            {
+                "name": info.job_name,
+                "type": info.customization_type,
+                "base_model": info.base_model_arn.rsplit("/", 1)[-1],
+                "status": info.status,
+                "created": info.creation_time,
+                "duration_s": (ended - started) if started and ended else None,
+                "training_data": uri or None,
+                "data_etag": etags.get(uri),
+                "final_training_loss": info.training_loss,
+                "final_validation_loss": valid[-1] if valid else None,
+                "custom_model": info.custom_model_arn,
+                **{f"hp.{k}": v for k, v in sorted(info.hyperparameters.items())},
+            }
+        )
+    return rows
+
+
+def _parse_time(text: str | None) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time, or None."""
+    if not text:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

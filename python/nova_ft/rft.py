@@ -44,7 +44,7 @@ class RftDataset:
     or from a JSONL file (:meth:`from_jsonl`). Bedrock wants 100 to 20,000 records per job.
 
     Examples:
-        >>> data = nova_ft.Dataset.synthetic(7, 200, 0)
+        >>> data = Dataset.synthetic(7, 200, 0)
         >>> rft = RftDataset.from_dataset(data)
         >>> len(rft), sorted(rft.records[0])
         (200, ['id', 'messages', 'reference_answer'])

@@ -266,7 +266,9 @@ class Session(Closing):
         family = "nova-2-lite" if "nova-2" in base_model else "nova-micro"
         spec: dict[str, Any] = {
             "job_name": job_name or f"{family}-{suffix}",
-            "custom_model_name": custom_model_name or f"{family}-{suffix}",
+            # A named job's model is named after it, so two named jobs never share a name.
+            "custom_model_name": custom_model_name
+            or (f"{job_name}-model" if job_name else f"{family}-{suffix}"),
             "role_arn": role_arn,
             "base_model": base_model,
             "customization_type": kind,
@@ -351,6 +353,24 @@ class Session(Closing):
             rft_hyperparameters=rft_hyperparameters,
         )
         return await _steps.run_async(fine_tune_steps(self, spec, named))
+
+    def jobs(self) -> Any:
+        """Every customization job of this account and region, as a DataFrame to compare
+        runs: name, type, base model, status, created, duration, training data (and its
+        ETag), final losses, custom model, and one ``hp.<name>`` column per hyperparameter."""
+        from ._pandas import require_pandas
+        from .job import job_history_steps
+
+        pd = require_pandas()
+        return pd.DataFrame(_steps.run(job_history_steps(self)))
+
+    async def jobs_async(self) -> Any:
+        """Async twin of :meth:`jobs`."""
+        from ._pandas import require_pandas
+        from .job import job_history_steps
+
+        pd = require_pandas()
+        return pd.DataFrame(await _steps.run_async(job_history_steps(self)))
 
     def deploy_grader(
         self,

@@ -150,12 +150,12 @@ class Bucket:
 
 
 def upload_steps(
-    dataset: Dataset, bucket: Bucket, prefix: str, task: str = "sft"
+    dataset: Dataset, bucket: Bucket, prefix: str, task: str = "sft", model: str = ""
 ) -> Steps[DataLocation]:
     """Validate, write the splits to a temporary directory, upload what changed."""
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    dataset.validate(task=task).raise_for_errors()
+    dataset.validate(task=task, model=model).raise_for_errors()
     session = bucket._session
     name = yield from bucket._resolve_name()
     objects: list[UploadedObject] = []

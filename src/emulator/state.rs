@@ -168,7 +168,11 @@ pub struct Job {
     pub role_arn: String,
     pub client_request_token: Option<String>,
     pub base_model_id: String,
+    /// The foundation model at the root (also for iterative fine-tuning).
     pub base_model_arn: String,
+    /// Iterative fine-tuning: the custom model this job continues from.
+    #[serde(default)]
+    pub parent_model_arn: Option<String>,
     pub customization_type: String,
     pub training_uri: String,
     pub validation_uris: Vec<String>,

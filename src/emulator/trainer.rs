@@ -14,14 +14,12 @@ use super::store::Touched;
 use super::wire::{random_id, AwsError};
 use super::Ctx;
 use crate::workflow::dataset::record::{Conversation, Message, Role};
-use crate::workflow::dataset::validate::{load_sources, Task};
+use crate::workflow::dataset::validate::{load_sources_for, ModelRules, Task};
 use crate::workflow::error::NovaError;
 use chrono::Utc;
 use std::sync::Arc;
 
 const BEDROCK: &str = "bedrock.amazonaws.com";
-/// The fewest SFT records a Nova 2 job takes (AWS's Nova dataset validator).
-pub const NOVA_2_MIN_SFT_RECORDS: usize = 200;
 
 fn role_name(role_arn: &str) -> &str {
     role_arn.rsplit('/').next().unwrap_or(role_arn)
@@ -319,7 +317,8 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         .map(String::as_str)
         .zip(blobs.iter().map(Vec::as_slice))
         .collect();
-    let mut splits = match load_sources(&sources, task) {
+    let rules = ModelRules::for_model(&job.base_model_id);
+    let mut splits = match load_sources_for(&sources, task, rules) {
         Ok((splits, _)) => splits,
         Err(NovaError::DatasetValidation {
             issues, omitted, ..
@@ -338,14 +337,6 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         }
         Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
     };
-    // Nova 2 Lite needs 200 SFT records (AWS's Nova dataset validator), more than Nova 1's 8.
-    let records: usize = splits.iter().map(Vec::len).sum();
-    if job.base_model_id.starts_with("amazon.nova-2") && records < NOVA_2_MIN_SFT_RECORDS {
-        return Ending::Failed(format!(
-            "Training data validation failed: {records} records; fine-tuning {} needs at least {NOVA_2_MIN_SFT_RECORDS}. Add records and start a new job.",
-            job.base_model_id
-        ));
-    }
     // 2. Data processing: for distillation, the teacher answers the prompts.
     if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {
         return ending;
@@ -390,7 +381,20 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     if let Err(ending) = next_step(ctx, arn, ["Completed", "Completed", "InProgress"]) {
         return ending;
     }
-    let run = match TrainedModel::train(&training, &validation, training_config(&job)) {
+    // Iterative fine-tuning continues from the parent model's weights.
+    let parent = match &job.parent_model_arn {
+        Some(arn) => match super::bedrock_runtime::trained(ctx, arn) {
+            Ok(model) => Some(model),
+            Err(e) => return Ending::Failed(format!("The base custom model {arn}: {}", e.message)),
+        },
+        None => None,
+    };
+    let run = match TrainedModel::train_from(
+        parent.as_deref(),
+        &training,
+        &validation,
+        training_config(&job),
+    ) {
         Ok(run) => run,
         Err(e) => return Ending::Failed(format!("Training failed: {e}")),
     };

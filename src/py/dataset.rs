@@ -7,7 +7,7 @@ use crate::workflow::dataset::convert::{
 };
 use crate::workflow::dataset::split::SplitSpec;
 use crate::workflow::dataset::validate::{
-    self, validate_records, Task, ValidationOptions, ValidationReport,
+    self, validate_records, ModelRules, Task, ValidationOptions, ValidationReport,
 };
 use crate::workflow::dataset::{to_jsonl, Dataset};
 use crate::workflow::error::NovaError;
@@ -100,7 +100,7 @@ impl PyDataset {
     }
 
     /// Validate the given splits (default: all but `test`) as one job's data.
-    #[pyo3(signature = (splits=None, task="sft", max_issues=100, epochs=2))]
+    #[pyo3(signature = (splits=None, task="sft", max_issues=100, epochs=2, model=""))]
     fn validate<'py>(
         &self,
         py: Python<'py>,
@@ -108,9 +108,11 @@ impl PyDataset {
         task: &str,
         max_issues: usize,
         epochs: u32,
+        model: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = ValidationOptions {
             task: Task::parse(task).map_err(|e| to_pyerr(py, e))?,
+            model: ModelRules::parse(model).map_err(|e| to_pyerr(py, e))?,
             max_issues,
             ..Default::default()
         };
@@ -269,7 +271,8 @@ pub fn load_jsonl(
 /// Validate JSONL files as one job's data; returns the report as a dict (never raises for
 /// problems in the data: they are in the report).
 #[pyfunction]
-#[pyo3(signature = (paths, task="sft", max_issues=100, max_record_tokens=32_000, check_counts=true, epochs=2))]
+#[pyo3(signature = (paths, task="sft", max_issues=100, max_record_tokens=32_000, check_counts=true, epochs=2, model=""))]
+#[allow(clippy::too_many_arguments)]
 pub fn validate_files<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
@@ -278,9 +281,11 @@ pub fn validate_files<'py>(
     max_record_tokens: usize,
     check_counts: bool,
     epochs: u32,
+    model: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = ValidationOptions {
         task: Task::parse(task).map_err(|e| to_pyerr(py, e))?,
+        model: ModelRules::parse(model).map_err(|e| to_pyerr(py, e))?,
         max_issues,
         max_record_tokens,
         check_counts,

@@ -307,6 +307,16 @@ impl PySession {
         )
     }
 
+    /// Every customization job's ARN.
+    fn list_jobs(&self) -> PyPending {
+        call!(self, "list_jobs", |s| s.list_jobs())
+    }
+
+    /// An object's ETag, or None when it does not exist.
+    fn object_etag(&self, bucket: String, key: String) -> PyPending {
+        call!(self, "object_etag", |s| s.object_etag(&bucket, &key))
+    }
+
     /// Ask a running job to stop.
     fn stop_job(&self, job: String) -> PyPending {
         call!(self, "stop_job", |s| s.stop_job(&job))

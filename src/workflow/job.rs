@@ -342,6 +342,31 @@ impl AwsSession {
         })
     }
 
+    /// Every customization job's ARN, newest first (all pages).
+    pub async fn list_jobs(&self) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .bedrock
+                .list_model_customization_jobs()
+                .set_next_token(token.take())
+                .max_results(100)
+                .send()
+                .await
+                .map_err(|e| aws_error("ListModelCustomizationJobs", e))?;
+            arns.extend(
+                out.model_customization_job_summaries()
+                    .iter()
+                    .map(|j| j.job_arn().to_string()),
+            );
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(arns),
+            }
+        }
+    }
+
     pub async fn stop_job(&self, job: &str) -> Result<()> {
         self.bedrock
             .stop_model_customization_job()

@@ -286,4 +286,14 @@ impl AwsSession {
         String::from_utf8(bytes.to_vec())
             .map_err(|e| NovaError::data_file(format!("s3://{bucket}/{key}"), "not UTF-8 text", e))
     }
+
+    /// An object's ETag (its content digest for single-part uploads), or `None` if there is
+    /// no such object: what a job trained on, for comparing runs.
+    pub async fn object_etag(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(out) => Ok(out.e_tag().map(|e| e.trim_matches('"').to_string())),
+            Err(err) if crate::workflow::aws::is_not_found(&err) => Ok(None),
+            Err(err) => Err(aws_error("HeadObject", err)),
+        }
+    }
 }

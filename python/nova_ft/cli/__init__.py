@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import NovaFtError
-from . import _bench, _dataset, _demo, _emulator, _workflow
+from . import _bench, _dataset, _demo, _emulator, _rft, _workflow
 from ._session import add_aws_options
 
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset.register(commands, common)
     _workflow.register(commands, with_aws)
     _bench.register(commands, with_aws)
+    _rft.register(commands, common, with_aws)
     _emulator.register(commands, common)
     return parser
 

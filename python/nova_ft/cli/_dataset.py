@@ -77,7 +77,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "(file:line: field: message), warnings prefixed 'warning:'; exits 1 if any error.",
     )
     check.add_argument("files", nargs="+", type=Path)
-    check.add_argument("--task", choices=["sft", "distillation"], default="sft")
+    check.add_argument("--task", choices=["sft", "distillation", "rft"], default="sft")
+    check.add_argument(
+        "--model",
+        default="",
+        help="base model whose rules apply (default Nova Micro's; amazon.nova-2-lite-v1:0:256k "
+        "takes images or videos, reasoningContent, and 200+ SFT records)",
+    )
     check.add_argument("--max-issues", type=int, default=100, help="list at most this many")
     check.add_argument(
         "--no-count-check",
@@ -178,7 +184,11 @@ def run_validate(args: argparse.Namespace) -> int:
     from ..dataset import validate
 
     report = validate(
-        *args.files, task=args.task, max_issues=args.max_issues, check_counts=args.check_counts
+        *args.files,
+        task=args.task,
+        max_issues=args.max_issues,
+        check_counts=args.check_counts,
+        model=args.model,
     )
     if getattr(args, "json", False):
         emit(args, "", report.raw)

@@ -54,6 +54,33 @@ fn modelled_customization_config(config: Option<&Value>) -> Option<Value> {
     Some(json!({ "distillationConfig": { "teacherModelConfig": kept } }))
 }
 
+/// Iterative fine-tuning: a custom model of this account as the base of a new FINE_TUNING
+/// job. Returns (its ARN, the foundation model it was tuned from); `None` for a foundation id.
+/// Only models Bedrock fine-tuned can continue (not distilled, RFT-tuned or imported ones).
+fn iterative_parent(
+    ctx: &Ctx,
+    base_id: &str,
+    customization: &str,
+) -> Result<Option<(String, String)>, AwsError> {
+    if !base_id.contains(":custom-model/") {
+        return Ok(None);
+    }
+    let state = ctx.store.lock();
+    let model = state.custom_models.get(base_id).ok_or_else(|| {
+        AwsError::validation(format!("The provided model identifier is invalid: no custom model {base_id} in this account and region."))
+    })?;
+    let job = state.jobs.get(&model.job_arn);
+    let tuned = job.is_some_and(|j| j.customization_type == "FINE_TUNING");
+    if customization != "FINE_TUNING" || !tuned {
+        return Err(AwsError::validation(format!(
+            "Iterative customization continues a model Bedrock fine-tuned with a new FINE_TUNING job; {base_id} is {} and this job is {customization}.",
+            job.map_or("an imported model", |j| j.customization_type.as_str())
+        )));
+    }
+    let foundation = job.map(|j| j.base_model_arn.clone()).unwrap_or_default();
+    Ok(Some((base_id.to_string(), foundation)))
+}
+
 pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
     let map = body(req)?;
     let name = required(&map, "jobName")?;
@@ -79,6 +106,11 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         )));
     }
     let base_id = required(&map, "baseModelIdentifier")?;
+    let (parent_model_arn, foundation) = match iterative_parent(ctx, base_id, customization)? {
+        Some((parent, foundation)) => (Some(parent), Some(foundation)),
+        None => (None, None),
+    };
+    let base_id = foundation.as_deref().unwrap_or(base_id);
     let base = catalog::find(base_id)
         .ok_or_else(|| AwsError::validation("The provided model identifier is invalid."))?;
     if !base.customizations.contains(&customization) {
@@ -225,6 +257,7 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         client_request_token: token.map(str::to_string),
         base_model_id: base.id.to_string(),
         base_model_arn: foundation_arn(region, base.id),
+        parent_model_arn,
         customization_type: customization.to_string(),
         training_uri: training_uri.to_string(),
         validation_uris,
@@ -328,7 +361,10 @@ pub(super) fn insert_training_setup(obj: &mut Map<String, Value>, job: &Job) {
         .iter()
         .map(|u| json!({"s3Uri": u}))
         .collect();
-    obj.insert("baseModelArn".into(), json!(job.base_model_arn));
+    obj.insert(
+        "baseModelArn".into(),
+        json!(job.parent_model_arn.as_ref().unwrap_or(&job.base_model_arn)),
+    );
     obj.insert("customizationType".into(), json!(job.customization_type));
     obj.insert("hyperParameters".into(), json!(job.hyperparameters));
     obj.insert(
@@ -363,7 +399,7 @@ pub(super) fn list_jobs(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         .iter()
         .map(|j| {
             let mut s = json!({
-                "jobArn": j.arn, "baseModelArn": j.base_model_arn, "jobName": j.name, "status": j.status.as_str(),
+                "jobArn": j.arn, "baseModelArn": j.parent_model_arn.as_ref().unwrap_or(&j.base_model_arn), "jobName": j.name, "status": j.status.as_str(),
                 "lastModifiedTime": iso_millis(j.last_modified), "creationTime": iso_millis(j.created),
                 "customModelName": j.custom_model_name, "customizationType": j.customization_type,
             });

@@ -124,7 +124,7 @@ fn anthropic_name(id: &'static str) -> &'static str {
 }
 
 /// The trained model behind a custom model ARN, loaded once and cached.
-fn trained(ctx: &Ctx, model_arn: &str) -> Result<Arc<TrainedModel>, AwsError> {
+pub(crate) fn trained(ctx: &Ctx, model_arn: &str) -> Result<Arc<TrainedModel>, AwsError> {
     if let Some(model) = ctx
         .models
         .lock()

@@ -126,6 +126,29 @@ impl Classifier {
         learning_rate: f64,
         warmup_steps: u32,
     ) -> Result<(Classifier, Curves)> {
+        Self::train_from(
+            None,
+            labels,
+            train,
+            validation,
+            epochs,
+            learning_rate,
+            warmup_steps,
+        )
+    }
+
+    /// Train as [`Classifier::train`], starting from `parent`'s weights when there is one
+    /// (iterative fine-tuning): its labels must be among `labels`; buckets only the parent saw
+    /// keep their weights and idf, so what it learned stays unless the new data moves it.
+    pub fn train_from(
+        parent: Option<&Classifier>,
+        labels: Vec<String>,
+        train: &[Example],
+        validation: &[Example],
+        epochs: u32,
+        learning_rate: f64,
+        warmup_steps: u32,
+    ) -> Result<(Classifier, Curves)> {
         if labels.is_empty() || train.is_empty() {
             return Err(NovaError::invalid(
                 "nothing to train on: no labelled examples",
@@ -140,18 +163,38 @@ impl Classifier {
             }
         }
         let n = train.len() as f32;
-        let idf: FxHashMap<u32, f32> = df
+        let mut idf: FxHashMap<u32, f32> = df
             .into_iter()
             .map(|(b, d)| (b, ((1.0 + n) / (1.0 + d)).ln() + 1.0))
             .collect();
         let unseen_idf = (1.0 + n).ln() + 1.0;
+        let mut dense = vec![0f32; BUCKETS as usize * k];
+        let mut bias = vec![0f32; k];
+        if let Some(parent) = parent {
+            let map: Vec<usize> = parent
+                .labels
+                .iter()
+                .map(|l| labels.iter().position(|x| x == l))
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    NovaError::invalid("the parent model's labels are not all in the new label set")
+                })?;
+            for (j, u) in map.iter().enumerate() {
+                bias[*u] = parent.bias[j];
+            }
+            for (bucket, row) in &parent.rows {
+                idf.entry(*bucket).or_insert(row.idf);
+                let at = *bucket as usize * k;
+                for (j, u) in map.iter().enumerate() {
+                    dense[at + u] = row.weights[j];
+                }
+            }
+        }
         let weighted: Vec<Vec<(u32, f32)>> = train
             .iter()
             .map(|(input, _)| tf_idf(input, |b| idf.get(&b).copied().unwrap_or(unseen_idf)))
             .collect();
 
-        let mut dense = vec![0f32; BUCKETS as usize * k];
-        let mut bias = vec![0f32; k];
         let peak = (learning_rate * LEARNING_RATE_SCALE) as f32;
         let steps_per_epoch = train.len().div_ceil(BATCH);
         let total_steps = (steps_per_epoch * epochs as usize).max(1);

@@ -104,6 +104,19 @@ impl TrainedModel {
         validation: &[Conversation],
         config: TrainingConfig,
     ) -> Result<TrainingRun> {
+        Self::train_from(None, records, validation, config)
+    }
+
+    /// Train as [`TrainedModel::train`], continuing from `parent` (iterative fine-tuning)
+    /// when its kind fits the new data: a classifier starts from the parent's weights over the
+    /// union of both label sets; retrieval keeps the parent's pairs beside the new ones. A
+    /// parent of the other kind (or an RFT policy) is not used, and the description says so.
+    pub fn train_from(
+        parent: Option<&TrainedModel>,
+        records: &[Conversation],
+        validation: &[Conversation],
+        config: TrainingConfig,
+    ) -> Result<TrainingRun> {
         let started = Instant::now();
         let train = triples(records);
         if train.is_empty() {
@@ -119,7 +132,16 @@ impl TrainedModel {
             .unwrap_or(0);
         let multiline = train.iter().any(|(_, _, a)| a.contains('\n'));
         if looks_like_label_set(distinct.len(), train.len(), longest, multiline) {
-            let labels: Vec<String> = distinct.iter().map(|s| s.to_string()).collect();
+            let parent = match parent {
+                Some(TrainedModel::Classifier(c)) => Some(c),
+                _ => None,
+            };
+            let mut labels: Vec<String> = distinct.iter().map(|s| s.to_string()).collect();
+            if let Some(parent) = parent {
+                labels.extend(parent.labels.iter().cloned());
+                labels.sort();
+                labels.dedup();
+            }
             let index = |a: &str| labels.binary_search_by(|l| l.as_str().cmp(a)).ok();
             let examples = |set: &[(String, String, String)]| -> Vec<Example> {
                 set.iter()
@@ -128,7 +150,8 @@ impl TrainedModel {
             };
             let train_examples = examples(&train);
             let valid_examples = examples(&triples(validation));
-            let (model, curves) = Classifier::train(
+            let (model, curves) = Classifier::train_from(
+                parent,
                 labels,
                 &train_examples,
                 &valid_examples,
@@ -147,7 +170,10 @@ impl TrainedModel {
             .iter()
             .map(|(_, u, a)| (u.clone(), a.clone()))
             .collect();
-        let model = Retrieval::build(&pairs);
+        let model = match parent {
+            Some(TrainedModel::Retrieval(parent)) => parent.extended(&pairs),
+            _ => Retrieval::build(&pairs),
+        };
         let valid: Vec<(String, String)> = triples(validation)
             .into_iter()
             .map(|(_, u, a)| (u, a))
@@ -384,6 +410,39 @@ mod tests {
         assert_eq!(
             TrainedModel::load(&dir.path().join("m")).unwrap(),
             run.model
+        );
+    }
+
+    #[test]
+    fn iterative_training_keeps_what_the_parent_learned() {
+        let config = TrainingConfig {
+            epochs: 2,
+            learning_rate: 1e-5,
+            warmup_steps: 10,
+        };
+        let first = SyntheticIntents::new(7).take(600);
+        let more = SyntheticIntents::new(5).take(16);
+        let test = SyntheticIntents::new(99).take(120);
+        let parent = TrainedModel::train(&first, &[], config).unwrap().model;
+        let continued = TrainedModel::train_from(Some(&parent), &more, &[], config)
+            .unwrap()
+            .model;
+        let fresh = TrainedModel::train(&more, &[], config).unwrap().model;
+        let score = |m: &TrainedModel| {
+            test.iter()
+                .filter(|r| {
+                    m.respond(&Prompt {
+                        system: &r.system_text(),
+                        turns: &turns_of(r),
+                    }) == r.target().unwrap()
+                })
+                .count()
+        };
+        assert!(
+            score(&continued) > score(&fresh),
+            "continued {} vs fresh {}",
+            score(&continued),
+            score(&fresh)
         );
     }
 

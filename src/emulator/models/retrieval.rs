@@ -171,6 +171,26 @@ impl Retrieval {
         self.entries.len()
     }
 
+    /// A model over this one's pairs and `pairs` (iterative fine-tuning of open answers):
+    /// the new pairs are retrieved beside the old, with idf over both.
+    pub fn extended(&self, pairs: &[(String, String)]) -> Retrieval {
+        let mut all: Vec<(String, String)> = self
+            .entries
+            .iter()
+            .map(|e| {
+                // Written so that `question_and_context` splits it back the same way.
+                let user = if e.context.is_empty() {
+                    e.question.clone()
+                } else {
+                    format!("### Input:\n{}\n### Context:\n{}", e.question, e.context)
+                };
+                (user, e.answer.clone())
+            })
+            .collect();
+        all.extend_from_slice(pairs);
+        Retrieval::build(&all)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -24,6 +24,9 @@ pub(super) struct Outcome<'a> {
     pub(super) issues: Vec<LineIssue>,
     pub(super) facts: Option<RecordFacts<'a>>,
     pub(super) record: Option<Conversation>,
+    /// The kind of media (`image` or `video`) the record holds, for the one-kind-per-dataset
+    /// rule, which the collector checks across records.
+    pub(super) media: Option<&'static str>,
 }
 
 impl Outcome<'_> {
@@ -33,6 +36,7 @@ impl Outcome<'_> {
             issues: self.issues,
             facts: self.facts.map(RecordFacts::into_owned),
             record: self.record,
+            media: self.media,
         }
     }
 }
@@ -50,6 +54,8 @@ pub(super) struct Analyzer<'o> {
     /// The last system prompt that passed: most records repeat it.
     pub(super) system: Option<SystemInfo>,
     pub(super) last_system_hash: Option<u64>,
+    /// The media kind of the line being checked (set by the slow path, which reads media).
+    pub(super) media: Option<&'static str>,
 }
 
 impl<'o> Analyzer<'o> {
@@ -60,6 +66,7 @@ impl<'o> Analyzer<'o> {
             errors: 0,
             system: None,
             last_system_hash: None,
+            media: None,
         }
     }
 
@@ -95,6 +102,7 @@ impl<'o> Analyzer<'o> {
             issues: std::mem::take(&mut self.issues),
             facts: None,
             record: None,
+            media: self.media.take(),
         }
     }
 
@@ -166,6 +174,7 @@ impl<'o> Analyzer<'o> {
             .unwrap_or_default();
         Outcome {
             facts: outcome.facts.map(RecordFacts::into_owned),
+            media: self.media.take().or(outcome.media),
             ..outcome
         }
     }

@@ -21,6 +21,8 @@ pub(super) struct Collector {
     omitted_errors: usize,
     omitted_warnings: usize,
     stats: StatsBuilder,
+    /// The first media kind seen and where (`file:line`): Nova 2 takes one kind per dataset.
+    media: Option<(&'static str, String)>,
 }
 
 impl Collector {
@@ -35,6 +37,7 @@ impl Collector {
             omitted_errors: 0,
             omitted_warnings: 0,
             stats: StatsBuilder::default(),
+            media: None,
         }
     }
 
@@ -91,6 +94,19 @@ impl Collector {
     pub(super) fn absorb(&mut self, outcome: Outcome<'_>, line: usize) -> Option<Conversation> {
         for issue in outcome.issues {
             self.push(issue.severity, Some(issue.line), issue.field, issue.message);
+        }
+        if let Some(kind) = outcome.media {
+            match &self.media {
+                Some((first, at)) if *first != kind => {
+                    let message = format!("{kind} blocks, but {at} holds {first}: Nova 2 takes one kind of media per dataset");
+                    self.push(Severity::Error, Some(line), "messages".into(), message);
+                }
+                Some(_) => {}
+                None => {
+                    let at = format!("{}:{line}", self.file);
+                    self.media = Some((kind, at));
+                }
+            }
         }
         let facts = outcome.facts?;
         self.file_records += 1;
@@ -200,10 +216,14 @@ impl Collector {
             .collect::<Vec<_>>()
             .join(" + ");
         if self.options.check_counts && self.error_count() == 0 {
-            let (low, high) = self.options.task.record_bounds();
+            let (low, high) = self.options.record_bounds();
             if records < low || records > high {
                 let task = self.options.task.label();
-                self.push(Severity::Error, None, "dataset".into(), format!("Number of samples {records} out of bounds between {low} and {high} for micro with task type {task} (train and validation together)"));
+                let model = match self.options.model {
+                    super::ModelRules::Nova1 => "micro",
+                    super::ModelRules::Nova2 => "Nova 2 Lite",
+                };
+                self.push(Severity::Error, None, "dataset".into(), format!("Number of samples {records} out of bounds between {low} and {high} for {model} with task type {task} (train and validation together)"));
             }
         }
         let file_names: Vec<&str> = self.files.iter().map(|f| f.path.as_str()).collect();

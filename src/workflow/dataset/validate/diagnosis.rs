@@ -45,7 +45,9 @@ impl<'o> Analyzer<'o> {
             None | Some(Value::Null) => {}
             Some(Value::Array(blocks)) => {
                 for (i, block) in blocks.iter().enumerate() {
-                    if let Some(text) = self.text_block(block, &format!("system[{i}]"), line) {
+                    if let Some(text) =
+                        self.text_block(block, &format!("system[{i}]"), "system", line)
+                    {
                         view.system.push(borrowed(text));
                     }
                 }
@@ -124,7 +126,7 @@ impl<'o> Analyzer<'o> {
                 Some(Value::Array(blocks)) => {
                     for (j, block) in blocks.iter().enumerate() {
                         if let Some(text) =
-                            self.text_block(block, &format!("{field}.content[{j}]"), line)
+                            self.text_block(block, &format!("{field}.content[{j}]"), role, line)
                         {
                             texts.push(borrowed(text));
                         }
@@ -152,8 +154,16 @@ impl<'o> Analyzer<'o> {
         view
     }
 
-    /// A `{"text": ...}` block; media and tool blocks are reported as unsupported by Nova Micro.
-    fn text_block<'v>(&mut self, block: &'v Value, field: &str, line: usize) -> Option<&'v str> {
+    /// A `{"text": ...}` block; media, reasoning and tool blocks are checked against the base
+    /// model's rules (Nova 2 Lite takes images or videos from the user and reasoning from the
+    /// assistant; Nova Micro takes text only).
+    fn text_block<'v>(
+        &mut self,
+        block: &'v Value,
+        field: &str,
+        role: &str,
+        line: usize,
+    ) -> Option<&'v str> {
         let Some(object) = block.as_object() else {
             self.error(
                 line,
@@ -169,13 +179,23 @@ impl<'o> Analyzer<'o> {
                     Value::String(s) => text = Some(s.as_str()),
                     other => self.error(line, format!("{field}.text"), format!("must be a string, found {}", kind(other))),
                 },
-                "image" | "video" | "document" => self.error(line,
-                    format!("{field}.{key}"),
-                    "Invalid content, image/video/document samples not supported by Nova Micro model: keep text blocks only",
-                ),
+                "image" | "video" if self.options.model.multimodal() => {
+                    self.media_block(key, value, &format!("{field}.{key}"), role, line)
+                }
+                "reasoningContent" if self.options.model.multimodal() => {
+                    self.reasoning_block(value, &format!("{field}.{key}"), role, line)
+                }
+                "image" | "video" | "document" => {
+                    let message = if self.options.model.multimodal() {
+                        "Invalid content, document samples are not supported for fine-tuning: keep text, image or video blocks".to_string()
+                    } else {
+                        format!("Invalid content, image/video/document samples not supported by {} model: keep text blocks only (Nova 2 Lite takes images or videos)", self.options.model.name())
+                    };
+                    self.error(line, format!("{field}.{key}"), message)
+                }
                 "toolUse" | "toolResult" | "reasoningContent" => self.error(line,
                     format!("{field}.{key}"),
-                    "tool and reasoning blocks are not supported for Nova Micro fine-tuning: keep text blocks only",
+                    format!("tool and reasoning blocks are not supported for {} fine-tuning: keep text blocks only", self.options.model.name()),
                 ),
                 _ => self.error(line, format!("{field}.{key}"), "unknown content block: a block is {\"text\": \"...\"}"),
             }
@@ -188,6 +208,83 @@ impl<'o> Analyzer<'o> {
             );
         }
         text
+    }
+}
+
+impl Analyzer<'_> {
+    /// An image or video block of a Nova 2 user turn: `{"format": ..., "source": {"s3Location":
+    /// {"uri": ...}} | {"bytes": ...}}`, one kind per record (and, checked by the collector,
+    /// per dataset).
+    fn media_block(&mut self, key: &str, value: &Value, field: &str, role: &str, line: usize) {
+        if role != "user" {
+            self.error(
+                line,
+                field,
+                format!("{key} blocks belong in user turns only"),
+            );
+            return;
+        }
+        let formats: &[&str] = if key == "image" {
+            &["png", "jpeg", "gif", "webp"]
+        } else {
+            &[
+                "mp4", "mov", "mkv", "webm", "flv", "mpeg", "mpg", "wmv", "3gp",
+            ]
+        };
+        match value.get("format").and_then(Value::as_str) {
+            Some(format) if formats.contains(&format) => {}
+            _ => self.error(
+                line,
+                format!("{field}.format"),
+                format!("must be one of {}", formats.join(", ")),
+            ),
+        }
+        let source = value.get("source");
+        let located = source
+            .and_then(|s| s.pointer("/s3Location/uri"))
+            .and_then(Value::as_str)
+            .is_some_and(|u| u.starts_with("s3://"));
+        let inline = source
+            .and_then(|s| s.get("bytes"))
+            .is_some_and(Value::is_string);
+        if !located && !inline {
+            self.error(
+                line,
+                format!("{field}.source"),
+                "needs {\"s3Location\": {\"uri\": \"s3://...\"}} (or base64 \"bytes\")",
+            );
+        }
+        let kind = if key == "image" { "image" } else { "video" };
+        match self.media {
+            Some(other) if other != kind => self.error(
+                line,
+                field,
+                format!(
+                    "a record holds {other} and {kind} blocks: use one kind of media per dataset"
+                ),
+            ),
+            _ => self.media = Some(kind),
+        }
+    }
+
+    /// A reasoning block of a Nova 2 assistant turn: `{"reasoningText": {"text": ...}}`.
+    fn reasoning_block(&mut self, value: &Value, field: &str, role: &str, line: usize) {
+        if role != "assistant" {
+            self.error(
+                line,
+                field,
+                "reasoningContent belongs in assistant turns only",
+            );
+            return;
+        }
+        let text = value.pointer("/reasoningText/text").and_then(Value::as_str);
+        if text.is_none_or(|t| t.trim().is_empty()) {
+            self.error(
+                line,
+                format!("{field}.reasoningText.text"),
+                "must be non-empty text: {\"reasoningText\": {\"text\": \"...\"}}",
+            );
+        }
     }
 }
 

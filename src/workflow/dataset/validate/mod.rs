@@ -124,9 +124,69 @@ impl Task {
     }
 }
 
+/// Which base model's data rules apply: they differ in what content a record may hold and in
+/// how many records a job takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum ModelRules {
+    /// Amazon Nova 1 (Micro; Lite and Pro too): text only, 8-20,000 SFT records.
+    #[default]
+    Nova1,
+    /// Amazon Nova 2 Lite: `reasoningContent` in assistant turns, image or video blocks in
+    /// user turns (one kind per dataset), 200-20,000 SFT records (AWS's Nova dataset validator).
+    Nova2,
+}
+
+impl ModelRules {
+    /// The rules of a base model id or ARN (`amazon.nova-2-lite-v1:0:256k` -> Nova 2).
+    pub fn for_model(model: &str) -> ModelRules {
+        if model.contains("nova-2") {
+            ModelRules::Nova2
+        } else {
+            ModelRules::Nova1
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<ModelRules> {
+        match name.to_ascii_lowercase().as_str() {
+            "" | "nova" | "nova-1" | "nova1" | "nova-micro" => Ok(ModelRules::Nova1),
+            "nova-2" | "nova2" | "nova-2-lite" => Ok(ModelRules::Nova2),
+            other if other.starts_with("amazon.") || other.contains(":foundation-model/") => {
+                Ok(Self::for_model(other))
+            }
+            other => Err(NovaError::invalid(format!(
+                "unknown model {other:?}: pass a base model id (amazon.nova-micro-v1:0:128k, amazon.nova-2-lite-v1:0:256k)"
+            ))),
+        }
+    }
+
+    /// Whether user turns may hold image and video blocks, and assistant turns reasoning.
+    pub fn multimodal(self) -> bool {
+        self == ModelRules::Nova2
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ModelRules::Nova1 => "Nova Micro",
+            ModelRules::Nova2 => "Nova 2 Lite",
+        }
+    }
+}
+
+impl ValidationOptions {
+    /// The record-count bounds for this task on this model.
+    pub fn record_bounds(&self) -> (usize, usize) {
+        match (self.task, self.model) {
+            (Task::FineTuning, ModelRules::Nova2) => (200, 20_000),
+            (task, _) => task.record_bounds(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ValidationOptions {
     pub task: Task,
+    /// The base model's rules (default Nova Micro's).
+    pub model: ModelRules,
     pub max_issues: usize,
     pub max_record_tokens: usize,
     /// Check the record-count bounds (off when validating one file that is part of a larger set).
@@ -137,6 +197,7 @@ impl Default for ValidationOptions {
     fn default() -> Self {
         ValidationOptions {
             task: Task::FineTuning,
+            model: ModelRules::Nova1,
             max_issues: DEFAULT_MAX_ISSUES,
             max_record_tokens: DEFAULT_MAX_RECORD_TOKENS,
             check_counts: true,
@@ -234,8 +295,18 @@ pub fn load_sources(
     sources: &[(&str, &[u8])],
     task: Task,
 ) -> Result<(Vec<Vec<Conversation>>, ValidationReport)> {
+    load_sources_for(sources, task, ModelRules::Nova1)
+}
+
+/// [`load_sources`] under a base model's rules (Nova 2 Lite's media, reasoning and bounds).
+pub fn load_sources_for(
+    sources: &[(&str, &[u8])],
+    task: Task,
+    model: ModelRules,
+) -> Result<(Vec<Vec<Conversation>>, ValidationReport)> {
     let options = ValidationOptions {
         task,
+        model,
         ..ValidationOptions::default()
     };
     let mut collector = Collector::new(options);

@@ -150,6 +150,7 @@ impl<'o> Analyzer<'o> {
             issues: std::mem::take(&mut self.issues),
             facts: Some(facts),
             record,
+            media: None,
         })
     }
 

@@ -211,3 +211,66 @@ mod properties {
         }
     }
 }
+
+fn check_for(lines: &[String], model: ModelRules, check_counts: bool) -> ValidationReport {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let options = ValidationOptions {
+        model,
+        check_counts,
+        ..Default::default()
+    };
+    validate_files(&[path], &options).unwrap()
+}
+
+#[test]
+fn nova_2_takes_media_from_users_and_reasoning_from_the_assistant() {
+    let image =
+        r#"{"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}"#;
+    let video =
+        r#"{"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://b/v.mp4"}}}}"#;
+    let reasoning = r#"{"reasoningContent": {"reasoningText": {"text": "because"}}}"#;
+    let with_image = GOOD.replace(r#"{"text": "q"}"#, &format!(r#"{image}, {{"text": "q"}}"#));
+    let with_reasoning = GOOD.replace(
+        r#"{"text": "a"}"#,
+        &format!(r#"{reasoning}, {{"text": "a"}}"#),
+    );
+    let with_video = GOOD.replace(r#"{"text": "q"}"#, &format!(r#"{video}, {{"text": "q"}}"#));
+    let media_answer = GOOD.replace(r#"{"text": "a"}"#, &format!(r#"{image}, {{"text": "a"}}"#));
+    let ok = [with_image.clone(), with_reasoning.clone(), GOOD.to_string()];
+    let nova2 = check_for(&ok, ModelRules::Nova2, false);
+    assert!(nova2.ok(), "{:?}", nova2.errors);
+    // Nova Micro still refuses both, naming the block.
+    let micro = check_for(&ok, ModelRules::Nova1, false);
+    assert_eq!(
+        fields(&micro),
+        [
+            (Some(1), "messages[0].content[0].image".to_string()),
+            (
+                Some(2),
+                "messages[1].content[0].reasoningContent".to_string()
+            )
+        ]
+    );
+    // One kind of media per dataset; media only from the user.
+    let mixed = [with_image, GOOD.to_string(), with_video, media_answer];
+    let report = check_for(&mixed, ModelRules::Nova2, false);
+    assert_eq!(
+        fields(&report),
+        [
+            (Some(3), "messages".to_string()),
+            (Some(4), "messages[1].content[0].image".to_string())
+        ]
+    );
+    assert!(report.errors[0].message.contains("one kind of media"));
+    // Nova 2 Lite fine-tuning takes 200 records at least (Nova 1: 8).
+    let few: Vec<String> = (0..150).map(|_| GOOD.to_string()).collect();
+    assert!(check_for(&few, ModelRules::Nova1, true).ok());
+    let report = check_for(&few, ModelRules::Nova2, true);
+    assert!(
+        report.errors[0].message.contains("between 200 and 20000"),
+        "{:?}",
+        report.errors
+    );
+}
