@@ -374,3 +374,48 @@ def test_nova_2_lite_fine_tuning_takes_its_own_data_rules(aws: Callable[[str], A
     too_long["hyperParameters"] = dict(too_long["hyperParameters"], learningRateWarmupSteps="101")
     with pytest.raises(bedrock.exceptions.ValidationException):
         bedrock.create_model_customization_job(**too_long)
+
+
+def test_hostile_lambda_requests_are_refused_and_the_server_keeps_serving() -> None:
+    import urllib.error
+    import urllib.request
+
+    unsigned = nova_ft.LocalEmulator(verify_signatures=False)
+    with unsigned:
+        url = unsigned.endpoint_url + "/2015-03-31/functions"
+        cases = [
+            ("GET", url + "/..%2F..%2Fetc%2Fpasswd", None, 404),
+            ("POST", url, b"{not json", 400),
+            (
+                "POST",
+                url,
+                json.dumps({"FunctionName": "x" * 65, "Role": "r", "Code": {}}).encode(),
+                400,
+            ),
+            (
+                "POST",
+                url,
+                json.dumps(
+                    {
+                        "FunctionName": "f",
+                        "Role": "r",
+                        "Code": {"ZipFile": "%%%"},
+                        "Runtime": "python3.12",
+                        "Handler": "a.b",
+                    }
+                ).encode(),
+                400,
+            ),
+            ("POST", url + "/nope/invocations", b"{}", 404),
+        ]
+        for method, target, body, status in cases:
+            request = urllib.request.Request(target, data=body, method=method)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request)
+            assert refused.value.code == status, (target, refused.value.read())
+            answer = json.loads(refused.value.read())
+            assert answer["Type"] == "User" and answer["Message"]
+            assert refused.value.headers["x-amzn-errortype"]
+        # Still serving.
+        with urllib.request.urlopen(url) as listed:
+            assert json.loads(listed.read()) == {"Functions": []}

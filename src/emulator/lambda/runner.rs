@@ -18,8 +18,39 @@ use axum::http::HeaderValue;
 use base64::Engine;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Handler processes running at once, over all functions: beyond it Invoke is throttled, as
+/// Lambda throttles past an account's concurrency, so a flood of calls cannot fork the
+/// machine to a halt.
+pub const MAX_CONCURRENT: usize = 32;
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// One running invocation, counted while it lives.
+struct Slot;
+
+impl Slot {
+    fn take() -> Result<Slot, AwsError> {
+        if RUNNING.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            return Err(AwsError::new(
+                429,
+                "TooManyRequestsException",
+                format!("Rate Exceeded: more than {MAX_CONCURRENT} invocations at once (ConcurrentInvocationLimitExceeded)."),
+            ));
+        }
+        Ok(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// Lambda's payload limit for synchronous invocations, each way.
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -98,6 +129,7 @@ fn internal(message: impl Into<String>) -> AwsError {
 
 /// Run the function's handler on `event` (JSON bytes).
 pub fn run(ctx: &Ctx, function: &Function, event: &[u8]) -> Result<Invocation, AwsError> {
+    let _slot = Slot::take()?;
     let request_id = uuid::Uuid::new_v4().to_string();
     let bytes = ctx
         .store
