@@ -101,8 +101,10 @@ def test_rft_end_to_end_beats_the_base_and_cleans_up(session: nf.Session, data: 
     deployment = model.deploy()
     deployment.wait(progress=False)
     report = session.benchmark(
-        data, {"base": "us.amazon.nova-2-lite-v1:0", "rft": deployment}, out_dir=None
+        data, {"base": nf.RFT_BASE_MODEL, "rft": deployment}, out_dir=None
     ).run(progress=False)
+    # The training base is invoked through its inference profile (us. in us-east-1).
+    assert report.models["base"]["failed"] == 0 and report.accuracy("base") > 0
     assert report.accuracy("rft") > report.accuracy("base")
     history = session.jobs()
     row = history[history["name"] == job.name].iloc[0]

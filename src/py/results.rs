@@ -232,7 +232,8 @@ result_class! {
         output_tokens: i64,
         /// Wall time of the call as the client saw it.
         latency_ms: f64,
-        /// The model id sent (a `:128k` fine-tuning base becomes its on-demand id).
+        /// The model id sent (a `:128k` fine-tuning base becomes its on-demand id; a Nova 2 id,
+        /// its inference profile).
         model_id: String,
     }
 }

@@ -6,6 +6,7 @@ use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message, SystemContentBlock,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,10 +33,25 @@ pub struct Reply {
     pub model_id: String,
 }
 
-/// The id to send to Converse. Fine-tuning bases carry a context-window suffix
+/// The id to send to Converse from `region`. Fine-tuning bases carry a context-window suffix
 /// (`amazon.nova-micro-v1:0:128k`) and are not served on demand; their on-demand id is the
-/// same id without it. Everything else (ARNs, profiles) passes through unchanged.
-pub fn inference_model_id(model_id: &str) -> &str {
+/// same id without it. Nova 2 is served on demand only through its inference profiles, so its
+/// ids get the region's (`us.`, else `global.`). Everything else (ARNs, profiles) passes
+/// through unchanged.
+pub fn inference_model_id<'a>(model_id: &'a str, region: &str) -> Cow<'a, str> {
+    let base = on_demand_id(model_id);
+    if base.starts_with("amazon.nova-2-") {
+        let geography = if region.starts_with("us-") {
+            "us"
+        } else {
+            "global"
+        };
+        return Cow::Owned(format!("{geography}.{base}"));
+    }
+    Cow::Borrowed(base)
+}
+
+fn on_demand_id(model_id: &str) -> &str {
     if !model_id.starts_with("amazon.nova-") {
         return model_id;
     }
@@ -64,7 +80,8 @@ pub async fn converse_with(
     client: &aws_sdk_bedrockruntime::Client,
     spec: &ConverseSpec,
 ) -> Result<Reply> {
-    let model_id = inference_model_id(&spec.model_id);
+    let region = client.config().region().map_or("", |r| r.as_ref());
+    let model_id = inference_model_id(&spec.model_id, region);
     let message = Message::builder()
         .role(ConversationRole::User)
         .content(ContentBlock::Text(spec.text.clone()))
@@ -72,7 +89,7 @@ pub async fn converse_with(
         .map_err(NovaError::build)?;
     let mut request = client
         .converse()
-        .model_id(model_id)
+        .model_id(model_id.as_ref())
         .messages(message)
         .inference_config(
             InferenceConfiguration::builder()
@@ -114,19 +131,24 @@ mod tests {
 
     #[test]
     fn training_bases_map_to_on_demand_ids() {
-        assert_eq!(
-            inference_model_id("amazon.nova-micro-v1:0:128k"),
-            "amazon.nova-micro-v1:0"
-        );
-        assert_eq!(
-            inference_model_id("amazon.nova-micro-v1:0"),
-            "amazon.nova-micro-v1:0"
-        );
-        assert_eq!(
-            inference_model_id("us.amazon.nova-micro-v1:0"),
-            "us.amazon.nova-micro-v1:0"
-        );
+        let id = |m| inference_model_id(m, "us-east-1").into_owned();
+        assert_eq!(id("amazon.nova-micro-v1:0:128k"), "amazon.nova-micro-v1:0");
+        assert_eq!(id("amazon.nova-micro-v1:0"), "amazon.nova-micro-v1:0");
+        assert_eq!(id("us.amazon.nova-micro-v1:0"), "us.amazon.nova-micro-v1:0");
         let arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc";
-        assert_eq!(inference_model_id(arn), arn);
+        assert_eq!(id(arn), arn);
+        // Nova 2 Lite only through its profiles: the region's, or the global one.
+        assert_eq!(
+            id("amazon.nova-2-lite-v1:0:256k"),
+            "us.amazon.nova-2-lite-v1:0"
+        );
+        assert_eq!(
+            inference_model_id("amazon.nova-2-lite-v1:0", "eu-west-1"),
+            "global.amazon.nova-2-lite-v1:0"
+        );
+        assert_eq!(
+            id("global.amazon.nova-2-lite-v1:0"),
+            "global.amazon.nova-2-lite-v1:0"
+        );
     }
 }
