@@ -84,3 +84,22 @@ def test_a_job_is_stopped_from_the_cli(
         assert json.loads(out)["status"] in ("Stopping", "Stopped")
         with pytest.raises(JobFailedError, match="Stopped"):
             job.wait(progress=False, timeout=10)
+
+
+def test_ctrl_c_stops_the_job_when_asked(tmp_path: Path) -> None:
+    import _thread
+    import threading
+
+    with nf.Session.local(tmp_path / "emu", job_step_delay=30) as slow:
+        data = nf.Dataset.synthetic(seed=7, train=100, valid=0)
+        location = data.upload(slow.bucket().ensure())
+        role = slow.training_role(location).ensure()
+        job = slow.fine_tune(location, role)
+        # Ctrl-C, as a terminal or Jupyter's interrupt delivers it, half a second in.
+        timer = threading.Timer(0.5, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            job.wait(progress=False, stop_on_interrupt=True)
+        timer.join()
+        assert job.status in ("Stopping", "Stopped")
+        assert job.refresh().status in ("Stopping", "Stopped")
