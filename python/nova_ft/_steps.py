@@ -10,7 +10,7 @@ with ``asyncio.sleep``. So the two APIs cannot drift apart.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -50,11 +50,18 @@ async def _drive(steps: Steps[T], execute: Callable[[Need], Awaitable[Any]]) -> 
         result, error = None, None
         try:
             result = await execute(need)
-        except (KeyboardInterrupt, asyncio.CancelledError):
+        except (KeyboardInterrupt, _cancelled_error()):
             steps.close()
             raise
         except Exception as exc:
             error = exc
+
+
+def _cancelled_error() -> type[BaseException]:
+    """asyncio's CancelledError once asyncio is loaded (only the async driver loads it, so
+    sync use never imports asyncio); before that nothing can raise it."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio.CancelledError if asyncio is not None else KeyboardInterrupt
 
 
 async def _blocking(need: Need) -> Any:
@@ -65,6 +72,8 @@ async def _blocking(need: Need) -> Any:
 
 
 async def _awaiting(need: Need) -> Any:
+    import asyncio
+
     if isinstance(need, Sleep):
         await asyncio.sleep(need.seconds)
         return None

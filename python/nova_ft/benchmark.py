@@ -8,7 +8,6 @@ jittered exponential backoff, a time limit per request, and every result appende
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -211,6 +210,8 @@ class Benchmark:
 
     async def run_async(self, progress: bool = False) -> BenchmarkReport:
         """Async twin of :meth:`run` (cancelling the task stops the run, keeping results)."""
+        import asyncio  # loaded already by the caller's event loop; sync runs never need it
+
         run = self._start()
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
         try:

@@ -12,22 +12,26 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft, _steps
 from ._closing import Closing
 from ._naming import request_token
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
-from .benchmark import Benchmark
 from .deployment import Deployment
 from .emulator import LocalEmulator
 from .exceptions import ConflictError, InvalidParameterError
 from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters, fine_tune_steps
 from .resources import Resource, ResourceRecord
-from .reward import Grader, RewardFunction, deploy_grader_steps
-from .rft import RFT_BASE_MODEL, RftHyperparameters
 from .role import TrainingRole
 from .storage import Bucket, DataLocation
+
+if TYPE_CHECKING:
+    # Imported where used: a session that runs no benchmark and no RFT does not pay for them
+    # (start-up counts in the benchmark loop's wall time, benches/converse_loop.py).
+    from .benchmark import Benchmark
+    from .reward import Grader, RewardFunction
+    from .rft import RftHyperparameters
 
 __all__ = ["ON_DEMAND_CUSTOM_MODEL_REGIONS", "Reply", "Session"]
 
@@ -226,6 +230,8 @@ class Session(Closing):
             )
         rft: dict[str, Any] = {}
         if kind == "REINFORCEMENT_FINE_TUNING":
+            from .rft import RFT_BASE_MODEL, RftHyperparameters
+
             if grader is None:
                 raise InvalidParameterError(
                     "REINFORCEMENT_FINE_TUNING needs grader= (session.deploy_grader(...) or a "
@@ -385,6 +391,8 @@ class Session(Closing):
         its own execution role, and grant ``role`` (the training role) permission to invoke
         exactly that function. :meth:`cleanup` deletes the function and the execution role.
         Test it first: ``reward.test(data).raise_for_errors()``."""
+        from .reward import deploy_grader_steps
+
         return _steps.run(deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb))
 
     async def deploy_grader_async(
@@ -397,6 +405,8 @@ class Session(Closing):
         memory_mb: int = 512,
     ) -> Grader:
         """Async twin of :meth:`deploy_grader`."""
+        from .reward import deploy_grader_steps
+
         return await _steps.run_async(
             deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb)
         )
@@ -476,6 +486,8 @@ class Session(Closing):
         **options: Any,
     ) -> Benchmark:
         """A :class:`~nova_ft.Benchmark` of ``models`` on ``data`` (options as there)."""
+        from .benchmark import Benchmark
+
         return Benchmark(self, data, models, **options)
 
     # -- step 6: clean up -------------------------------------------------------------------
