@@ -72,6 +72,8 @@ def test_a_reward_function_is_tested_before_anything_is_spent(data: nf.Dataset) 
     broken = nf.RewardFunction("def grade(samples):\n    return samples[0]['nope']\n")
     failed = broken.test(rft, limit=20)
     assert failed.errors and "KeyError" in failed.errors[0]
+    # The failing line is quoted, so the user can find it.
+    assert "line 2: return samples[0]['nope']" in failed.errors[0]
     with pytest.raises(RewardFunctionError):
         nf.RewardFunction("def grade(:\n").load()
     with pytest.raises(InvalidParameterError):

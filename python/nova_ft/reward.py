@@ -16,6 +16,7 @@ import html
 import inspect
 import io
 import json
+import linecache
 import logging
 import math
 import statistics
@@ -178,11 +179,19 @@ class RewardFunction:
         'grade'
     """
 
-    def __init__(self, source: str, function: str = "grade", name: str = "nova-ft-grader"):
+    def __init__(
+        self,
+        source: str,
+        function: str = "grade",
+        name: str = "nova-ft-grader",
+        origin: str = f"<{MODULE}>",
+    ):
         if not function.isidentifier():
             raise InvalidParameterError(f"function must be a Python name, got {function!r}")
         self.source = source
         self.function = function
+        #: Where the source came from (a file path), named in tracebacks and errors.
+        self.origin = origin
         #: The Lambda function's name when deployed.
         self.name = name
         self._loaded: Callable[[list[dict[str, Any]]], Any] | None = None
@@ -200,7 +209,7 @@ class RewardFunction:
                 f"cannot read the source of {fn!r}: define it in a file or a notebook cell, "
                 "or pass its source to RewardFunction(source, function=...)"
             ) from exc
-        return cls(source, fn.__name__, name)
+        return cls(source, fn.__name__, name, origin=f"<{fn.__name__}>")
 
     @classmethod
     def from_file(
@@ -211,14 +220,17 @@ class RewardFunction:
             source = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidParameterError(f"cannot read the reward function {path}: {exc}") from exc
-        return cls(source, function, name)
+        return cls(source, function, name, origin=str(path))
 
     def load(self) -> Callable[[list[dict[str, Any]]], Any]:
         """The grading function, loaded as Lambda would load it (a fresh module)."""
         if self._loaded is None:
             module = types.ModuleType(MODULE)
+            # Registered so tracebacks and test() errors can quote the failing line.
+            lines = self.source.splitlines(keepends=True)
+            linecache.cache[self.origin] = (len(self.source), None, lines, self.origin)
             try:
-                exec(compile(self.source, f"<{MODULE}>", "exec"), module.__dict__)
+                exec(compile(self.source, self.origin, "exec"), module.__dict__)
             except Exception as exc:
                 raise RewardFunctionError(
                     f"the reward function's source does not load: {type(exc).__name__}: {exc}"
@@ -268,9 +280,10 @@ class RewardFunction:
                 answer = fn(json.loads(json.dumps(events)))
             except Exception as exc:
                 tb = traceback.extract_tb(exc.__traceback__)[-1]
+                where = f"{tb.filename} line {tb.lineno}" + (f": {tb.line}" if tb.line else "")
                 result.errors.append(
                     f"samples {start}-{start + len(batch) - 1}: {type(exc).__name__}: {exc} "
-                    f"(line {tb.lineno}: {tb.line})"
+                    f"({where})"
                 )
                 continue
             finally:
