@@ -38,6 +38,29 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 SUB_STEPS = ("validation", "data_processing", "training")
 
 
+def check_ranges(
+    settings: Any,
+    ranges: Mapping[str, tuple[float, float]],
+    api_names: Mapping[str, str],
+    whose: str,
+    optional: bool = False,
+) -> None:
+    """Refuse a hyperparameter of ``settings`` that is not a number, not whole (all but
+    ``learning_rate``), or outside its range; ``optional`` lets ``None`` mean "the default"."""
+    for name, (low, high) in ranges.items():
+        value = getattr(settings, name)
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+        if name != "learning_rate" and not isinstance(value, int):
+            raise InvalidParameterError(f"{name} must be a whole number, got {value!r}")
+        if not low <= value <= high:
+            raise InvalidParameterError(
+                f"{name}={value} is outside {whose} range {low:g} to {high:g} ({api_names[name]})"
+            )
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """Nova's fine-tuning hyperparameters, range-checked before any call.
@@ -68,17 +91,7 @@ class Hyperparameters:
     }
 
     def __post_init__(self) -> None:
-        for name, (low, high) in self.RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParameterError(f"{name} must be a number, got {value!r}")
-            if name != "learning_rate" and not isinstance(value, int):
-                raise InvalidParameterError(f"{name} must be a whole number, got {value!r}")
-            if not low <= value <= high:
-                raise InvalidParameterError(
-                    f"{name}={value} is outside Nova's range {low} to {high} "
-                    f"({self.API_NAMES[name]})"
-                )
+        check_ranges(self, self.RANGES, self.API_NAMES, "Nova's")
 
     def to_api(self) -> dict[str, str]:
         """The strings Bedrock expects (``learningRate`` written out, as AWS's samples do)."""

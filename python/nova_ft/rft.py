@@ -17,6 +17,7 @@ from ._fsio import write_bytes_atomically
 from ._pandas import require_pandas
 from .dataset import Dataset, validate
 from .exceptions import DataFileError, InvalidParameterError
+from .job import check_ranges
 from .report import ValidationReport
 
 if TYPE_CHECKING:
@@ -206,19 +207,7 @@ class RftHyperparameters:
     }
 
     def __post_init__(self) -> None:
-        for name, (low, high) in self.RANGES.items():
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParameterError(f"{name} must be a number, got {value!r}")
-            if name != "learning_rate" and not isinstance(value, int):
-                raise InvalidParameterError(f"{name} must be a whole number, got {value!r}")
-            if not low <= value <= high:
-                raise InvalidParameterError(
-                    f"{name}={value} is outside RFT's range {low:g} to {high:g} "
-                    f"({self.API_NAMES[name]})"
-                )
+        check_ranges(self, self.RANGES, self.API_NAMES, "RFT's", optional=True)
         if self.reasoning_effort not in (None, "low", "medium", "high"):
             raise InvalidParameterError(
                 f"reasoning_effort must be low, medium or high, got {self.reasoning_effort!r}"

@@ -14,13 +14,12 @@ use super::models::reward_policy::{RewardPolicy, LEARNING_RATE_SCALE};
 use super::models::TrainedModel;
 use super::state::Job;
 use super::trainer::{
-    job_context, next_step, output_location, pause, read_as_role, register_model, stop_requested,
-    write_as_role, Ending,
+    data_failure, job_context, next_step, output_location, pause, read_as_role, register_model,
+    stop_requested, write_as_role, Ending,
 };
 use super::Ctx;
 use crate::workflow::cpython_random::CPythonRandom;
 use crate::workflow::dataset::rft::{load_sources, RftRecord};
-use crate::workflow::error::NovaError;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -188,22 +187,7 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
     };
     let records = match load_sources(&[(job.training_uri.as_str(), &bytes)]) {
         Ok(mut sources) => sources.pop().unwrap_or_default(),
-        Err(NovaError::DatasetValidation {
-            issues, omitted, ..
-        }) => {
-            let shown: Vec<String> = issues.iter().take(5).map(ToString::to_string).collect();
-            let more = issues.len().saturating_sub(5) + omitted;
-            let tail = if more > 0 {
-                format!(" (and {more} more)")
-            } else {
-                String::new()
-            };
-            return Ending::Failed(format!(
-                "Training data validation failed: {}{tail}. Fix the data and start a new job.",
-                shown.join("; ")
-            ));
-        }
-        Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
+        Err(error) => return data_failure(error),
     };
     if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {
         return ending;

@@ -82,18 +82,9 @@ pub fn role_allows(
     key: &str,
 ) -> Result<(), String> {
     let state = ctx.store.lock();
-    let Some(role) = state.roles.get(role_name(role_arn)) else {
-        return Err(format!("The role {role_arn} no longer exists."));
-    };
-    let documents = super::iam::role_documents(&state, role);
-    let refs: Vec<&serde_json::Value> = documents.iter().collect();
     let resource = format!("arn:aws:s3:::{bucket}/{key}");
-    if allows(
-        &refs,
-        action,
-        &resource,
-        &job_context(ctx, source_arn, role_arn),
-    ) {
+    let context = job_context(ctx, source_arn, role_arn);
+    if role_permits(&state, role_arn, action, &resource, &context)? {
         Ok(())
     } else {
         Err(format!(
@@ -101,6 +92,24 @@ pub fn role_allows(
             key.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default()
         ))
     }
+}
+
+/// Whether a role's policies (inline and attached) allow `action` on `resource` in `context`,
+/// as a service that assumed it acts (S3 reads of a job, Lambda calls of an RFT job's grader);
+/// an error when the role is gone.
+pub fn role_permits(
+    state: &State,
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> Result<bool, String> {
+    let Some(role) = state.roles.get(role_name(role_arn)) else {
+        return Err(format!("The role {role_arn} no longer exists."));
+    };
+    let documents = super::iam::role_documents(state, role);
+    let refs: Vec<&serde_json::Value> = documents.iter().collect();
+    Ok(allows(&refs, action, resource, context))
 }
 
 pub fn split_uri(uri: &str) -> (String, String) {
@@ -164,6 +173,29 @@ pub(super) enum Ending {
     Completed,
     Stopped,
     Failed(String),
+}
+
+/// The job's failure when its data cannot be loaded: the first problems found, and how many
+/// more (SFT and RFT data alike).
+pub(super) fn data_failure(error: NovaError) -> Ending {
+    match error {
+        NovaError::DatasetValidation {
+            issues, omitted, ..
+        } => {
+            let shown: Vec<String> = issues.iter().take(5).map(ToString::to_string).collect();
+            let more = issues.len().saturating_sub(5) + omitted;
+            let tail = if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            };
+            Ending::Failed(format!(
+                "Training data validation failed: {}{tail}. Fix the data and start a new job.",
+                shown.join("; ")
+            ))
+        }
+        other => Ending::Failed(format!("Could not read the training data: {other}")),
+    }
 }
 
 /// Start running a job on the emulator's runtime.
@@ -320,22 +352,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     let rules = ModelRules::for_model(&job.base_model_id);
     let mut splits = match load_sources_for(&sources, task, rules) {
         Ok((splits, _)) => splits,
-        Err(NovaError::DatasetValidation {
-            issues, omitted, ..
-        }) => {
-            let shown: Vec<String> = issues.iter().take(5).map(ToString::to_string).collect();
-            let more = issues.len().saturating_sub(5) + omitted;
-            let tail = if more > 0 {
-                format!(" (and {more} more)")
-            } else {
-                String::new()
-            };
-            return Ending::Failed(format!(
-                "Training data validation failed: {}{tail}. Fix the data and start a new job.",
-                shown.join("; ")
-            ));
-        }
-        Err(other) => return Ending::Failed(format!("Could not read the training data: {other}")),
+        Err(error) => return data_failure(error),
     };
     // 2. Data processing: for distillation, the teacher answers the prompts.
     if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {

@@ -305,7 +305,8 @@ pub(super) fn create(ctx: &Ctx, map: &Map<String, Value>) -> Outcome {
     Ok(json(201, &answer))
 }
 
-fn no_qualifier(req: &AwsRequest) -> Result<(), AwsError> {
+/// Only `$LATEST` exists here: any other `Qualifier` names a version that is not found.
+pub(super) fn no_qualifier(req: &AwsRequest) -> Result<(), AwsError> {
     match req.query_value("Qualifier") {
         None | Some("$LATEST") => Ok(()),
         Some(q) => Err(not_found(format!(
@@ -363,13 +364,18 @@ pub(super) fn list(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     Ok(json(200, &out))
 }
 
-/// A `RevisionId` in the request must be the function's current one (optimistic locking).
-fn check_revision(function: &Function, map: &Map<String, Value>) -> Result<(), AwsError> {
+/// A `RevisionId` in the request must be the function's current one (optimistic locking);
+/// `api` is the call Lambda's message points to for the latest id.
+pub(super) fn check_revision(
+    function: &Function,
+    map: &Map<String, Value>,
+    api: &str,
+) -> Result<(), AwsError> {
     match string_field(map, "RevisionId")? {
         Some(r) if r != function.revision_id => Err(AwsError::new(
             412,
             "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            format!("The Revision Id provided does not match the latest Revision Id. Call the {api} API to retrieve the latest Revision Id"),
         )),
         _ => Ok(()),
     }
@@ -379,7 +385,7 @@ pub(super) fn update_code(ctx: &Ctx, label: &str, map: &Map<String, Value>) -> O
     let name = {
         let state = ctx.store.lock();
         let function = resolve(ctx, &state, label)?;
-        check_revision(function, map)?;
+        check_revision(function, map, "GetFunction/GetAlias")?;
         function.name.clone()
     };
     let bytes = package_bytes(ctx, map)?;
@@ -422,7 +428,7 @@ pub(super) fn update_configuration(ctx: &Ctx, label: &str, map: &Map<String, Val
         check_role(ctx, &state, role)?;
     }
     let function = state.functions.get_mut(&name).expect("resolved above");
-    check_revision(function, map)?;
+    check_revision(function, map, "GetFunction/GetAlias")?;
     if let Some(v) = timeout {
         function.timeout = v;
     }

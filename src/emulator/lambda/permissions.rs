@@ -1,6 +1,6 @@
 //! AddPermission, GetPolicy and RemovePermission: a function's resource-based policy.
 
-use super::functions::resolve;
+use super::functions::{check_revision, no_qualifier, resolve};
 use super::{conflict, invalid, not_found};
 use crate::emulator::request::AwsRequest;
 use crate::emulator::server::empty;
@@ -23,11 +23,7 @@ fn policy_document(function: &crate::emulator::state::Function) -> String {
 }
 
 pub(super) fn add(ctx: &Ctx, req: &AwsRequest, label: &str, map: &Map<String, Value>) -> Outcome {
-    if req.query_value("Qualifier").is_some_and(|q| q != "$LATEST") {
-        return Err(not_found(
-            "The nova_ft emulator keeps $LATEST only (no published versions or aliases).",
-        ));
-    }
+    no_qualifier(req)?;
     let (Some(sid), Some(action), Some(principal)) = (
         text(map, "StatementId"),
         text(map, "Action"),
@@ -51,14 +47,7 @@ pub(super) fn add(ctx: &Ctx, req: &AwsRequest, label: &str, map: &Map<String, Va
     let mut state = ctx.store.lock();
     let name = resolve(ctx, &state, label)?.name.clone();
     let function = state.functions.get_mut(&name).expect("resolved above");
-    if let Some(revision) = text(map, "RevisionId").filter(|r| *r != function.revision_id) {
-        let _ = revision;
-        return Err(crate::emulator::wire::AwsError::new(
-            412,
-            "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
-        ));
-    }
+    check_revision(function, map, "GetPolicy")?;
     if function
         .policy
         .iter()

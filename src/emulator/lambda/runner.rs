@@ -7,11 +7,12 @@
 //! user's own rights on this machine, as `python grader.py` would.
 
 use super::functions::resolve;
+use super::invalid;
 use super::package;
-use super::{invalid, not_found};
-use crate::emulator::policy::{allows, Context};
+use crate::emulator::policy::Context;
 use crate::emulator::request::AwsRequest;
 use crate::emulator::state::Function;
+use crate::emulator::trainer::role_permits;
 use crate::emulator::wire::{response, AwsError, Outcome};
 use crate::emulator::Ctx;
 use axum::http::HeaderValue;
@@ -308,11 +309,7 @@ pub fn run(ctx: &Ctx, function: &Function, event: &[u8]) -> Result<Invocation, A
 
 /// The Invoke operation.
 pub(super) fn invoke(ctx: &Arc<Ctx>, req: &AwsRequest, label: &str) -> Outcome {
-    if req.query_value("Qualifier").is_some_and(|q| q != "$LATEST") {
-        return Err(not_found(
-            "The nova_ft emulator keeps $LATEST only (no published versions or aliases).",
-        ));
-    }
+    super::functions::no_qualifier(req)?;
     let function = {
         let state = ctx.store.lock();
         resolve(ctx, &state, label)?.clone()
@@ -388,13 +385,13 @@ pub fn invoke_as_service(
         let function = resolve(ctx, &state, function_arn)
             .map_err(|e| format!("{}: {}", e.code, e.message))?
             .clone();
-        let role_name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-        let Some(role) = state.roles.get(role_name) else {
-            return Err(format!("The role {role_arn} no longer exists."));
-        };
-        let documents = crate::emulator::iam::role_documents(&state, role);
-        let refs: Vec<&serde_json::Value> = documents.iter().collect();
-        if !allows(&refs, "lambda:InvokeFunction", &function.arn, context) {
+        if !role_permits(
+            &state,
+            role_arn,
+            "lambda:InvokeFunction",
+            &function.arn,
+            context,
+        )? {
             return Err(format!(
                 "AccessDenied: the role {role_arn} is not authorized to perform lambda:InvokeFunction on {}. Add lambda:InvokeFunction on that function to the role's policy.",
                 function.arn
