@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 // (FxHash) fits; 64 bits make an accidental collision in 20,000 records negligible.
 
 /// Past this many distinct answers the targets are open text, not a label set.
-const LABEL_CAP: usize = 1000;
+pub const LABEL_CAP: usize = 1000;
 /// A label longer than this is an answer, not a class name.
 const MAX_LABEL_CHARS: usize = 100;
 /// A most/least frequent label ratio at or above this is worth a warning.
@@ -185,10 +185,22 @@ pub struct RecordFacts<'a> {
     /// The system prompt's first characters, when the checker saw a prompt it had not just seen.
     pub system_preview: Option<String>,
     pub input_hash: u64,
-    /// The final answer, borrowed from the line when it has a single block without escapes.
-    pub answer: Option<Cow<'a, str>>,
+    /// The final answer's hash, length in characters and whether it spans lines, when the
+    /// record has one.
+    pub answer: Option<AnswerFacts>,
+    /// The final answer's text (borrowed from the line when it has a single block without
+    /// escapes). A checker may leave it out when it already sent the same answer's text with
+    /// an earlier record: the statistics need each distinct answer's text once.
+    pub answer_text: Option<Cow<'a, str>>,
     /// Estimated (input, output) tokens.
     pub tokens: (usize, usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerFacts {
+    pub hash: u64,
+    pub chars: usize,
+    pub multiline: bool,
 }
 
 /// The hash that identifies a system prompt (its text blocks in order).
@@ -204,10 +216,10 @@ impl<'a> RecordFacts<'a> {
     /// Facts of a record from its system prompt (hash and texts), the turns before the answer
     /// (role, text blocks), and the answer. The preview is taken only when the prompt differs
     /// from `previous_system`.
-    pub fn of<S: AsRef<str>, T: AsRef<str>>(
+    pub fn of<'t, S: AsRef<str>, T: AsRef<str> + 't>(
         system_hash: u64,
         system: &[S],
-        prompt_turns: &[(&str, &[T])],
+        prompt_turns: impl IntoIterator<Item = (&'t str, &'t [T])>,
         answer: Option<Cow<'a, str>>,
         tokens: (usize, usize),
         previous_system: Option<u64>,
@@ -228,30 +240,71 @@ impl<'a> RecordFacts<'a> {
             system_hash,
             system_preview,
             input_hash: hasher.finish(),
-            answer,
+            answer: answer.as_deref().map(|text| AnswerFacts {
+                hash: hash_of(text),
+                chars: text.chars().count(),
+                multiline: text.contains('\n'),
+            }),
+            answer_text: answer,
             tokens,
         }
     }
 
-    /// The same facts, owning the answer, so they can outlive the line they came from.
+    /// The same facts, owning the answer's text, so they can outlive the line they came from.
     pub fn into_owned(self) -> RecordFacts<'static> {
         RecordFacts {
-            answer: self.answer.map(|a| Cow::Owned(a.into_owned())),
+            answer_text: self.answer_text.map(|a| Cow::Owned(a.into_owned())),
             ..self
         }
     }
 }
 
+/// Where a record was first seen, compactly (the tables below hold one per distinct input).
+type SeenAt = (u32, u32);
+
+fn compact((file, line): Location) -> SeenAt {
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (narrow(file), narrow(line))
+}
+
+fn widen((file, line): SeenAt) -> Location {
+    (file as usize, line as usize)
+}
+
+/// What is remembered of each distinct input (system prompt and turns before the answer).
+#[derive(Debug)]
+struct InputSeen {
+    /// The answer of the first record with this input, and where that record is.
+    first_answer: u64,
+    first_at: SeenAt,
+    /// The answer of the latest record with this input.
+    last_answer: u64,
+}
+
+/// A label and how many records answer it.
+#[derive(Debug)]
+struct Tally {
+    label: String,
+    count: usize,
+}
+
 /// Accumulates [`DataStats`] one valid record at a time, in bounded memory (hashes, not texts).
+///
+/// Records are merged on one thread in line order, so this is kept lean: one lookup in a
+/// table keyed by the input finds both duplicates and conflicting answers in the common case
+/// (one answer per input); records repeating an input with another answer go to a second,
+/// usually empty table.
 #[derive(Debug, Default)]
 pub struct StatsBuilder {
     stats: DataStats,
     system_variants: HashMap<u64, usize>,
     system_first_seen: Vec<Location>,
-    records_seen: HashMap<u64, Location>,
+    inputs: HashMap<u64, InputSeen>,
+    /// Records (input and answer hashed together) whose answer differs from their input's
+    /// first answer, and where each was first seen.
+    other_records: HashMap<u64, SeenAt>,
     first_duplicate: Option<(Location, Location)>,
-    answers_by_input: HashMap<u64, u64>,
-    answer_counts: HashMap<String, usize>,
+    answer_counts: HashMap<u64, Tally>,
     too_many_answers: bool,
     longest_answer: usize,
     multiline_answer: bool,
@@ -264,14 +317,13 @@ fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
 }
 
 impl StatsBuilder {
-    /// Make room for `more` records, so the tables grow once per block, not record by record.
+    /// Make room for `more` records, so the table grows once per block, not record by record.
     pub fn reserve(&mut self, more: usize) {
-        self.records_seen.reserve(more);
-        self.answers_by_input.reserve(more);
+        self.inputs.reserve(more);
     }
 
     /// Add one record that passed validation.
-    pub fn add(&mut self, facts: RecordFacts<'_>, at: Location) {
+    pub fn add(&mut self, facts: &RecordFacts<'_>, at: Location) {
         let stats = &mut self.stats;
         stats.records += 1;
         let variant = *self
@@ -294,31 +346,53 @@ impl StatsBuilder {
         stats.output_tokens += output_tokens as u64;
         stats.max_record_tokens = stats.max_record_tokens.max(input_tokens + output_tokens);
 
-        let answer_hash = facts.answer.as_deref().map(hash_of).unwrap_or(0);
-        let record_hash = hash_of(&(facts.input_hash, answer_hash));
-        match self.records_seen.get(&record_hash) {
-            Some(first) => {
-                stats.duplicate_records += 1;
-                self.first_duplicate.get_or_insert((*first, at));
+        let answer_hash = facts.answer.map_or(0, |a| a.hash);
+        let mut duplicate_of = None;
+        match self.inputs.entry(facts.input_hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(InputSeen {
+                    first_answer: answer_hash,
+                    first_at: compact(at),
+                    last_answer: answer_hash,
+                });
             }
-            None => {
-                self.records_seen.insert(record_hash, at);
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                let seen = slot.get_mut();
+                if seen.last_answer != answer_hash {
+                    stats.conflicting_inputs += 1;
+                    seen.last_answer = answer_hash;
+                }
+                if seen.first_answer == answer_hash {
+                    duplicate_of = Some(seen.first_at);
+                } else {
+                    let record = hash_of(&(facts.input_hash, answer_hash));
+                    match self.other_records.entry(record) {
+                        std::collections::hash_map::Entry::Occupied(first) => {
+                            duplicate_of = Some(*first.get());
+                        }
+                        std::collections::hash_map::Entry::Vacant(first) => {
+                            first.insert(compact(at));
+                        }
+                    }
+                }
             }
         }
-        if let Some(previous) = self.answers_by_input.insert(facts.input_hash, answer_hash) {
-            if previous != answer_hash {
-                stats.conflicting_inputs += 1;
-            }
+        if let Some(first) = duplicate_of {
+            stats.duplicate_records += 1;
+            self.first_duplicate.get_or_insert((widen(first), at));
         }
 
         if let Some(answer) = facts.answer {
             stats.answered += 1;
-            self.longest_answer = self.longest_answer.max(answer.chars().count());
-            self.multiline_answer |= answer.contains('\n');
-            if let Some(count) = self.answer_counts.get_mut(answer.as_ref()) {
-                *count += 1;
+            self.longest_answer = self.longest_answer.max(answer.chars);
+            self.multiline_answer |= answer.multiline;
+            if let Some(tally) = self.answer_counts.get_mut(&answer.hash) {
+                tally.count += 1;
             } else if self.answer_counts.len() < LABEL_CAP {
-                self.answer_counts.insert(answer.into_owned(), 1);
+                // The first record with an answer carries its text (see `RecordFacts`).
+                let label = facts.answer_text.as_deref().unwrap_or_default().to_owned();
+                self.answer_counts
+                    .insert(answer.hash, Tally { label, count: 1 });
             } else {
                 self.too_many_answers = true;
             }
@@ -346,8 +420,8 @@ impl StatsBuilder {
         if is_label_set {
             let mut labels: Vec<LabelCount> = self
                 .answer_counts
-                .into_iter()
-                .map(|(label, count)| LabelCount { label, count })
+                .into_values()
+                .map(|Tally { label, count }| LabelCount { label, count })
                 .collect();
             labels.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
             stats.labels = Some(labels);
@@ -369,10 +443,10 @@ mod tests {
             estimate_tokens(answer),
         );
         builder.add(
-            RecordFacts::of(
+            &RecordFacts::of(
                 system_hash(&[system]),
                 &[system],
-                &turns[..1],
+                turns,
                 Some(Cow::Borrowed(answer)),
                 tokens,
                 None,

@@ -3,10 +3,11 @@
 //! same whatever the number of threads.
 
 use super::super::record::Conversation;
-use super::super::stats::RecordFacts;
+use super::super::stats::{RecordFacts, LABEL_CAP};
 use super::blocks::Line;
 use super::record_view::{FastRecord, RecordView, SystemInfo, SystemSource};
 use super::{Severity, ValidationOptions};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 /// A problem found on a line, before the collector names its file.
@@ -56,6 +57,8 @@ pub(super) struct Analyzer<'o> {
     pub(super) last_system_hash: Option<u64>,
     /// The media kind of the line being checked (set by the slow path, which reads media).
     pub(super) media: Option<&'static str>,
+    /// Answers whose text this analyzer has passed on (at most `LABEL_CAP + 1`).
+    answers_sent: FxHashSet<u64>,
 }
 
 impl<'o> Analyzer<'o> {
@@ -67,7 +70,23 @@ impl<'o> Analyzer<'o> {
             system: None,
             last_system_hash: None,
             media: None,
+            answers_sent: FxHashSet::default(),
         }
+    }
+
+    /// The outcome, owning what it borrowed, without the answer's text when it is not needed:
+    /// the statistics need each distinct answer's text once, with its first record (in line
+    /// order; this analyzer sees its lines in line order), and none past `LABEL_CAP` distinct
+    /// answers. That saves copying the answer of nearly every record of a labelled data set.
+    pub(super) fn owned(&mut self, mut outcome: Outcome<'_>) -> Outcome<'static> {
+        if let Some(facts) = &mut outcome.facts {
+            if let Some(answer) = facts.answer {
+                if self.answers_sent.len() > LABEL_CAP || !self.answers_sent.insert(answer.hash) {
+                    facts.answer_text = None;
+                }
+            }
+        }
+        outcome.into_owned()
     }
 
     fn push(

@@ -4,7 +4,7 @@
 use super::super::record::Conversation;
 use super::super::stats::StatsBuilder;
 use super::analyzer::{Analyzer, Outcome, BLOCK_BYTES};
-use super::blocks::{check_block, read_blocks, split_lines, split_text_lines, Line};
+use super::blocks::{check_block, read_blocks, return_buffer, ReadError};
 use super::{FileSummary, Issue, Severity, ValidationOptions, ValidationReport};
 use crate::workflow::error::{NovaError, Result};
 use std::io::Read;
@@ -23,6 +23,18 @@ pub(super) struct Collector {
     stats: StatsBuilder,
     /// The first media kind seen and where (`file:line`): Nova 2 takes one kind per dataset.
     media: Option<(&'static str, String)>,
+    /// Whether the file being merged has any bytes yet.
+    saw_bytes: bool,
+}
+
+/// A checked block waiting to be merged.
+struct Checked {
+    outcomes: Vec<Vec<Outcome<'static>>>,
+    first_line: usize,
+    source: usize,
+    /// The last block of its source.
+    last: bool,
+    bytes: usize,
 }
 
 impl Collector {
@@ -38,6 +50,7 @@ impl Collector {
             omitted_warnings: 0,
             stats: StatsBuilder::default(),
             media: None,
+            saw_bytes: false,
         }
     }
 
@@ -90,9 +103,15 @@ impl Collector {
         });
     }
 
-    /// Take one line's outcome; returns the record it carried, if any.
-    pub(super) fn absorb(&mut self, outcome: Outcome<'_>, line: usize) -> Option<Conversation> {
-        for issue in outcome.issues {
+    /// Take one line's outcome; returns the record it carried, if any. The outcome is taken
+    /// by reference (its parts moved out): outcomes are large, and moving each one into this
+    /// serial stage measured a twentieth of a validation's time.
+    pub(super) fn absorb(
+        &mut self,
+        outcome: &mut Outcome<'_>,
+        line: usize,
+    ) -> Option<Conversation> {
+        for issue in outcome.issues.drain(..) {
             self.push(issue.severity, Some(issue.line), issue.field, issue.message);
         }
         if let Some(kind) = outcome.media {
@@ -108,102 +127,125 @@ impl Collector {
                 }
             }
         }
-        let facts = outcome.facts?;
+        let facts = outcome.facts.as_ref()?;
         self.file_records += 1;
         self.stats.add(facts, (self.files.len(), line));
-        outcome.record
+        outcome.record.take()
     }
 
-    /// Stream a file in blocks of whole lines: a reader thread reads the next block while every
-    /// core checks the current one, and outcomes are merged in line order.
-    pub(super) fn read_file(&mut self, path: &Path, keep: bool) -> Result<Vec<Conversation>> {
-        let file = std::fs::File::open(path).map_err(|e| NovaError::io(path, e))?;
-        self.read_source(file, &path.display().to_string(), keep)
-            .map_err(|e| NovaError::io(path, e))
-    }
-
-    /// Stream any reader as the data file `name` (a path, or an S3 URI in the emulator).
-    ///
-    /// Three stages overlap: a reader thread reads the next block, the analyzers check the
-    /// current one on every core, and this thread merges the previous block's outcomes (the
-    /// statistics are built in line order, so that stage is serial; overlapping it keeps the
-    /// cores busy).
-    pub(super) fn read_source(
+    /// Stream files as one job's data (see [`Collector::read_sources`]); returns each file's
+    /// records when `keep`.
+    pub(super) fn read_files(
         &mut self,
-        source: impl Read + Send,
-        name: &str,
+        paths: &[&Path],
         keep: bool,
-    ) -> std::io::Result<Vec<Conversation>> {
-        self.start_file(name);
+    ) -> Result<Vec<Vec<Conversation>>> {
+        let mut sources = Vec::with_capacity(paths.len());
+        for path in paths {
+            let file = std::fs::File::open(path).map_err(|e| NovaError::io(*path, e))?;
+            sources.push((path.display().to_string(), file));
+        }
+        self.read_sources(sources, keep)
+            .map_err(|(i, e)| NovaError::io(paths[i], e))
+    }
+
+    /// Stream readers (files, or S3 objects in the emulator) as the named data files, in order.
+    ///
+    /// Three stages overlap: a reader thread reads the next block (running on from one source
+    /// into the next), the analyzers check the current one on every core, and this thread
+    /// merges the previous block's outcomes (the statistics are built in line order, so that
+    /// stage is serial; overlapping it keeps the cores busy).
+    pub(super) fn read_sources<R: Read + Send>(
+        &mut self,
+        sources: Vec<(String, R)>,
+        keep: bool,
+    ) -> std::result::Result<Vec<Vec<Conversation>>, ReadError> {
+        let (names, readers): (Vec<String>, Vec<R>) = sources.into_iter().unzip();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
         let options = self.options.clone();
         let mut analyzers: Vec<Analyzer<'_>> =
             (0..threads).map(|_| Analyzer::new(&options)).collect();
-        let mut records = Vec::new();
-        let mut next_line = 1usize;
-        let mut saw_bytes = false;
-        std::thread::scope(|scope| -> std::io::Result<()> {
-            let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+        let mut records = Vec::with_capacity(names.len());
+        std::thread::scope(|scope| -> std::result::Result<(), ReadError> {
+            let (sender, blocks) = std::sync::mpsc::sync_channel(1);
             let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
-            scope.spawn(move || read_blocks(source, BLOCK_BYTES, sender, recycled));
-            // The previous block's outcomes (owned, so they outlive their block) and first line.
-            let mut merging: Option<(Vec<Vec<Outcome<'static>>>, usize)> = None;
+            scope.spawn(move || read_blocks(readers, BLOCK_BYTES, sender, recycled));
+            // The previous block's outcomes (owned, so they outlive their block).
+            let mut merging: Option<Checked> = None;
+            let (mut source, mut next_line) = (usize::MAX, 1usize);
             for block in blocks {
                 let block = block?;
-                saw_bytes |= !block.is_empty();
-                let first_line = next_line;
+                if block.source != source {
+                    (source, next_line) = (block.source, 1);
+                }
+                let (first_line, last, bytes) = (next_line, block.last, block.bytes.len());
                 let mut workers = std::mem::take(&mut analyzers);
                 let checking = scope.spawn(move || {
-                    let lines: Vec<Line<'_>> = match std::str::from_utf8(&block) {
-                        Ok(text) => split_text_lines(text),
-                        Err(_) => split_lines(&block).into_iter().map(Line::Bytes).collect(),
-                    };
-                    let outcomes = check_block(&mut workers, &lines, first_line, keep);
-                    drop(lines);
+                    let block = block.bytes;
+                    let outcomes = check_block(&mut workers, &block, first_line, keep);
                     (workers, outcomes, block)
                 });
-                if let Some((outcomes, first)) = merging.take() {
-                    self.merge(outcomes, first, &mut records);
+                if let Some(checked) = merging.take() {
+                    self.merge(checked, &names, &mut records);
                 }
                 let (workers, outcomes, block) =
                     checking.join().expect("a validation thread panicked");
                 analyzers = workers;
-                // The reader may have finished (its last block): then the buffer just goes.
-                let _ = recycle.send(block);
+                // The reader may have finished (its last block): then the pool takes the buffer.
+                if let Err(returned) = recycle.send(block) {
+                    return_buffer(returned.0, BLOCK_BYTES);
+                }
                 next_line += outcomes.iter().map(Vec::len).sum::<usize>();
-                merging = Some((outcomes, first_line));
+                merging = Some(Checked {
+                    outcomes,
+                    first_line,
+                    source,
+                    last,
+                    bytes,
+                });
             }
-            if let Some((outcomes, first)) = merging.take() {
-                self.merge(outcomes, first, &mut records);
+            if let Some(checked) = merging.take() {
+                self.merge(checked, &names, &mut records);
             }
             Ok(())
         })?;
-        if !saw_bytes {
-            self.push(
-                Severity::Error,
-                None,
-                "file".into(),
-                "the file is empty: it needs one JSON record per line".into(),
-            );
-        }
-        self.end_file();
         Ok(records)
     }
 
-    /// Take a block's outcomes (runs in line order), keeping the records they carry.
+    /// Take a block's outcomes (runs in line order), keeping the records they carry; opens
+    /// and closes files at their first and last blocks.
     fn merge(
         &mut self,
-        runs: Vec<Vec<Outcome<'_>>>,
-        first_line: usize,
-        records: &mut Vec<Conversation>,
+        mut checked: Checked,
+        names: &[String],
+        records: &mut Vec<Vec<Conversation>>,
     ) {
-        self.stats.reserve(runs.iter().map(Vec::len).sum());
-        for (i, outcome) in runs.into_iter().flatten().enumerate() {
-            if let Some(record) = self.absorb(outcome, first_line + i) {
-                records.push(record);
+        if records.len() <= checked.source {
+            self.start_file(&names[checked.source]);
+            self.saw_bytes = false;
+            records.push(Vec::new());
+        }
+        self.saw_bytes |= checked.bytes > 0;
+        let kept = records.last_mut().expect("a file was started");
+        self.stats
+            .reserve(checked.outcomes.iter().map(Vec::len).sum());
+        for (i, outcome) in checked.outcomes.iter_mut().flatten().enumerate() {
+            if let Some(record) = self.absorb(outcome, checked.first_line + i) {
+                kept.push(record);
             }
+        }
+        if checked.last {
+            if !self.saw_bytes {
+                self.push(
+                    Severity::Error,
+                    None,
+                    "file".into(),
+                    "the file is empty: it needs one JSON record per line".into(),
+                );
+            }
+            self.end_file();
         }
     }
 

@@ -269,9 +269,8 @@ pub fn validate_files<P: AsRef<Path>>(
         return super::rft::validate_files(paths, options);
     }
     let mut collector = Collector::new(options.clone());
-    for path in paths {
-        collector.read_file(path.as_ref(), false)?;
-    }
+    let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
+    collector.read_files(&paths, false)?;
     Ok(collector.finish())
 }
 
@@ -283,9 +282,9 @@ pub fn load_conversations(path: &Path, task: Task) -> Result<Vec<Conversation>> 
         ..ValidationOptions::default()
     };
     let mut collector = Collector::new(options);
-    let records = collector.read_file(path, true)?;
+    let mut records = collector.read_files(&[path], true)?;
     collector.finish().into_result()?;
-    Ok(records)
+    Ok(records.pop().unwrap_or_default())
 }
 
 /// Validate named in-memory sources (for example objects read from S3) as one job's data, with
@@ -310,13 +309,13 @@ pub fn load_sources_for(
         ..ValidationOptions::default()
     };
     let mut collector = Collector::new(options);
-    let mut all = Vec::with_capacity(sources.len());
-    for (name, bytes) in sources {
-        let records = collector
-            .read_source(*bytes, name, true)
-            .map_err(|e| NovaError::io(*name, e))?;
-        all.push(records);
-    }
+    let readers = sources
+        .iter()
+        .map(|(name, bytes)| (name.to_string(), *bytes))
+        .collect();
+    let all = collector
+        .read_sources(readers, true)
+        .map_err(|(i, e)| NovaError::io(sources[i].0, e))?;
     let report = collector.finish().into_result()?;
     Ok((all, report))
 }
@@ -333,10 +332,10 @@ pub fn validate_records(
         collector.start_file(&format!("{name}.jsonl"));
         for (i, record) in records.iter().enumerate() {
             let view = RecordView::from_conversation(record);
-            let outcome = analyzer
+            let mut outcome = analyzer
                 .check_view(&view, SystemSource::Blocks(&view.system), i + 1, false)
                 .unwrap_or_default();
-            collector.absorb(outcome, i + 1);
+            collector.absorb(&mut outcome, i + 1);
         }
         collector.end_file();
     }

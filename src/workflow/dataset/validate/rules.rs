@@ -116,10 +116,9 @@ impl<'o> Analyzer<'o> {
             return Ok(self.take());
         }
         let prompt_end = answer_index.unwrap_or(messages.len());
-        let prompt_turns: Vec<(&str, &[TextBlock<'v>])> = messages[..prompt_end]
+        let prompt_turns = messages[..prompt_end]
             .iter()
-            .map(|m| (m.role.as_ref(), m.content.as_slice()))
-            .collect();
+            .map(|m| (m.role.as_ref(), m.content.as_slice()));
         let answer = answer_index.map(|i| match messages[i].content.as_slice() {
             [TextBlock {
                 text: Cow::Borrowed(text),
@@ -139,7 +138,7 @@ impl<'o> Analyzer<'o> {
         let facts = RecordFacts::of(
             info.hash,
             &info.texts,
-            &prompt_turns,
+            prompt_turns,
             answer,
             (input_tokens, output_tokens),
             self.last_system_hash,

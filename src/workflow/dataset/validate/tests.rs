@@ -274,3 +274,83 @@ fn nova_2_takes_media_from_users_and_reasoning_from_the_assistant() {
         report.errors
     );
 }
+
+#[test]
+fn statistics_are_the_same_streamed_over_blocks_threads_and_files_as_in_memory() {
+    // Labels, duplicates, conflicting answers, two system prompts and, in the last file, many
+    // distinct answers (fewer, then more than a label set holds): streamed in parallel blocks
+    // across three files (the first larger than two blocks), the statistics must equal the
+    // single-threaded pass over the same records in memory.
+    for distinct_answers in [900, 3_000] {
+        same_statistics_streamed_and_in_memory(distinct_answers);
+    }
+}
+
+fn same_statistics_streamed_and_in_memory(distinct_answers: usize) {
+    let filler = "y".repeat(600);
+    let record = |n: usize, answer: String| {
+        let system = if n.is_multiple_of(97) {
+            "other prompt"
+        } else {
+            "classify"
+        };
+        let user = format!("question {} {filler}", n % 9_000);
+        Conversation::single_turn(system, user, Some(answer))
+    };
+    let files: Vec<Vec<Conversation>> = vec![
+        (0..14_000)
+            .map(|n| record(n, format!("label{}", n % 7)))
+            .collect(),
+        (0..500)
+            .map(|n| record(n, format!("label{}", n % 5)))
+            .collect(),
+        (0..distinct_answers)
+            .map(|n| record(n, format!("answer {n}")))
+            .collect(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, records) in files.iter().enumerate() {
+        let mut out = Vec::new();
+        for r in records {
+            r.write_jsonl_line(&mut out);
+        }
+        let path = dir.path().join(format!("part{i}.jsonl"));
+        std::fs::write(&path, out).unwrap();
+        paths.push(path);
+    }
+    assert!(std::fs::metadata(&paths[0]).unwrap().len() as usize > 2 * BLOCK_BYTES);
+    let options = ValidationOptions {
+        check_counts: false,
+        ..Default::default()
+    };
+    let streamed = validate_files(&paths, &options).unwrap().stats;
+    let names = ["part0", "part1", "part2"];
+    let splits: Vec<(&str, &[Conversation])> = names
+        .iter()
+        .zip(&files)
+        .map(|(n, r)| (*n, r.as_slice()))
+        .collect();
+    let in_memory = validate_records(&splits, &options).stats;
+    let base = |s: &str| s.rsplit('/').next().unwrap().to_string();
+    assert_eq!(streamed.records, 14_500 + distinct_answers);
+    assert_eq!(streamed.labels.is_some(), distinct_answers < 1_000);
+    assert!(streamed.duplicate_records > 0 && streamed.conflicting_inputs > 0);
+    assert_eq!(streamed.duplicate_records, in_memory.duplicate_records);
+    assert_eq!(streamed.conflicting_inputs, in_memory.conflicting_inputs);
+    assert_eq!(streamed.distinct_answers, in_memory.distinct_answers);
+    assert_eq!(streamed.labels, in_memory.labels);
+    assert_eq!(
+        (streamed.input_tokens, streamed.output_tokens),
+        (in_memory.input_tokens, in_memory.output_tokens)
+    );
+    let dup = |s: &DataStats| s.first_duplicate.clone().map(|(a, b)| (base(&a), base(&b)));
+    assert_eq!(dup(&streamed), dup(&in_memory));
+    let prompts = |s: &DataStats| -> Vec<(String, usize, String)> {
+        s.system_prompts
+            .iter()
+            .map(|p| (p.preview.clone(), p.records, base(&p.first_seen)))
+            .collect()
+    };
+    assert_eq!(prompts(&streamed), prompts(&in_memory));
+}
