@@ -21,9 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 SYSTEM = "Classify the intent. Choose one of: flight, airfare, ground_service, aircraft"
@@ -80,6 +78,10 @@ def call(client: Any, row: dict[str, str]) -> str:
 
 
 def run_boto3_threads(endpoint: str, n: int, concurrency: int) -> int:
+    # Imported here, so the other clients' processes do not pay for the harness's imports.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     local = threading.local()
 
     def work(row: dict[str, str]) -> str:
@@ -127,6 +129,7 @@ def child(variant: str, endpoint: str, n: int, concurrency: int) -> None:
 
 def measure(variant: str, endpoint: str, n: int, concurrency: int) -> dict[str, Any]:
     env = {**client_env(endpoint), "PATH": "/usr/bin:/bin"}
+    start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--child", variant, endpoint, str(n), str(concurrency)],
         capture_output=True,
@@ -135,6 +138,8 @@ def measure(variant: str, endpoint: str, n: int, concurrency: int) -> dict[str, 
         check=True,
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # The whole process, interpreter start-up and exit included, as a user's script runs.
+    result["process_seconds"] = time.perf_counter() - start
     return result
 
 
@@ -189,7 +194,11 @@ def main() -> None:
             ours = results["nova_ft"]["requests_per_second"]
             if latency > 0:
                 ideal = c / (latency / 1000)
-                print(f"nova_ft reaches {ours / ideal:.0%} of the ideal {ideal:.0f} req/s")
+                whole = results["nova_ft"]["requests"] / results["nova_ft"]["process_seconds"]
+                print(
+                    f"nova_ft reaches {ours / ideal:.1%} of the ideal {ideal:.0f} req/s "
+                    f"({whole / ideal:.1%} timed as a whole process, start-up included)"
+                )
             ratio = ours / results["boto3-threads"]["requests_per_second"]
             cpu = (
                 results["boto3-threads"]["cpu_seconds_per_1000"]

@@ -5,12 +5,13 @@ the new one, never half of one."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     path = Path(path)
+    import tempfile  # loaded on first use: it costs a Session's start-up ~5 ms
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:

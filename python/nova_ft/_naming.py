@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -26,4 +25,6 @@ def job_output_location(output_uri: str, job_arn: str) -> tuple[str, str]:
 def request_token(spec: Mapping[str, Any]) -> str:
     """A clientRequestToken derived from the configuration: the same job twice, one token."""
     canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    import hashlib  # loaded on first use: it costs a Session's start-up ~5 ms
+
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]

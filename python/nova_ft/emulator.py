@@ -29,7 +29,8 @@ class LocalEmulator(Closing):
     Args:
         data_dir: where state and objects are kept, so a restart loses nothing; ``None`` uses
             a temporary directory that is removed when the emulator stops.
-        latency_ms: delay added to every Bedrock call.
+        latency_ms: each Bedrock call's service time, counted from its arrival (the emulator's
+            own work included): the answer is sent no sooner.
         jitter_ms: a uniform random delay on top of ``latency_ms``.
         throttle_rate: share of Bedrock calls answered with ThrottlingException (429).
         error_rate: share of Bedrock calls answered with a 500 or 503 error.

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod models;
 pub mod operations;
 pub mod policy;
+pub mod precise_sleep;
 pub mod rate_limit;
 pub mod regions;
 pub mod reinforcement;

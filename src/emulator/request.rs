@@ -56,6 +56,9 @@ pub struct AwsRequest {
     pub access_key: Option<String>,
     /// When the request arrived (for `metrics.latencyMs`).
     pub received: std::time::Instant,
+    /// The latency injected into this call (`--latency-ms`, with jitter): the answer is sent
+    /// no sooner than this after `received`.
+    pub injected_latency: std::time::Duration,
 }
 
 impl AwsRequest {

@@ -46,7 +46,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=4566, help="port (0 picks a free one)")
     serve.add_argument("--data-dir", type=Path, default=None, help="keep state here")
     serve.add_argument("--region", default="us-east-1")
-    serve.add_argument("--latency-ms", type=float, default=0.0, help="added Bedrock latency")
+    serve.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="Bedrock service time per call (from its arrival)",
+    )
     serve.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency")
     serve.add_argument("--throttle-rate", type=float, default=0.0, help="share throttled (429)")
     serve.add_argument("--error-rate", type=float, default=0.0, help="share failed (500/503)")

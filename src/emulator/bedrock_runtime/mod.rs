@@ -187,7 +187,8 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         turns: &conversation.turns,
     };
     let raw = responder.answer(&prompt);
-    let latency_ms = req.received.elapsed().as_millis() as u64;
+    // The answer goes out once the injected latency has passed, so that is its latency at least.
+    let latency_ms = req.received.elapsed().max(req.injected_latency).as_millis() as u64;
     let done = conversation.complete(&raw, latency_ms);
     if native {
         invoke::respond(responder.family(), &done, stream)
