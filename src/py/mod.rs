@@ -58,3 +58,8 @@ pub mod _nova_ft {
         Ok(())
     }
 }
+
+// The AWS SDK's request path allocates a great deal per call; mimalloc serves it faster than
+// glibc's malloc under threads (as pydantic-core and polars do in their extensions).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
