@@ -30,6 +30,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     cli = shutil.which("nova-ft", path=str(Path(sys.executable).parent)) or "nova-ft"
+    # Bytecode first, as a wheel's install leaves it: an editable install under
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run.
+    package = subprocess.run(
+        [sys.executable, "-c", "import nova_ft, os; print(os.path.dirname(nova_ft.__file__))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([cli, "dataset", "synth", "--out", tmp], check=True, capture_output=True)
         cases = {

@@ -3,20 +3,27 @@ on demand, and the progress bar (tqdm picks the notebook widget or the terminal 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
+
+
+def escape_html(text: str) -> str:
+    """``html.escape``, loading the module (and its entity tables) only when a notebook asks
+    for HTML, not with every command that imports this."""
+    import html
+
+    return html.escape(text)
 
 
 def html_table(title: str, fields: Mapping[str, Any]) -> str:
     """A two-column table: the object's state as a notebook shows it."""
     rows = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        f"<tr><th style='text-align:left'>{escape_html(str(k))}</th>"
+        f"<td style='text-align:left'>{escape_html(str(v))}</td></tr>"
         for k, v in fields.items()
         if v is not None
     )
-    return f"<b>{html.escape(title)}</b><table>{rows}</table>"
+    return f"<b>{escape_html(title)}</b><table>{rows}</table>"
 
 
 def require_pyplot() -> Any:

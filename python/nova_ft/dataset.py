@@ -6,13 +6,13 @@ this module gives it a Python shape that accepts paths, lists of dicts and DataF
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _nova_ft
+from ._display import escape_html
 from ._pandas import require_pandas
 from .report import OverlapReport, PriceTable, ValidationReport
 
@@ -293,7 +293,7 @@ class Dataset:
         rows = "".join(f"<tr><td>{s}</td><td>{self.size(s):,}</td></tr>" for s in self.splits)
         labels = ", ".join(self.labels) if self.labels else "open-ended answers"
         return (
-            f"<b>nova_ft.Dataset</b> ({html.escape(labels)})"
+            f"<b>nova_ft.Dataset</b> ({escape_html(labels)})"
             f"<table><tr><th>split</th><th>records</th></tr>{rows}</table>"
         )
 

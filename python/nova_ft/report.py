@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._display import escape_html
 from ._issue import Issue
 from ._pandas import require_pandas
 from .exceptions import DatasetValidationError
@@ -190,8 +190,8 @@ class ValidationReport:
 
     def _repr_html_(self) -> str:
         status = "valid" if self.ok else f"{self.error_count} error(s)"
-        items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in self.lines()[:50])
-        return f"<b>{html.escape(repr(self))}</b> &mdash; {status}<ul>{items}</ul>"
+        items = "".join(f"<li><code>{escape_html(line)}</code></li>" for line in self.lines()[:50])
+        return f"<b>{escape_html(repr(self))}</b> &mdash; {status}<ul>{items}</ul>"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ Lambda's Python, not in your notebook.
 
 from __future__ import annotations
 
-import html
 import inspect
 import io
 import json
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._display import require_pyplot
+from ._display import escape_html, require_pyplot
 from ._pandas import require_pandas
 from .exceptions import InvalidParameterError, RewardFunctionError
 from .rft import RftDataset, reference_texts
@@ -157,7 +156,7 @@ class RewardTest:
 
     def _repr_html_(self) -> str:
         cells = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v if isinstance(v, int) else f'{v:.3f}'}</td></tr>"
+            f"<tr><td>{escape_html(k)}</td><td>{v if isinstance(v, int) else f'{v:.3f}'}</td></tr>"
             for k, v in self.summary().items()
         )
         return f"<b>nova_ft.RewardTest</b> (ok={self.ok})<table>{cells}</table>"

@@ -4,7 +4,6 @@ against the API's ranges before any call)."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import tempfile
@@ -13,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._display import escape_html
 from ._fsio import write_bytes_atomically
 from ._pandas import require_pandas
 from .dataset import Dataset, validate
@@ -162,7 +162,7 @@ class RftDataset:
         return f"RftDataset({len(self)} records, {self.name})"
 
     def _repr_html_(self) -> str:
-        return f"<b>nova_ft.RftDataset</b>: {len(self):,} records ({html.escape(self.name)})"
+        return f"<b>nova_ft.RftDataset</b>: {len(self):,} records ({escape_html(self.name)})"
 
 
 @dataclass(frozen=True)
