@@ -25,12 +25,12 @@ class Issue:
     def __init__(
         self, file: str, line: int | None, field: str, message: str, severity: str = "error"
     ) -> None:
-        for name, value in zip(
-            ("file", "line", "field", "message", "severity"),
-            (file, line, field, message, severity),
-            strict=True,
-        ):
-            object.__setattr__(self, name, value)
+        # Set past __setattr__, which refuses every change once built.
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "severity", severity)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Issue is immutable: cannot set {name!r}")

@@ -27,10 +27,14 @@ pub async fn sleep_until(deadline: Instant) {
     if deadline <= Instant::now() {
         return;
     }
+    if !timer_running() {
+        // No precise thread: tokio's timer, late by up to a millisecond, rather than never.
+        tokio::time::sleep_until(deadline.into()).await;
+        return;
+    }
     let (wake, woken) = oneshot::channel();
-    timer().add(deadline, wake);
-    // The sender is never dropped unsent while the timer thread runs; if it were, waking
-    // early is the harmless outcome.
+    add(deadline, wake);
+    // The timer thread sends once the deadline passes; it never drops a sender unsent.
     let _ = woken.await;
 }
 
@@ -60,67 +64,59 @@ impl PartialEq for Sleeper {
 
 impl Eq for Sleeper {}
 
-struct Timer {
-    sleepers: Mutex<BinaryHeap<Sleeper>>,
-    /// Signalled when a sleeper with an earlier deadline than all others arrives.
-    earlier: Condvar,
-}
+/// The sleepers waiting on the precise thread, earliest deadline first.
+static SLEEPERS: Mutex<BinaryHeap<Sleeper>> = Mutex::new(BinaryHeap::new());
+/// Signalled when a sleeper with an earlier deadline than all others arrives.
+static EARLIER: Condvar = Condvar::new();
 
-fn timer() -> &'static Timer {
-    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
-    TIMER.get_or_init(|| {
-        let timer: &'static Timer = Box::leak(Box::new(Timer {
-            sleepers: Mutex::new(BinaryHeap::new()),
-            earlier: Condvar::new(),
-        }));
-        // If the thread cannot start, sleepers wake at once (see `add`): latency is lost,
-        // nothing hangs.
+/// Starts the precise thread on first use; whether it runs.
+fn timer_running() -> bool {
+    static RUNNING: OnceLock<bool> = OnceLock::new();
+    *RUNNING.get_or_init(|| {
         let started = std::thread::Builder::new()
             .name("nova-ft-timer".into())
-            .spawn(move || timer.run());
-        if started.is_err() {
-            log::warn!(target: "nova_ft.emulator", "no precise timer thread: injected latency is shortened");
+            .spawn(run)
+            .is_ok();
+        if !started {
+            log::warn!(target: "nova_ft.emulator", "no precise timer thread: injected latency uses tokio's millisecond timer");
         }
-        timer
+        started
     })
 }
 
-impl Timer {
-    fn lock(&self) -> MutexGuard<'_, BinaryHeap<Sleeper>> {
-        self.sleepers.lock().unwrap_or_else(|p| p.into_inner())
-    }
+fn lock() -> MutexGuard<'static, BinaryHeap<Sleeper>> {
+    SLEEPERS.lock().unwrap_or_else(|p| p.into_inner())
+}
 
-    fn add(&self, at: Instant, wake: oneshot::Sender<()>) {
-        let mut sleepers = self.lock();
-        let earliest = sleepers.peek().is_none_or(|first| at < first.at);
-        sleepers.push(Sleeper { at, wake });
-        if earliest {
-            self.earlier.notify_one();
-        }
+fn add(at: Instant, wake: oneshot::Sender<()>) {
+    let mut sleepers = lock();
+    let earliest = sleepers.peek().is_none_or(|first| at < first.at);
+    sleepers.push(Sleeper { at, wake });
+    if earliest {
+        EARLIER.notify_one();
     }
+}
 
-    fn run(&self) {
-        let mut sleepers = self.lock();
-        loop {
-            let now = Instant::now();
-            while sleepers.peek().is_some_and(|first| first.at <= now) {
-                if let Some(due) = sleepers.pop() {
-                    let _ = due.wake.send(());
-                }
+/// The precise thread: wake every sleeper whose deadline has passed, then wait until the
+/// earliest remaining one (or an earlier newcomer).
+fn run() {
+    let mut sleepers = lock();
+    loop {
+        let now = Instant::now();
+        while sleepers.peek().is_some_and(|first| first.at <= now) {
+            if let Some(due) = sleepers.pop() {
+                let _ = due.wake.send(());
             }
-            sleepers = match sleepers.peek().map(|first| first.at - now) {
-                Some(wait) => {
-                    self.earlier
-                        .wait_timeout(sleepers, wait)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-                None => self
-                    .earlier
-                    .wait(sleepers)
-                    .unwrap_or_else(|p| p.into_inner()),
-            };
         }
+        sleepers = match sleepers.peek().map(|first| first.at - now) {
+            Some(wait) => {
+                EARLIER
+                    .wait_timeout(sleepers, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+            None => EARLIER.wait(sleepers).unwrap_or_else(|p| p.into_inner()),
+        };
     }
 }
 

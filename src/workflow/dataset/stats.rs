@@ -6,6 +6,7 @@ use crate::workflow::cost::{PriceTable, NOVA_MICRO};
 use rustc_hash::{FxHashMap as HashMap, FxHasher};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 // Hashes here only find duplicates in the user's own data, so a fast non-cryptographic hash
@@ -349,14 +350,14 @@ impl StatsBuilder {
         let answer_hash = facts.answer.map_or(0, |a| a.hash);
         let mut duplicate_of = None;
         match self.inputs.entry(facts.input_hash) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
+            Entry::Vacant(slot) => {
                 slot.insert(InputSeen {
                     first_answer: answer_hash,
                     first_at: compact(at),
                     last_answer: answer_hash,
                 });
             }
-            std::collections::hash_map::Entry::Occupied(mut slot) => {
+            Entry::Occupied(mut slot) => {
                 let seen = slot.get_mut();
                 if seen.last_answer != answer_hash {
                     stats.conflicting_inputs += 1;
@@ -367,10 +368,10 @@ impl StatsBuilder {
                 } else {
                     let record = hash_of(&(facts.input_hash, answer_hash));
                     match self.other_records.entry(record) {
-                        std::collections::hash_map::Entry::Occupied(first) => {
+                        Entry::Occupied(first) => {
                             duplicate_of = Some(*first.get());
                         }
-                        std::collections::hash_map::Entry::Vacant(first) => {
+                        Entry::Vacant(first) => {
                             first.insert(compact(at));
                         }
                     }

@@ -160,7 +160,7 @@ fn piece_lines<'b>(block: &'b [u8], piece: &[&'b [u8]]) -> Vec<Line<'b>> {
     }
 }
 
-/// One line of a block: text when the block is valid UTF-8, else raw bytes.
+/// One line of a block: text when its piece is valid UTF-8, else raw bytes.
 #[derive(Clone, Copy)]
 pub(super) enum Line<'b> {
     Text(&'b str),
