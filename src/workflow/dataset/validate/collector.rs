@@ -34,7 +34,8 @@ struct Checked {
     source: usize,
     /// The last block of its source.
     last: bool,
-    bytes: usize,
+    /// Whether the block holds any bytes (a file with none is refused as empty).
+    has_bytes: bool,
 }
 
 impl Collector {
@@ -180,7 +181,8 @@ impl Collector {
                 if block.source != source {
                     (source, next_line) = (block.source, 1);
                 }
-                let (first_line, last, bytes) = (next_line, block.last, block.bytes.len());
+                let (first_line, last, has_bytes) =
+                    (next_line, block.last, !block.bytes.is_empty());
                 let mut workers = std::mem::take(&mut analyzers);
                 let checking = scope.spawn(move || {
                     let block = block.bytes;
@@ -203,7 +205,7 @@ impl Collector {
                     first_line,
                     source,
                     last,
-                    bytes,
+                    has_bytes,
                 });
             }
             if let Some(checked) = merging.take() {
@@ -227,7 +229,7 @@ impl Collector {
             self.saw_bytes = false;
             records.push(Vec::new());
         }
-        self.saw_bytes |= checked.bytes > 0;
+        self.saw_bytes |= checked.has_bytes;
         let kept = records.last_mut().expect("a file was started");
         self.stats
             .reserve(checked.outcomes.iter().map(Vec::len).sum());
