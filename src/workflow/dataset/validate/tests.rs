@@ -354,3 +354,55 @@ fn same_statistics_streamed_and_in_memory(distinct_answers: usize) {
     };
     assert_eq!(prompts(&streamed), prompts(&in_memory));
 }
+
+#[test]
+fn an_empty_file_among_others_is_refused_by_name_and_the_others_keep_their_lines() {
+    // Files stream through one pipeline: each must still be opened, counted and closed on
+    // its own. A file of blank lines is not empty (its lines are refused instead).
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let bad_second = format!("{GOOD}\n{{not json\n");
+    let paths = [
+        write("a.jsonl", &format!("{GOOD}\n{GOOD}\n")),
+        write("empty.jsonl", ""),
+        write("blank.jsonl", "\n"),
+        write("b.jsonl", &bad_second),
+    ];
+    let options = ValidationOptions {
+        check_counts: false,
+        ..Default::default()
+    };
+    let report = validate_files(&paths, &options).unwrap();
+    let named = |i: &Issue| {
+        (
+            i.file.rsplit('/').next().unwrap().to_string(),
+            i.line,
+            i.field.clone(),
+        )
+    };
+    let errors: Vec<_> = report.errors.iter().map(named).collect();
+    let empty: Vec<_> = report
+        .errors
+        .iter()
+        .filter(|i| i.message.contains("the file is empty"))
+        .map(named)
+        .collect();
+    assert_eq!(
+        empty,
+        [("empty.jsonl".to_string(), None, "file".to_string())]
+    );
+    assert!(
+        errors.contains(&("blank.jsonl".to_string(), Some(1), "record".to_string())),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&("b.jsonl".to_string(), Some(2), "record".to_string())),
+        "{errors:?}"
+    );
+    let records: Vec<usize> = report.files.iter().map(|f| f.records).collect();
+    assert_eq!(records, [2, 0, 0, 1]);
+}
