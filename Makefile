@@ -49,12 +49,12 @@ wheel-check: $(PY)
 	  cd / && rm -rf $$work
 
 lint-rust:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --no-default-features -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
+## test-rust: every crate's tests but the PyO3 module's (pytest tests that one, as users load it).
 test-rust:
-	cargo test --no-default-features
+	cargo test --workspace --exclude nova_ft
 
 lint-python:
 	$(BIN)/ruff check python tests benches scripts

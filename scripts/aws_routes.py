@@ -1,5 +1,5 @@
-"""Write src/emulator/aws_routes.rs: every REST operation of the services the emulator
-speaks, (method, request URI, name, what else tells it apart), from botocore's models.
+"""Write crates/nova-ft-emulator/src/aws_routes.rs: every REST operation of the services the
+emulator speaks, (method, request URI, name, what else tells it apart), from botocore's models.
 
 The emulator uses it to name an operation it does not serve (and the coverage test to check
 that every operation it lists is one AWS has). Run it after upgrading botocore:
@@ -21,7 +21,7 @@ SERVICES = {
     "S3": "s3",
     "LAMBDA": "lambda",
 }
-OUT = Path(__file__).resolve().parents[1] / "src" / "emulator" / "aws_routes.rs"
+OUT = Path(__file__).resolve().parents[1] / "crates" / "nova-ft-emulator" / "src" / "aws_routes.rs"
 
 
 def conditions(op: botocore.model.OperationModel) -> str:

@@ -29,7 +29,7 @@ BAD_LINES = {
     ),
     5: (json.dumps(record(user="")), "messages[0].content[0].text"),
     6: (json.dumps(record(user="hello Assistant: hi")), "messages[0].content[0].text"),
-    7: (json.dumps(record(answer=" ")), "messages[1].content[0].text"),
+    7: (json.dumps(record(answer="")), "messages[1].content[0].text"),
     8: (
         json.dumps(
             {

@@ -6,19 +6,28 @@ Each step is written once, as a generator that yields what it needs done (a
 waits on each call with the GIL released (Ctrl-C interrupts it) and sleeps with ``time.sleep``;
 the async driver awaits the same call as a real future on the shared tokio runtime and sleeps
 with ``asyncio.sleep``. So the two APIs cannot drift apart.
+
+A public step is written once, as a generator method decorated with :func:`step`, and offered
+twice: ``name(...)`` runs it and returns its result, and ``name_async = async_twin(name)``
+awaits it (``tests/test_architecture.py`` checks that no step lacks its twin).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._nova_ft import Pending
 
 T = TypeVar("T")
+S = TypeVar("S")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -94,3 +103,48 @@ def run(steps: Steps[T]) -> T:
 async def run_async(steps: Steps[T]) -> T:
     """Drive ``steps`` to completion on the running event loop."""
     return await _drive(steps, _awaiting)
+
+
+_STEPS_RESULT = re.compile(r"^(?:\w+\.)*Steps\[(.*)\]$")
+
+
+def _result_signature(steps: Callable[..., Any]) -> inspect.Signature:
+    """The generator's signature, returning what its steps return (``Steps[Bucket]`` ->
+    ``Bucket``): what the sync method and its async twin show in help() and the docs."""
+    signature = inspect.signature(steps)
+    annotation = signature.return_annotation
+    if isinstance(annotation, str) and (match := _STEPS_RESULT.match(annotation)):
+        annotation = match.group(1)
+    return signature.replace(return_annotation=annotation)
+
+
+def step(steps: Callable[Concatenate[S, P], Steps[T]]) -> Callable[Concatenate[S, P], T]:
+    """A workflow step method, from its one definition as a generator: calling it drives the
+    steps to their result, blocking (Ctrl-C interrupts). Pair it with :func:`async_twin`."""
+
+    @functools.wraps(steps)
+    def sync(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return run(steps(self, *args, **kwargs))
+
+    sync.__signature__ = _result_signature(steps)  # type: ignore[attr-defined]
+    sync.__steps__ = steps  # type: ignore[attr-defined]
+    return sync
+
+
+def async_twin(
+    sync: Callable[Concatenate[S, P], T],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """The coroutine twin of a :func:`step` method: the same steps, awaited on the running
+    event loop (``name_async = async_twin(name)`` in the class body)."""
+    steps: Callable[..., Steps[T]] = sync.__steps__  # type: ignore[attr-defined]
+
+    @functools.wraps(steps)
+    async def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await run_async(steps(self, *args, **kwargs))
+
+    twin.__name__ = f"{steps.__name__}_async"
+    twin.__qualname__ = f"{steps.__qualname__}_async"
+    twin.__doc__ = f"Async twin of :meth:`{steps.__name__}`."
+    twin.__signature__ = _result_signature(steps)  # type: ignore[attr-defined]
+    twin.__twin_of__ = sync  # type: ignore[attr-defined]
+    return twin

@@ -159,10 +159,7 @@ class LocalEmulator(Closing):
     @staticmethod
     def coverage_markdown() -> str:
         """:meth:`coverage` as the Markdown table in the README."""
-        lines = ["| service | operations served |", "|---|---|"]
-        for service, operations in LocalEmulator.coverage().items():
-            lines.append(f"| `{service}` | {', '.join(operations)} |")
-        return "\n".join(lines) + "\n"
+        return _nova_ft.emulator_coverage_markdown()
 
     def stop(self) -> None:
         """Stop serving (idempotent). State is saved as it changes, so nothing is lost."""

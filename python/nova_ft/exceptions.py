@@ -239,7 +239,7 @@ def aws_error(
     """The exception for an AWS error code.
 
     The code's class and hint come from the one table of AWS codes in the Rust core
-    (``src/workflow/aws_codes.rs``), which the benchmark's retries read too.
+    (``crates/nova-ft-core/src/aws_codes.rs``), which the benchmark's retries read too.
 
     Examples:
         >>> type(aws_error("Converse", "ThrottlingException", "slow down", None, 429)).__name__

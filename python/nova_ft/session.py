@@ -57,8 +57,17 @@ class Session(Closing):
         endpoint_url: str | None = None,
         record_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._core = _nova_ft.SessionCore.connect(region, profile, endpoint_url)
-        self._emulator: LocalEmulator | None = None
+        self._setup(_nova_ft.SessionCore.connect(region, profile, endpoint_url), None, record_path)
+
+    def _setup(
+        self,
+        core: _nova_ft.SessionCore,
+        emulator: LocalEmulator | None,
+        record_path: str | os.PathLike[str] | None,
+    ) -> None:
+        """Every field a session has, set in one place for both ways of making one."""
+        self._core = core
+        self._emulator = emulator
         self._identity: Identity | None = None
         self._record_path = record_path
         self._record: ResourceRecord | None = None
@@ -72,18 +81,15 @@ class Session(Closing):
         The emulator stops when the session is closed (or leaves its ``with`` block).
         """
         emulator = LocalEmulator(None if data_dir is None else Path(data_dir), **emulator_options)
-        session = cls.__new__(cls)
-        session._core = _nova_ft.SessionCore.connect(
+        core = _nova_ft.SessionCore.connect(
             emulator.region,
             None,
             emulator.endpoint_url,
             emulator.access_key_id,
             emulator.secret_access_key,
         )
-        session._emulator = emulator
-        session._identity = None
-        session._record_path = None
-        session._record = None
+        session = cls.__new__(cls)
+        session._setup(core, emulator, None)
         return session
 
     @property

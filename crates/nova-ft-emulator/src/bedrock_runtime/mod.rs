@@ -1,0 +1,203 @@
+//! bedrock-runtime: Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream,
+//! on foundation model ids, cross-region inference profiles and deployment ARNs, answered by
+//! the local stand-in models with `usage` and latency.
+
+mod conversation;
+mod converse;
+mod invoke;
+
+use super::bedrock::{deployment_status, provisioned_status, serving_model};
+use super::catalog::{self, Invocable};
+use super::request::AwsRequest;
+use super::wire::{AwsError, Outcome};
+use super::Ctx;
+use chrono::Utc;
+use conversation::{from_converse, json_body};
+use invoke::Family;
+use nova_ft_models::{ModelFamily, Prompt, TunedModel};
+use std::sync::Arc;
+
+/// Which model answers a call.
+enum Responder {
+    /// A Nova foundation model id: the zero-shot reader; `teacher` for the larger Nova models
+    /// (Pro, Premier), which read with the distillation teacher's richer synonym table.
+    Base {
+        teacher: bool,
+    },
+    /// A Claude id: the local judge stand-in (`models::judge`), answering as `model`.
+    Claude {
+        model: &'static str,
+    },
+    Trained(Arc<dyn TunedModel>),
+}
+
+impl Responder {
+    fn answer(&self, models: &dyn ModelFamily, prompt: &Prompt<'_>) -> String {
+        match self {
+            Responder::Base { teacher: false } => models.answer(prompt),
+            Responder::Base { teacher: true } => models.answer_as_teacher(prompt),
+            Responder::Claude { .. } => models.judge(prompt),
+            Responder::Trained(model) => model.answer(prompt),
+        }
+    }
+
+    /// The body format InvokeModel reads for this model.
+    fn family(&self) -> Family {
+        match self {
+            Responder::Claude { model } => Family::Anthropic(model),
+            _ => Family::Nova,
+        }
+    }
+}
+
+fn resolve(ctx: &Ctx, model_id: &str) -> Result<Responder, AwsError> {
+    if model_id.contains(":custom-model-deployment/") {
+        let model_arn = {
+            let state = ctx.store.lock();
+            let d = state.deployments.get(model_id).ok_or_else(|| {
+                AwsError::not_found(format!(
+                    "Could not find the custom model deployment {model_id}."
+                ))
+            })?;
+            let now = Utc::now();
+            let status = deployment_status(d, now);
+            if status != "Active" {
+                return Err(AwsError::new(429, "ModelNotReadyException", format!("The deployment {} is {status}; it can serve requests once its status is Active.", d.name)));
+            }
+            // During an update the old model answers until the swap completes.
+            d.serving_model(now).to_string()
+        };
+        return trained(ctx, &model_arn).map(Responder::Trained);
+    }
+    if model_id.contains(":provisioned-model/") {
+        let serving = {
+            let state = ctx.store.lock();
+            let p = state.provisioned.get(model_id).ok_or_else(|| {
+                AwsError::not_found(format!("Could not find the provisioned model {model_id}."))
+            })?;
+            let now = Utc::now();
+            let status = provisioned_status(p, now);
+            if status == "Creating" {
+                return Err(AwsError::validation(format!("The provisioned model {} is Creating; it can serve requests once its status is InService.", p.name)));
+            }
+            serving_model(p, now).to_string()
+        };
+        if serving.contains(":custom-model/") {
+            return trained(ctx, &serving).map(Responder::Trained);
+        }
+        return Ok(Responder::Base { teacher: false });
+    }
+    if model_id.contains(":custom-model/") {
+        return Err(AwsError::validation(
+            "A custom model cannot be invoked on demand by its model ARN. Create a custom model deployment (CreateCustomModelDeployment) and pass the deployment ARN as modelId.",
+        ));
+    }
+    let model = match catalog::invocable(model_id, &ctx.config.region) {
+        Invocable::Yes(model) => model,
+        Invocable::NeedsProfile(model) => {
+            return Err(AwsError::validation(format!(
+                "Invocation of model ID {} with on-demand throughput isn\u{2019}t supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
+                model.id
+            )))
+        }
+        Invocable::Unknown => {
+            return Err(AwsError::validation("The provided model identifier is invalid."))
+        }
+    };
+    if model.provider == "Anthropic" {
+        return Ok(Responder::Claude {
+            model: anthropic_name(model.id),
+        });
+    }
+    Ok(Responder::Base {
+        teacher: catalog::TEACHERS.contains(&model.id),
+    })
+}
+
+/// The model name Anthropic's answers carry: `anthropic.claude-3-haiku-20240307-v1:0` ->
+/// `claude-3-haiku-20240307`.
+fn anthropic_name(id: &'static str) -> &'static str {
+    let name = id.strip_prefix("anthropic.").unwrap_or(id);
+    name.rsplit_once("-v").map_or(name, |(name, _)| name)
+}
+
+/// The tuned model behind a custom model ARN, loaded once and cached.
+pub(crate) fn trained(ctx: &Ctx, model_arn: &str) -> Result<Arc<dyn TunedModel>, AwsError> {
+    if let Some(model) = ctx
+        .tuned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(model_arn)
+    {
+        return Ok(Arc::clone(model));
+    }
+    let artifact = {
+        let state = ctx.store.lock();
+        let model = state.custom_models.get(model_arn).ok_or_else(|| {
+            AwsError::not_found(format!("The custom model {model_arn} no longer exists."))
+        })?;
+        model.artifact.clone().ok_or_else(|| {
+            AwsError::new(
+                424,
+                "ModelErrorException",
+                "The custom model has no artifact.",
+            )
+        })?
+    };
+    let path = ctx.store.dir().join(artifact);
+    let model = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            ctx.config
+                .models
+                .load(&bytes, &path.display().to_string())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| AwsError::new(424, "ModelErrorException", e))?;
+    ctx.tuned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(model_arn.to_string(), Arc::clone(&model));
+    Ok(model)
+}
+
+pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
+    let segments = req.segments();
+    let (model_id, operation) = match segments.as_slice() {
+        [model, id, op] if model == "model" => (id.as_str(), op.as_str()),
+        _ => ("", ""),
+    };
+    let (native, stream) = match operation {
+        "converse" => (false, false),
+        "converse-stream" => (false, true),
+        "invoke" => (true, false),
+        "invoke-with-response-stream" => (true, true),
+        _ => {
+            return Err(super::operations::unsupported(
+                req.service,
+                &super::operations::rest_operation(req, None),
+                req,
+            ))
+        }
+    };
+    let responder = resolve(ctx, model_id)?;
+    let body = json_body(&req.body)?;
+    let conversation = if native {
+        invoke::read(responder.family(), &body)?
+    } else {
+        from_converse(&body)?
+    };
+    let prompt = Prompt {
+        system: &conversation.system,
+        turns: &conversation.turns,
+    };
+    let raw = responder.answer(ctx.config.models.as_ref(), &prompt);
+    // The answer goes out once the injected latency has passed, so that is its latency at least.
+    let latency_ms = req.received.elapsed().max(req.injected_latency).as_millis() as u64;
+    let done = conversation.complete(&raw, latency_ms);
+    if native {
+        invoke::respond(responder.family(), &done, stream)
+    } else {
+        converse::respond(&done, stream)
+    }
+}

@@ -1,0 +1,206 @@
+//! What the emulator asks of its local models, whichever family answers: today's stand-ins
+//! ([`StandIns`]); a real language model can be another implementation. The emulator holds one
+//! `Arc<dyn ModelFamily>` and never names a model type.
+//!
+//! Every answer goes through a [`Prompt`]; training gets Bedrock's records and hyperparameters
+//! ([`TrainingConfig`]), reinforcement fine-tuning a [`Policy`] it samples from and rewards.
+
+use crate::reward_policy::RewardPolicy;
+use crate::{judge, Prompt, Teacher, TrainedModel, TrainingConfig, TrainingRun};
+use nova_ft_data::cpython_random::CPythonRandom;
+use nova_ft_data::dataset::record::Conversation;
+use nova_ft_data::error::Result;
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// Something that answers prompts.
+pub trait Answerer: Send + Sync {
+    fn answer(&self, prompt: &Prompt<'_>) -> String;
+}
+
+/// A model a customization job produced: it answers, describes itself, and is saved as the
+/// custom model's artifact.
+pub trait TunedModel: Answerer + Debug {
+    /// What kind of model it is (`classifier`, `retrieval`, ...), for descriptions and logs.
+    fn kind(&self) -> &'static str;
+    /// One line for the custom model's description; says it is a local stand-in.
+    fn describe(&self) -> String;
+    /// The artifact's bytes ([`ModelFamily::load`] reads them back).
+    fn to_bytes(&self) -> Vec<u8>;
+    /// For the family that made it, to continue training from it.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Reinforcement fine-tuning's policy over the job's prompts (addressed by index): answers are
+/// sampled, graded by the job's reward function, and learned from group-relatively.
+pub trait Policy: Send {
+    /// One sampled answer to prompt `prompt`.
+    fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String;
+    /// Its most likely answer.
+    fn greedy(&self, prompt: usize) -> String;
+    /// One step from a group of answers to one prompt and their rewards; `learning_rate` is
+    /// the job's (Bedrock's scale), which the policy maps to its own.
+    fn learn(&mut self, prompt: usize, answers: &[String], rewards: &[f64], learning_rate: f64);
+    /// What it is, for the custom model's description.
+    fn describe(&self) -> String;
+    /// The tuned model it has become.
+    fn into_model(self: Box<Self>) -> Box<dyn TunedModel>;
+}
+
+/// What a fine-tuning job gives its model.
+#[derive(Clone, Copy)]
+pub struct FineTuning<'a> {
+    /// The records to learn from (every one has an answer).
+    pub records: &'a [Conversation],
+    /// Held-out records for the validation loss (may be empty).
+    pub validation: &'a [Conversation],
+    /// The job's hyperparameters.
+    pub config: TrainingConfig,
+    /// The custom model the job continues from (iterative fine-tuning).
+    pub parent: Option<&'a dyn TunedModel>,
+}
+
+/// A family of local models behind the Nova ids.
+pub trait ModelFamily: Send + Sync + Debug {
+    /// The base model's answer (a Nova foundation model id).
+    fn answer(&self, prompt: &Prompt<'_>) -> String;
+    /// A larger foundation model's answer (Nova Pro, Premier: distillation teachers).
+    fn answer_as_teacher(&self, prompt: &Prompt<'_>) -> String;
+    /// A judge model's answer (the Claude ids evaluations use).
+    fn judge(&self, prompt: &Prompt<'_>) -> String;
+    /// Supervised fine-tuning on records with answers.
+    fn fine_tune(&self, job: FineTuning<'_>) -> Result<TrainingRun<Box<dyn TunedModel>>>;
+    /// Distillation's teacher: it answers `prompts`, knowing the `labelled` records.
+    fn teacher(&self, labelled: &[Conversation], prompts: &[(String, String)])
+        -> Box<dyn Answerer>;
+    /// RFT's policy over these prompts, starting as the base model; `Err` says why this
+    /// family cannot learn them.
+    fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String>;
+    /// A tuned model from its artifact (`name` says where the bytes came from, for errors).
+    fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>>;
+}
+
+/// The fast stand-ins: a zero-shot reader as the base model, a classifier or retrieval when
+/// fine-tuned, a label policy for RFT, a token-overlap judge. See the crate's documentation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StandIns;
+
+impl Answerer for TrainedModel {
+    fn answer(&self, prompt: &Prompt<'_>) -> String {
+        self.respond(prompt)
+    }
+}
+
+impl TunedModel for TrainedModel {
+    fn kind(&self) -> &'static str {
+        TrainedModel::kind(self)
+    }
+
+    fn describe(&self) -> String {
+        TrainedModel::describe(self)
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        TrainedModel::to_bytes(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Answerer for Teacher {
+    fn answer(&self, prompt: &Prompt<'_>) -> String {
+        Teacher::answer(self, prompt.system, &prompt.user_text())
+    }
+}
+
+/// [`RewardPolicy`] over a job's prompts, each read once into its features.
+struct LabelPolicy {
+    policy: RewardPolicy,
+    views: Vec<crate::reward_policy::PromptView>,
+}
+
+impl Policy for LabelPolicy {
+    fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String {
+        let action = self.policy.sample(&self.views[prompt], random);
+        self.policy.labels[action].clone()
+    }
+
+    fn greedy(&self, prompt: usize) -> String {
+        self.policy.labels[self.policy.greedy(&self.views[prompt])].clone()
+    }
+
+    fn learn(&mut self, prompt: usize, answers: &[String], rewards: &[f64], learning_rate: f64) {
+        let labels = &self.policy.labels;
+        let actions: Vec<usize> = answers
+            .iter()
+            .map(|a| labels.iter().position(|l| l == a).unwrap_or(0))
+            .collect();
+        let step = learning_rate * crate::reward_policy::LEARNING_RATE_SCALE;
+        self.policy
+            .update(&self.views[prompt], &actions, rewards, step);
+    }
+
+    fn describe(&self) -> String {
+        self.policy.describe()
+    }
+
+    fn into_model(self: Box<Self>) -> Box<dyn TunedModel> {
+        Box::new(TrainedModel::Policy(self.policy))
+    }
+}
+
+impl ModelFamily for StandIns {
+    fn answer(&self, prompt: &Prompt<'_>) -> String {
+        crate::base_respond(prompt)
+    }
+
+    fn answer_as_teacher(&self, prompt: &Prompt<'_>) -> String {
+        Teacher::new(&[], &[]).answer(prompt.system, &prompt.user_text())
+    }
+
+    fn judge(&self, prompt: &Prompt<'_>) -> String {
+        judge::respond(prompt.system, &prompt.user_text())
+    }
+
+    fn fine_tune(&self, job: FineTuning<'_>) -> Result<TrainingRun<Box<dyn TunedModel>>> {
+        // A parent of another family is not ours to continue from: train afresh.
+        let parent = job
+            .parent
+            .and_then(|p| p.as_any().downcast_ref::<TrainedModel>());
+        TrainedModel::train_from(parent, job.records, job.validation, job.config)
+            .map(TrainingRun::boxed)
+    }
+
+    fn teacher(
+        &self,
+        labelled: &[Conversation],
+        prompts: &[(String, String)],
+    ) -> Box<dyn Answerer> {
+        Box::new(Teacher::new(labelled, prompts))
+    }
+
+    fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String> {
+        let systems: Vec<&str> = prompts.iter().map(|p| p.system).collect();
+        let policy = RewardPolicy::new(&systems);
+        let mut views = Vec::with_capacity(prompts.len());
+        for (i, prompt) in prompts.iter().enumerate() {
+            match policy.view(prompt.system, &prompt.user_text()) {
+                Some(view) => views.push(view),
+                None => {
+                    return Err(format!(
+                        "Record {} has no answer set the local RFT stand-in can sample from: its system prompt lists no labels. The emulator's RFT learns choices among the labels a system prompt lists (intent classification and the like); run open-ended RFT on AWS.",
+                        i + 1
+                    ))
+                }
+            }
+        }
+        Ok(Box::new(LabelPolicy { policy, views }))
+    }
+
+    fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>> {
+        Ok(Arc::new(TrainedModel::from_bytes(bytes, name)?))
+    }
+}
