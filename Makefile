@@ -57,8 +57,8 @@ test-rust:
 	cargo test --workspace --exclude nova_ft
 
 lint-python:
-	$(BIN)/ruff check python tests benches scripts
-	$(BIN)/ruff format --check python tests benches scripts
+	$(BIN)/ruff check python tests benches scripts docs
+	$(BIN)/ruff format --check python tests benches scripts docs
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest nova_ft._nova_ft
 

@@ -8,3 +8,8 @@ DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
 #: convention, so scripts that set ``AWS_ACCESS_KEY_ID=test`` work unchanged.
 LOCAL_ACCESS_KEY = "test"
 LOCAL_SECRET_KEY = "test"
+
+#: A Converse call's ``maxTokens`` and ``temperature`` unless given: room for a label or a
+#: query, and greedy answers, so a benchmark is repeatable.
+CONVERSE_MAX_TOKENS = 512
+CONVERSE_TEMPERATURE = 0.0

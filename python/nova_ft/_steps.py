@@ -15,8 +15,6 @@ awaits it (``tests/test_architecture.py`` checks that no step lacks its twin).
 from __future__ import annotations
 
 import functools
-import inspect
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -105,28 +103,18 @@ async def run_async(steps: Steps[T]) -> T:
     return await _drive(steps, _awaiting)
 
 
-_STEPS_RESULT = re.compile(r"^(?:\w+\.)*Steps\[(.*)\]$")
-
-
-def _result_signature(steps: Callable[..., Any]) -> inspect.Signature:
-    """The generator's signature, returning what its steps return (``Steps[Bucket]`` ->
-    ``Bucket``): what the sync method and its async twin show in help() and the docs."""
-    signature = inspect.signature(steps)
-    annotation = signature.return_annotation
-    if isinstance(annotation, str) and (match := _STEPS_RESULT.match(annotation)):
-        annotation = match.group(1)
-    return signature.replace(return_annotation=annotation)
-
-
 def step(steps: Callable[Concatenate[S, P], Steps[T]]) -> Callable[Concatenate[S, P], T]:
     """A workflow step method, from its one definition as a generator: calling it drives the
-    steps to their result, blocking (Ctrl-C interrupts). Pair it with :func:`async_twin`."""
+    steps to their result, blocking (Ctrl-C interrupts). Pair it with :func:`async_twin`.
+
+    Type checkers see the method return the steps' result; so do the docs
+    (``docs/griffe_steps.py``). ``help()`` shows the generator's own signature.
+    """
 
     @functools.wraps(steps)
     def sync(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return run(steps(self, *args, **kwargs))
 
-    sync.__signature__ = _result_signature(steps)  # type: ignore[attr-defined]
     sync.__steps__ = steps  # type: ignore[attr-defined]
     return sync
 
@@ -145,6 +133,5 @@ def async_twin(
     twin.__name__ = f"{steps.__name__}_async"
     twin.__qualname__ = f"{steps.__qualname__}_async"
     twin.__doc__ = f"Async twin of :meth:`{steps.__name__}`."
-    twin.__signature__ = _result_signature(steps)  # type: ignore[attr-defined]
     twin.__twin_of__ = sync  # type: ignore[attr-defined]
     return twin

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from . import _nova_ft
 from ._display import escape_html
 from ._pandas import require_pandas
+from ._steps import Steps, async_twin, step
 from .report import OverlapReport, PriceTable, ValidationReport
 
 if TYPE_CHECKING:
@@ -258,9 +259,10 @@ class Dataset:
             return None
         return "\n".join(block["text"] for block in records[0]["system"])
 
+    @step
     def upload(
         self, bucket: Bucket, prefix: str = "", *, task: str = "sft", model: str = ""
-    ) -> DataLocation:
+    ) -> Steps[DataLocation]:
         """Validate (as ``task``: ``sft`` or ``distillation``, under ``model``'s rules: default
         Nova Micro's, ``amazon.nova-2-lite-v1:0:256k`` for Nova 2 Lite), then upload ``train`` and
         ``valid`` to the tutorial's layout (``<prefix>training-data/train.jsonl``,
@@ -270,19 +272,11 @@ class Dataset:
         sent again. ``test`` stays local: it is held out for the benchmark.
         """
         # Imported here: validating data needs none of the AWS workflow.
-        from ._steps import run
         from .storage import upload_steps
 
-        return run(upload_steps(self, bucket, prefix, task, model))
+        return (yield from upload_steps(self, bucket, prefix, task, model))
 
-    async def upload_async(
-        self, bucket: Bucket, prefix: str = "", *, task: str = "sft", model: str = ""
-    ) -> DataLocation:
-        """Async twin of :meth:`upload`."""
-        from ._steps import run_async
-        from .storage import upload_steps
-
-        return await run_async(upload_steps(self, bucket, prefix, task, model))
+    upload_async = async_twin(upload)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self.size(s)}" for s in self.splits)

@@ -8,10 +8,11 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from ._defaults import CONVERSE_MAX_TOKENS, CONVERSE_TEMPERATURE
 from ._display import html_table, progress_bar
 from ._naming import request_token
 from ._nova_ft import DeploymentInfo, Reply
-from ._steps import Sleep, Steps, run, run_async
+from ._steps import Sleep, Steps, async_twin, run, run_async, step
 from .exceptions import (
     ConflictError,
     DeploymentFailedError,
@@ -111,13 +112,12 @@ class Deployment:
             self.name = self.info.name
         return self
 
-    def refresh(self) -> Deployment:
+    @step
+    def refresh(self) -> Steps[Deployment]:
         """Fetch the deployment's current state."""
-        return run(self._refresh())
+        return (yield from self._refresh())
 
-    async def refresh_async(self) -> Deployment:
-        """Async twin of :meth:`refresh`."""
-        return await run_async(self._refresh())
+    refresh_async = async_twin(refresh)
 
     def _wait(self, progress: bool, timeout: float | None) -> Steps[Deployment]:
         first, longest = (0.05, 0.5) if self._session.is_local else (15.0, 30.0)
@@ -159,7 +159,15 @@ class Deployment:
         """Async twin of :meth:`wait`."""
         return await run_async(self._wait(progress, timeout))
 
-    def _update(self, model: Any, wait: bool, timeout: float | None) -> Steps[Deployment]:
+    @step
+    def update(
+        self, model: Any, *, wait: bool = True, timeout: float | None = None
+    ) -> Steps[Deployment]:
+        """Swap the model behind this (on-demand) deployment for ``model`` (a
+        :class:`~nova_ft.job.CustomModel` or its ARN), keeping its ARN, so callers change
+        nothing. The old model answers until the swap completes (``update_status``
+        ``Updating`` -> ``UpdateCompleted``); with ``wait`` this returns once it has.
+        Compare the two first with :class:`~nova_ft.Benchmark` on both model ids."""
         if self.provisioned:
             raise InvalidParameterError(
                 "update() swaps the model of an on-demand deployment; provisioned throughput "
@@ -188,26 +196,16 @@ class Deployment:
             )
         return self
 
-    def update(self, model: Any, *, wait: bool = True, timeout: float | None = None) -> Deployment:
-        """Swap the model behind this (on-demand) deployment for ``model`` (a
-        :class:`~nova_ft.job.CustomModel` or its ARN), keeping its ARN, so callers change
-        nothing. The old model answers until the swap completes (``update_status``
-        ``Updating`` -> ``UpdateCompleted``); with ``wait`` this returns once it has.
-        Compare the two first with :class:`~nova_ft.Benchmark` on both model ids."""
-        return run(self._update(model, wait, timeout))
-
-    async def update_async(
-        self, model: Any, *, wait: bool = True, timeout: float | None = None
-    ) -> Deployment:
-        """Async twin of :meth:`update`."""
-        return await run_async(self._update(model, wait, timeout))
+    update_async = async_twin(update)
 
     @property
     def update_status(self) -> str | None:
         """``Updating``, ``UpdateCompleted`` or ``UpdateFailed`` after :meth:`update`."""
         return self.info.update_status if self.info else None
 
-    def _delete(self) -> Steps[bool]:
+    @step
+    def delete(self) -> Steps[bool]:
+        """Delete the deployment (stops its billing); False if it was already gone."""
         core = self._session.core
         ident = self.arn or self.name
         if self.provisioned:
@@ -216,21 +214,23 @@ class Deployment:
             deleted = yield core.delete_deployment(ident)
         return deleted
 
-    def delete(self) -> bool:
-        """Delete the deployment (stops its billing); False if it was already gone."""
-        return run(self._delete())
+    delete_async = async_twin(delete)
 
-    async def delete_async(self) -> bool:
-        """Async twin of :meth:`delete`."""
-        return await run_async(self._delete())
-
-    def converse(self, text: str, system: str | None = None, **options: Any) -> Reply:
+    @step
+    def converse(
+        self,
+        text: str,
+        system: str | None = None,
+        *,
+        max_tokens: int | None = CONVERSE_MAX_TOKENS,
+        temperature: float | None = CONVERSE_TEMPERATURE,
+    ) -> Steps[Reply]:
         """One Converse call to this deployment (see :meth:`Session.converse`)."""
-        return self._session.converse(self.model_id, text, system=system, **options)
+        core = self._session.core
+        reply: Reply = yield core.converse(self.model_id, text, system, max_tokens, temperature)
+        return reply
 
-    async def converse_async(self, text: str, system: str | None = None, **options: Any) -> Reply:
-        """Async twin of :meth:`converse`."""
-        return await self._session.converse_async(self.model_id, text, system=system, **options)
+    converse_async = async_twin(converse)
 
     def __repr__(self) -> str:
         kind = f", provisioned={self.model_units} MU" if self.provisioned else ""

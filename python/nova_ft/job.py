@@ -15,7 +15,7 @@ from ._display import html_table, progress_bar, require_pyplot
 from ._naming import job_output_location, request_token
 from ._nova_ft import CustomModelInfo, JobInfo
 from ._pandas import require_pandas
-from ._steps import Sleep, Steps, run, run_async
+from ._steps import Sleep, Steps, async_twin, run, run_async, step
 from .deployment import Deployment, deploy_steps
 from .exceptions import (
     ConflictError,
@@ -201,13 +201,12 @@ class FineTuneJob:
             self.name = self.info.job_name
         return self
 
-    def refresh(self) -> FineTuneJob:
+    @step
+    def refresh(self) -> Steps[FineTuneJob]:
         """Fetch the job's current state."""
-        return run(self._refresh())
+        return (yield from self._refresh())
 
-    async def refresh_async(self) -> FineTuneJob:
-        """Async twin of :meth:`refresh`."""
-        return await run_async(self._refresh())
+    refresh_async = async_twin(refresh)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -306,18 +305,14 @@ class FineTuneJob:
         """Async twin of :meth:`wait` (no progress bar by default)."""
         return await run_async(self._wait(progress, timeout, poll))
 
-    def _stop(self) -> Steps[FineTuneJob]:
+    @step
+    def stop(self) -> Steps[FineTuneJob]:
+        """Ask Bedrock to stop the job (status goes Stopping, then Stopped)."""
         yield self._session.core.stop_job(self.arn or self.name)
         yield from self._refresh()
         return self
 
-    def stop(self) -> FineTuneJob:
-        """Ask Bedrock to stop the job (status goes Stopping, then Stopped)."""
-        return run(self._stop())
-
-    async def stop_async(self) -> FineTuneJob:
-        """Async twin of :meth:`stop`."""
-        return await run_async(self._stop())
+    stop_async = async_twin(stop)
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -530,14 +525,14 @@ class CustomModel:
             )
         return emulator.export_model(self.arn, s3_uri)
 
-    def refresh(self) -> CustomModel:
+    @step
+    def refresh(self) -> Steps[CustomModel]:
         """Fetch the model's current state."""
-        return run(self._refresh())
+        return (yield from self._refresh())
 
-    async def refresh_async(self) -> CustomModel:
-        """Async twin of :meth:`refresh`."""
-        return await run_async(self._refresh())
+    refresh_async = async_twin(refresh)
 
+    @step
     def deploy(
         self,
         name: str | None = None,
@@ -546,7 +541,7 @@ class CustomModel:
         model_units: int | None = None,
         commitment: str | None = None,
         hourly_price: float | None = None,
-    ) -> Deployment:
+    ) -> Steps[Deployment]:
         """Create (or attach to) a deployment of this model; see :class:`Deployment`.
 
         On demand (billed per token) by default. With ``model_units``, provisioned throughput
@@ -555,25 +550,13 @@ class CustomModel:
         before it is bought, as a total when ``hourly_price`` (dollars per model unit per hour,
         from Bedrock's pricing page) is given. :meth:`Session.cleanup` deletes it.
         """
-        steps = deploy_steps(
-            self._session, self.arn, name, description, model_units, commitment, hourly_price
+        return (
+            yield from deploy_steps(
+                self._session, self.arn, name, description, model_units, commitment, hourly_price
+            )
         )
-        return run(steps)
 
-    async def deploy_async(
-        self,
-        name: str | None = None,
-        description: str | None = None,
-        *,
-        model_units: int | None = None,
-        commitment: str | None = None,
-        hourly_price: float | None = None,
-    ) -> Deployment:
-        """Async twin of :meth:`deploy`."""
-        steps = deploy_steps(
-            self._session, self.arn, name, description, model_units, commitment, hourly_price
-        )
-        return await run_async(steps)
+    deploy_async = async_twin(deploy)
 
     def __repr__(self) -> str:
         return f"CustomModel(arn={self.arn!r}, status={self.status!r})"

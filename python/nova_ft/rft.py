@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._display import escape_html
 from ._fsio import write_bytes_atomically
 from ._pandas import require_pandas
+from ._steps import Steps, async_twin, step
 from .dataset import Dataset, validate
 from .exceptions import DataFileError, InvalidParameterError
 from .job import check_ranges
 from .report import ValidationReport
 
 if TYPE_CHECKING:
-    from ._steps import Steps
     from .storage import Bucket, DataLocation
 
 PathLike = str | os.PathLike[str]
@@ -128,20 +128,10 @@ class RftDataset:
         ]
         return pd.DataFrame(rows, columns=["id", "system", "input", "reference_answer"])
 
-    def upload(self, bucket: Bucket, prefix: str = "") -> DataLocation:
+    @step
+    def upload(self, bucket: Bucket, prefix: str = "") -> Steps[DataLocation]:
         """Validate, then upload to ``<prefix>training-data/train.jsonl`` (RFT on Nova 2 takes
         no validation set). Nothing is uploaded if validation fails."""
-        from ._steps import run
-
-        return run(self._upload_steps(bucket, prefix))
-
-    async def upload_async(self, bucket: Bucket, prefix: str = "") -> DataLocation:
-        """Async twin of :meth:`upload`."""
-        from ._steps import run_async
-
-        return await run_async(self._upload_steps(bucket, prefix))
-
-    def _upload_steps(self, bucket: Bucket, prefix: str) -> Steps[DataLocation]:
         from ._nova_ft import UploadedObject
         from .storage import SPLIT_KEYS, DataLocation
 
@@ -157,6 +147,8 @@ class RftDataset:
         if uploaded.uploaded:
             session.record.add("object", uploaded.key, bucket=name)
         return DataLocation(bucket=name, prefix=prefix, splits=("train",), objects=(uploaded,))
+
+    upload_async = async_twin(upload)
 
     def __repr__(self) -> str:
         return f"RftDataset({len(self)} records, {self.name})"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ._display import html_table
 from ._nova_ft import RoleInfo
-from ._steps import Sleep, Steps, run, run_async
+from ._steps import Sleep, Steps, async_twin, step
 
 if TYPE_CHECKING:
     from .session import Session
@@ -50,7 +50,9 @@ class TrainingRole:
         self.arn: str | None = None
         self.created: bool | None = None
 
-    def _ensure(self) -> Steps[TrainingRole]:
+    @step
+    def ensure(self) -> Steps[TrainingRole]:
+        """Create or update the role to match. Idempotent."""
         identity = yield from self._session._identity_step()
         info: RoleInfo = yield self._session.core.ensure_role(
             self.name,
@@ -75,13 +77,7 @@ class TrainingRole:
         )
         return self
 
-    def ensure(self) -> TrainingRole:
-        """Create or update the role to match. Idempotent."""
-        return run(self._ensure())
-
-    async def ensure_async(self) -> TrainingRole:
-        """Async twin of :meth:`ensure`."""
-        return await run_async(self._ensure())
+    ensure_async = async_twin(ensure)
 
     def __repr__(self) -> str:
         return f"TrainingRole(name={self.name!r}, arn={self.arn!r}, created={self.created})"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft, _steps
 from ._closing import Closing
+from ._defaults import CONVERSE_MAX_TOKENS, CONVERSE_TEMPERATURE
 from ._naming import request_token
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
 from .deployment import Deployment
@@ -144,15 +145,14 @@ class Session(Closing):
 
     # -- step 0: environment ----------------------------------------------------------------
 
-    def caller_identity(self) -> Identity:
+    @_steps.step
+    def caller_identity(self) -> _steps.Steps[Identity]:
         """``sts get-caller-identity``: the account, ARN and user id."""
-        self._identity = self._core.caller_identity().wait()
-        return self._identity
+        identity: Identity = yield self._core.caller_identity()
+        self._identity = identity
+        return identity
 
-    async def caller_identity_async(self) -> Identity:
-        """Async twin of :meth:`caller_identity`."""
-        self._identity = await self._core.caller_identity()
-        return self._identity
+    caller_identity_async = _steps.async_twin(caller_identity)
 
     def _identity_step(self) -> _steps.Steps[Identity]:
         """The caller identity, fetched once per session (a step: sync and async share it)."""
@@ -166,24 +166,24 @@ class Session(Closing):
         identity = self._identity or self.caller_identity()
         return identity.account
 
-    def foundation_models(self, customization: str | None = None) -> list[FoundationModel]:
+    @_steps.step
+    def foundation_models(
+        self, customization: str | None = None
+    ) -> _steps.Steps[list[FoundationModel]]:
         """Foundation models, optionally only those supporting ``FINE_TUNING`` or
         ``DISTILLATION``. An empty list on AWS usually means model access was not granted."""
-        return self._core.foundation_models(customization).wait()
+        models: list[FoundationModel] = yield self._core.foundation_models(customization)
+        return models
 
-    async def foundation_models_async(
-        self, customization: str | None = None
-    ) -> list[FoundationModel]:
-        """Async twin of :meth:`foundation_models`."""
-        return await self._core.foundation_models(customization)
+    foundation_models_async = _steps.async_twin(foundation_models)
 
-    def foundation_model(self, model_id: str) -> FoundationModel:
+    @_steps.step
+    def foundation_model(self, model_id: str) -> _steps.Steps[FoundationModel]:
         """One foundation model by id or ARN (raises ResourceNotFoundError if unknown)."""
-        return self._core.foundation_model(model_id).wait()
+        model: FoundationModel = yield self._core.foundation_model(model_id)
+        return model
 
-    async def foundation_model_async(self, model_id: str) -> FoundationModel:
-        """Async twin of :meth:`foundation_model`."""
-        return await self._core.foundation_model(model_id)
+    foundation_model_async = _steps.async_twin(foundation_model)
 
     def bucket(self, name: str | None = None) -> Bucket:
         """The workflow's bucket (default ``sl-nova-ft-<account>``); call ``.ensure()``."""
@@ -294,6 +294,7 @@ class Session(Closing):
         }
         return spec, job_name is not None
 
+    @_steps.step
     def fine_tune(
         self,
         data: DataLocation,
@@ -308,7 +309,7 @@ class Session(Closing):
         custom_model_name: str | None = None,
         grader: Grader | str | None = None,
         rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
-    ) -> FineTuneJob:
+    ) -> _steps.Steps[FineTuneJob]:
         """Start a customization job, or attach to the one this configuration started.
 
         The ``clientRequestToken`` is derived from the configuration, and default names carry
@@ -333,40 +334,12 @@ class Session(Closing):
             grader=grader,
             rft_hyperparameters=rft_hyperparameters,
         )
-        return _steps.run(fine_tune_steps(self, spec, named))
+        return (yield from fine_tune_steps(self, spec, named))
 
-    async def fine_tune_async(
-        self,
-        data: DataLocation,
-        role: TrainingRole | str,
-        *,
-        base_model: str = DEFAULT_BASE_MODEL,
-        hyperparameters: Hyperparameters | Mapping[str, Any] | None = None,
-        customization: str = "FINE_TUNING",
-        teacher_model: str | None = None,
-        max_response_length: int | None = None,
-        job_name: str | None = None,
-        custom_model_name: str | None = None,
-        grader: Grader | str | None = None,
-        rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
-    ) -> FineTuneJob:
-        """Async twin of :meth:`fine_tune`."""
-        spec, named = self._fine_tune_spec(
-            data,
-            role,
-            base_model=base_model,
-            hyperparameters=hyperparameters,
-            customization=customization,
-            teacher_model=teacher_model,
-            max_response_length=max_response_length,
-            job_name=job_name,
-            custom_model_name=custom_model_name,
-            grader=grader,
-            rft_hyperparameters=rft_hyperparameters,
-        )
-        return await _steps.run_async(fine_tune_steps(self, spec, named))
+    fine_tune_async = _steps.async_twin(fine_tune)
 
-    def jobs(self) -> Any:
+    @_steps.step
+    def jobs(self) -> _steps.Steps[Any]:
         """Every customization job of this account and region, as a DataFrame to compare
         runs: name, type, base model, status, created, duration, training data (and its
         ETag), final losses, custom model, and one ``hp.<name>`` column per hyperparameter."""
@@ -374,16 +347,11 @@ class Session(Closing):
         from .job import job_history_steps
 
         pd = require_pandas()
-        return pd.DataFrame(_steps.run(job_history_steps(self)))
+        return pd.DataFrame((yield from job_history_steps(self)))
 
-    async def jobs_async(self) -> Any:
-        """Async twin of :meth:`jobs`."""
-        from ._pandas import require_pandas
-        from .job import job_history_steps
+    jobs_async = _steps.async_twin(jobs)
 
-        pd = require_pandas()
-        return pd.DataFrame(await _steps.run_async(job_history_steps(self)))
-
+    @_steps.step
     def deploy_grader(
         self,
         reward: RewardFunction,
@@ -392,34 +360,26 @@ class Session(Closing):
         name: str | None = None,
         timeout_seconds: int = 300,
         memory_mb: int = 512,
-    ) -> Grader:
+    ) -> _steps.Steps[Grader]:
         """Deploy a reward function as a Lambda function (created, or its code updated) with
         its own execution role, and grant ``role`` (the training role) permission to invoke
         exactly that function. :meth:`cleanup` deletes the function and the execution role.
         Test it first: ``reward.test(data).raise_for_errors()``."""
         from .reward import deploy_grader_steps
 
-        return _steps.run(deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb))
-
-    async def deploy_grader_async(
-        self,
-        reward: RewardFunction,
-        role: TrainingRole | str | None = None,
-        *,
-        name: str | None = None,
-        timeout_seconds: int = 300,
-        memory_mb: int = 512,
-    ) -> Grader:
-        """Async twin of :meth:`deploy_grader`."""
-        from .reward import deploy_grader_steps
-
-        return await _steps.run_async(
-            deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb)
+        return (
+            yield from deploy_grader_steps(self, reward, role, name, timeout_seconds, memory_mb)
         )
 
-    def _import_model(
+    deploy_grader_async = _steps.async_twin(deploy_grader)
+
+    @_steps.step
+    def import_model(
         self, s3_uri: str, name: str, role: TrainingRole | str
     ) -> _steps.Steps[CustomModel]:
+        """Bring a model trained elsewhere to Bedrock (CreateCustomModel) from its artifacts
+        under ``s3_uri``, read as ``role`` (which must trust Bedrock and may read that prefix).
+        Deploy it like any custom model. :meth:`cleanup` deletes it."""
         role_arn = role if isinstance(role, str) else role.arn
         if not role_arn:
             raise InvalidParameterError("import_model needs a role Bedrock can assume to read S3")
@@ -429,61 +389,41 @@ class Session(Closing):
         log.info("custom model %s imported from %s: %s", name, s3_uri, arn)
         return (yield from CustomModel(self, arn)._refresh())
 
-    def import_model(self, s3_uri: str, name: str, role: TrainingRole | str) -> CustomModel:
-        """Bring a model trained elsewhere to Bedrock (CreateCustomModel) from its artifacts
-        under ``s3_uri``, read as ``role`` (which must trust Bedrock and may read that prefix).
-        Deploy it like any custom model. :meth:`cleanup` deletes it."""
-        return _steps.run(self._import_model(s3_uri, name, role))
+    import_model_async = _steps.async_twin(import_model)
 
-    async def import_model_async(
-        self, s3_uri: str, name: str, role: TrainingRole | str
-    ) -> CustomModel:
-        """Async twin of :meth:`import_model`."""
-        return await _steps.run_async(self._import_model(s3_uri, name, role))
-
-    def job(self, name_or_arn: str) -> FineTuneJob:
+    @_steps.step
+    def job(self, name_or_arn: str) -> _steps.Steps[FineTuneJob]:
         """Attach to an existing customization job."""
-        return _steps.run(FineTuneJob(self, name_or_arn)._attach())
+        return (yield from FineTuneJob(self, name_or_arn)._attach())
 
-    async def job_async(self, name_or_arn: str) -> FineTuneJob:
-        """Async twin of :meth:`job`."""
-        return await _steps.run_async(FineTuneJob(self, name_or_arn)._attach())
+    job_async = _steps.async_twin(job)
 
     # -- step 4: deployment -----------------------------------------------------------------
 
-    def deployment(self, name_or_arn: str) -> Deployment:
+    @_steps.step
+    def deployment(self, name_or_arn: str) -> _steps.Steps[Deployment]:
         """Attach to an existing deployment."""
-        return _steps.run(Deployment(self, name_or_arn)._attach())
+        return (yield from Deployment(self, name_or_arn)._attach())
 
-    async def deployment_async(self, name_or_arn: str) -> Deployment:
-        """Async twin of :meth:`deployment`."""
-        return await _steps.run_async(Deployment(self, name_or_arn)._attach())
+    deployment_async = _steps.async_twin(deployment)
 
     # -- step 5: inference ------------------------------------------------------------------
 
+    @_steps.step
     def converse(
         self,
         model_id: str,
         text: str,
         *,
         system: str | None = None,
-        max_tokens: int | None = 512,
-        temperature: float | None = 0.0,
-    ) -> Reply:
+        max_tokens: int | None = CONVERSE_MAX_TOKENS,
+        temperature: float | None = CONVERSE_TEMPERATURE,
+    ) -> _steps.Steps[Reply]:
         """One Converse call. A fine-tuning base id (``...:128k``) is sent as its on-demand id."""
-        return self._core.converse(model_id, text, system, max_tokens, temperature).wait()
+        reply: Reply = yield self._core.converse(model_id, text, system, max_tokens, temperature)
+        return reply
 
-    async def converse_async(
-        self,
-        model_id: str,
-        text: str,
-        *,
-        system: str | None = None,
-        max_tokens: int | None = 512,
-        temperature: float | None = 0.0,
-    ) -> Reply:
-        """Async twin of :meth:`converse`."""
-        return await self._core.converse(model_id, text, system, max_tokens, temperature)
+    converse_async = _steps.async_twin(converse)
 
     def benchmark(
         self,
@@ -498,20 +438,19 @@ class Session(Closing):
 
     # -- step 6: clean up -------------------------------------------------------------------
 
-    def cleanup(self, *, delete_bucket: bool = False, dry_run: bool = False) -> list[Resource]:
+    @_steps.step
+    def cleanup(
+        self, *, delete_bucket: bool = False, dry_run: bool = False
+    ) -> _steps.Steps[list[Resource]]:
         """Delete what this workflow created, from :attr:`record`; return what was deleted.
 
         Order: deployments, custom models, running jobs (stopped; Bedrock keeps job records),
         job output, uploaded objects, the role and its policy, and the bucket only with
         ``delete_bucket=True`` (and only if nova_ft created it). Safe to call again.
         """
-        return _steps.run(cleanup_steps(self, delete_bucket, dry_run))
+        return (yield from cleanup_steps(self, delete_bucket, dry_run))
 
-    async def cleanup_async(
-        self, *, delete_bucket: bool = False, dry_run: bool = False
-    ) -> list[Resource]:
-        """Async twin of :meth:`cleanup`."""
-        return await _steps.run_async(cleanup_steps(self, delete_bucket, dry_run))
+    cleanup_async = _steps.async_twin(cleanup)
 
     def close(self) -> None:
         """Stop the emulator this session started, if any."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._display import html_table
 from ._nova_ft import BucketInfo, UploadedObject
-from ._steps import Steps, run, run_async
+from ._steps import Steps, async_twin, step
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -107,7 +107,9 @@ class Bucket:
             self._name = f"sl-nova-ft-{identity.account}"
         return self._name
 
-    def _ensure(self) -> Steps[Bucket]:
+    @step
+    def ensure(self) -> Steps[Bucket]:
+        """Create the bucket if needed, private and encrypted. Idempotent."""
         name = yield from self._resolve_name()
         info: BucketInfo = yield self._session.core.ensure_bucket(name)
         self.created = info.created
@@ -116,26 +118,16 @@ class Bucket:
         log.info("bucket %s %s", name, "created" if self.created else "exists")
         return self
 
-    def ensure(self) -> Bucket:
-        """Create the bucket if needed, private and encrypted. Idempotent."""
-        return run(self._ensure())
+    ensure_async = async_twin(ensure)
 
-    async def ensure_async(self) -> Bucket:
-        """Async twin of :meth:`ensure`."""
-        return await run_async(self._ensure())
-
-    def _keys(self, prefix: str) -> Steps[list[str]]:
+    @step
+    def keys(self, prefix: str = "") -> Steps[list[str]]:
+        """The keys under ``prefix``."""
         name = yield from self._resolve_name()
         keys: list[str] = yield self._session.core.list_keys(name, prefix)
         return keys
 
-    def keys(self, prefix: str = "") -> list[str]:
-        """The keys under ``prefix``."""
-        return run(self._keys(prefix))
-
-    async def keys_async(self, prefix: str = "") -> list[str]:
-        """Async twin of :meth:`keys`."""
-        return await run_async(self._keys(prefix))
+    keys_async = async_twin(keys)
 
     def uri(self, key: str = "") -> str:
         """The ``s3://`` URI of a key in this bucket."""
