@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         __version__,
     )
     from .benchmark import Benchmark, BenchmarkReport
+    from .data_report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
     from .dataset import Dataset, estimate_tokens, price_table, validate
     from .deployment import Deployment
     from .emulator import LocalEmulator
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
         UnsupportedOperationError,
     )
     from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters
-    from .report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
     from .resources import Resource, ResourceRecord
     from .reward import Grader, RewardFunction, RewardTest
     from .rft import RFT_BASE_MODEL, RftDataset, RftHyperparameters
@@ -119,11 +119,11 @@ _WHERE: dict[str, str] = {
     "CustomModel": ".job",
     "FineTuneJob": ".job",
     "Hyperparameters": ".job",
-    "CostEstimate": ".report",
-    "DataStats": ".report",
-    "OverlapReport": ".report",
-    "PriceTable": ".report",
-    "ValidationReport": ".report",
+    "CostEstimate": ".data_report",
+    "DataStats": ".data_report",
+    "OverlapReport": ".data_report",
+    "PriceTable": ".data_report",
+    "ValidationReport": ".data_report",
     "Resource": ".resources",
     "ResourceRecord": ".resources",
     "Grader": ".reward",

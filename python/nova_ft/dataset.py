@@ -15,7 +15,7 @@ from . import _nova_ft
 from ._display import escape_html
 from ._pandas import require_pandas
 from ._steps import Steps, async_twin, step
-from .report import OverlapReport, PriceTable, ValidationReport
+from .data_report import OverlapReport, PriceTable, ValidationReport
 
 if TYPE_CHECKING:
     from .storage import Bucket, DataLocation

@@ -16,10 +16,10 @@ from ._display import escape_html
 from ._fsio import write_bytes_atomically
 from ._pandas import require_pandas
 from ._steps import Steps, async_twin, step
+from .data_report import ValidationReport
 from .dataset import Dataset, validate
 from .exceptions import DataFileError, InvalidParameterError
 from .job import check_ranges
-from .report import ValidationReport
 
 if TYPE_CHECKING:
     from .storage import Bucket, DataLocation

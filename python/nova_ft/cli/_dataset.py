@@ -11,8 +11,8 @@ from ..exceptions import InvalidParameterError
 from ._output import emit
 
 if TYPE_CHECKING:
+    from ..data_report import ValidationReport
     from ..dataset import Dataset
-    from ..report import ValidationReport
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
