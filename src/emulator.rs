@@ -22,7 +22,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, rate_limit=None, access_key_id="test", secret_access_key="test", verify_signatures=true))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, rate_limit=None, access_key_id="test", secret_access_key="test", verify_signatures=true, strict_credentials=false, account_id=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -41,6 +41,8 @@ impl PyEmulator {
         access_key_id: &str,
         secret_access_key: &str,
         verify_signatures: bool,
+        strict_credentials: bool,
+        account_id: Option<String>,
     ) -> PyResult<Self> {
         // `per_second`: how many of the argument's units make a second.
         let seconds = |value: f64, per_second: f64, name: &str| {
@@ -60,9 +62,11 @@ impl PyEmulator {
                 access_key_id: access_key_id.to_string(),
                 secret_access_key: secret_access_key.to_string(),
             }),
+            strict_credentials,
             port,
             data_dir,
             region: region.to_string(),
+            account_id: account_id.unwrap_or_else(|| nova_ft_emulator::DEFAULT_ACCOUNT_ID.into()),
             faults: Faults {
                 latency: seconds(latency_ms, 1e3, "latency_ms")?,
                 jitter: seconds(jitter_ms, 1e3, "jitter_ms")?,

@@ -426,7 +426,8 @@ impl PySession {
     }
 
     /// One Converse call.
-    #[pyo3(signature = (model_id, text, system=None, max_tokens=None, temperature=None))]
+    #[pyo3(signature = (model_id, text, system=None, max_tokens=None, temperature=None, messages=Vec::new(), top_p=None, stop_sequences=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn converse(
         &self,
         model_id: String,
@@ -434,13 +435,18 @@ impl PySession {
         system: Option<String>,
         max_tokens: Option<i32>,
         temperature: Option<f32>,
+        messages: Vec<(String, Vec<String>)>,
+        top_p: Option<f32>,
+        stop_sequences: Vec<String>,
     ) -> PyPending {
         let spec = ConverseSpec {
-            model_id,
-            text,
+            messages,
             system,
             max_tokens,
             temperature,
+            top_p,
+            stop_sequences,
+            ..ConverseSpec::single(model_id, text)
         };
         call!(self, "converse", |s| s.converse(&spec), PyReply::from)
     }

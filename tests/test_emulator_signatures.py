@@ -1,6 +1,7 @@
-"""SigV4 as AWS checks it: the emulator accepts what its credentials signed and refuses the
-rest (unsigned, another key, another secret, a tampered body or chunk, an expired URL) in each
-service's own error shape; turning verification off accepts anything."""
+"""SigV4 as AWS checks it: the emulator verifies what its own key signed and refuses the rest
+(unsigned, another secret, a tampered body or chunk, an expired URL) in each service's own
+error shape. Other keys are checked for form and accepted, as local emulators do, unless it
+runs with strict credentials; turning verification off accepts anything."""
 
 from __future__ import annotations
 
@@ -55,12 +56,15 @@ def error_code(call: Callable[[], Any]) -> str:
     return code
 
 
-def test_only_the_emulators_credentials_are_accepted(
+def test_the_known_key_is_verified_and_other_keys_are_accepted(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trust = json.dumps(TRUST_BEDROCK)
     emulator.client("iam").create_role(RoleName="probe", AssumeRolePolicyDocument=trust)
     for call in calls(emulator, "test", "test").values():
+        call()
+    # A user's real AWS keys (whatever is in the shell or ~/.aws) work unchanged.
+    for call in calls(emulator, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY").values():
         call()
     wrong_secret = {name: error_code(c) for name, c in calls(emulator, "test", "nope").items()}
     assert wrong_secret == {
@@ -68,13 +72,6 @@ def test_only_the_emulators_credentials_are_accepted(
         "iam": "SignatureDoesNotMatch",
         "sts": "SignatureDoesNotMatch",
         "bedrock": "InvalidSignatureException",
-    }
-    unknown_key = {name: error_code(c) for name, c in calls(emulator, "other", "test").items()}
-    assert unknown_key == {
-        "s3": "InvalidAccessKeyId",
-        "iam": "InvalidClientTokenId",
-        "sts": "InvalidClientTokenId",
-        "bedrock": "UnrecognizedClientException",
     }
     # Through nova_ft (the Rust SDK signing), the refusal is an AuthError.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
@@ -231,6 +228,84 @@ def test_a_request_signed_long_ago_is_refused(emulator: Any) -> None:
     assert b"RequestTimeTooSkewed" in caught.value.read()
 
 
+def test_strict_credentials_refuse_other_keys_naming_the_one_accepted(tmp_path: Any) -> None:
+    with nova_ft.LocalEmulator(tmp_path / "strict", strict_credentials=True) as strict:
+        trust = json.dumps(TRUST_BEDROCK)
+        strict.client("iam").create_role(RoleName="probe", AssumeRolePolicyDocument=trust)
+        for call in calls(strict, "test", "test").values():
+            call()
+        refused: dict[str, str] = {}
+        for name, call in calls(strict, "AKIAIOSFODNN7EXAMPLE", "secret").items():
+            with pytest.raises(ClientError) as caught:
+                call()
+            error = caught.value.response["Error"]
+            assert 'accepts the access key id "test"' in error["Message"], error
+            refused[name] = error["Code"]
+        assert refused == {
+            "s3": "InvalidAccessKeyId",
+            "iam": "InvalidClientTokenId",
+            "sts": "InvalidClientTokenId",
+            "bedrock": "UnrecognizedClientException",
+        }
+        # Presigned URLs: the known key's work, another key's are refused.
+        s3 = strict.client("s3")
+        s3.create_bucket(Bucket="strict")
+        s3.put_object(Bucket="strict", Key="k", Body=b"v")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "strict", "Key": "k"})
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == b"v"
+        other = client(strict, "s3", "AKIAIOSFODNN7EXAMPLE", "secret")
+        url = other.generate_presigned_url("get_object", Params={"Bucket": "strict", "Key": "k"})
+        with pytest.raises(urllib.error.HTTPError) as refused_url:
+            urllib.request.urlopen(url, timeout=30)
+        assert b"InvalidAccessKeyId" in refused_url.value.read()
+
+
+def test_another_keys_presigned_urls_and_the_aws_cli_work_by_default(
+    emulator: Any, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from botocore.config import Config
+
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="lenient")
+    s3.put_object(Bucket="lenient", Key="k", Body=b"v")
+    for version in ("s3v4", None):  # None: boto3's default for presigning, SigV2
+        other = boto3.client(
+            "s3",
+            endpoint_url=emulator.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="their-secret",
+            config=Config(signature_version=version),
+        )
+        url = other.generate_presigned_url("get_object", Params={"Bucket": "lenient", "Key": "k"})
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == b"v"
+    pytest.importorskip("awscli")
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "their-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "awscli", "sts", "get-caller-identity"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Account"] == "123456789012"
+
+
 def test_verification_can_be_turned_off_and_credentials_chosen(tmp_path: Any) -> None:
     with nova_ft.LocalEmulator(tmp_path / "open", verify_signatures=False) as open_emu:
         status, _ = unsigned(open_emu, "GET", "/")
@@ -241,6 +316,19 @@ def test_verification_can_be_turned_off_and_credentials_chosen(tmp_path: Any) ->
     ) as own:
         assert own.env["AWS_ACCESS_KEY_ID"] == "AKIDLOCAL"
         own.client("sts").get_caller_identity()
-        assert error_code(calls(own, "test", "test")["sts"]) == "InvalidClientTokenId"
+        # Its own key with another secret is refused; another key is accepted.
+        assert error_code(calls(own, "AKIDLOCAL", "test")["sts"]) == "SignatureDoesNotMatch"
+        calls(own, "test", "test")["sts"]()
         with nova_ft.Session.local(tmp_path / "session") as session:
             assert session.account_id == "123456789012"
+
+
+def test_the_account_id_is_chosen_and_checked(tmp_path: Any) -> None:
+    with nova_ft.LocalEmulator(tmp_path / "acct", account_id="111122223333") as emu:
+        assert emu.client("sts").get_caller_identity()["Account"] == "111122223333"
+        role = emu.client("iam").create_role(
+            RoleName="r", AssumeRolePolicyDocument=json.dumps(TRUST_BEDROCK)
+        )
+        assert role["Role"]["Arn"] == "arn:aws:iam::111122223333:role/r"
+    with pytest.raises(nova_ft.InvalidParameterError, match="12 digits"):
+        nova_ft.LocalEmulator(tmp_path / "bad", account_id="12345")

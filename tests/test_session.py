@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,63 @@ def test_each_failure_kind_has_its_own_class_and_keeps_its_cause(tmp_path: Path)
     with pytest.raises(nova_ft.DataFileError) as missing:
         nova_ft.validate(tmp_path / "nope.jsonl")
     assert isinstance(missing.value.__cause__, FileNotFoundError)
+
+
+def test_boto3_names_for_region_and_profile(
+    emulator: nova_ft.LocalEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``Session(region_name=, profile_name=)`` as boto3 spells them; the profile's own keys
+    (unknown to the emulator) are accepted, as a user's real ones would be."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[dev]\naws_access_key_id = AKIADEVPROFILEKEY1\naws_secret_access_key = dev-secret\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    session = nova_ft.Session(
+        region_name="us-west-2", profile_name="dev", endpoint_url=emulator.endpoint_url
+    )
+    assert session.region == "us-west-2"
+    assert session.caller_identity().account == "123456789012"
+    local = emulator.endpoint_url
+    assert nova_ft.Session("us-west-2", region_name="us-west-2", endpoint_url=local).region == (
+        "us-west-2"
+    )
+    with pytest.raises(nova_ft.InvalidParameterError, match="disagree"):
+        nova_ft.Session(region="us-east-1", region_name="eu-west-1", endpoint_url=local)
+
+
+def test_converse_takes_conversation_in_converse_shape(
+    emulator: nova_ft.LocalEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    session = nova_ft.Session(endpoint_url=emulator.endpoint_url)
+    model = "amazon.nova-micro-v1:0"
+    question = "show me flights from boston to denver"
+    single = session.converse(model, question, system=nova_ft.SYNTHETIC_SYSTEM_PROMPT)
+    turns = [
+        {"role": "user", "content": [{"text": "what can you do for me today"}]},
+        {"role": "assistant", "content": [{"text": "I classify airline requests."}]},
+        {"role": "user", "content": [{"text": question}]},
+    ]
+    multi = session.converse(
+        model,
+        messages=turns,
+        system=[{"text": nova_ft.SYNTHETIC_SYSTEM_PROMPT}],
+        inference_config={"maxTokens": 16, "temperature": 0.0, "topP": 0.9},
+    )
+    # Every turn reached the model: it read (and counted) more than the last one.
+    assert multi.input_tokens > single.input_tokens
+    assert multi.stop_reason == "end_turn"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"text": question, "messages": turns}, "not both"),
+        ({"messages": turns[:2]}, "last message must be the user's"),
+        ({"messages": [{"role": "user", "content": [{"image": {}}]}]}, "only text blocks"),
+        ({"text": question, "inference_config": {"maxTokenz": 3}}, "unknown key"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(nova_ft.InvalidParameterError, match=message):
+            session.converse(model, **bad)

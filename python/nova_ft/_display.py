@@ -42,6 +42,22 @@ def require_pyplot() -> Any:
     return plt
 
 
+def finish_plot(
+    ax: Any, xlabel: str, ylabel: str, title: str, path: str | None = None, legend: bool = True
+) -> Any:
+    """Label a plot, lay it out, save it to ``path`` when given; its figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend:
+        ax.legend()
+    fig = ax.figure
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
 def _has_display() -> bool:
     """False only on a headless Linux/BSD box outside Jupyter: no X11 or Wayland display.
 

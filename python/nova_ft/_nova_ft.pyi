@@ -89,6 +89,8 @@ class EmulatorCore:
         access_key_id: str = "test",
         secret_access_key: str = "test",
         verify_signatures: bool = True,
+        strict_credentials: bool = False,
+        account_id: str | None = None,
     ) -> EmulatorCore: ...
     @property
     def endpoint_url(self) -> str: ...
@@ -203,6 +205,9 @@ class SessionCore:
         system: str | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        messages: list[tuple[str, list[str]]] = ...,
+        top_p: float | None = None,
+        stop_sequences: list[str] = ...,
     ) -> Pending[Reply]: ...
 
 @final

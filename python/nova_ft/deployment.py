@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._converse import converse_request
 from ._defaults import CONVERSE_MAX_TOKENS, CONVERSE_TEMPERATURE
 from ._display import html_table, progress_bar
 from ._naming import request_token
@@ -219,15 +221,19 @@ class Deployment:
     @step
     def converse(
         self,
-        text: str,
-        system: str | None = None,
+        text: str | None = None,
+        system: str | Sequence[Mapping[str, Any]] | None = None,
         *,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        inference_config: Mapping[str, Any] | None = None,
         max_tokens: int | None = CONVERSE_MAX_TOKENS,
         temperature: float | None = CONVERSE_TEMPERATURE,
     ) -> Steps[Reply]:
-        """One Converse call to this deployment (see :meth:`Session.converse`)."""
-        core = self._session.core
-        reply: Reply = yield core.converse(self.model_id, text, system, max_tokens, temperature)
+        """One Converse call to this deployment (arguments as :meth:`Session.converse`)."""
+        request = converse_request(
+            text, messages, system, inference_config, max_tokens, temperature
+        )
+        reply: Reply = yield self._session.core.converse(self.model_id, **request)
         return reply
 
     converse_async = async_twin(converse)

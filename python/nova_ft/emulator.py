@@ -40,13 +40,22 @@ class LocalEmulator(Closing):
         job_step_delay: seconds before each of a job's three steps, so progress shows.
         allow_remote: allow a ``host`` other machines can reach (off: the emulator refuses
             requests whose ``Host`` or ``Origin`` is not loopback).
-        access_key_id: the access key whose SigV4 signatures are accepted (default
-            ``test``); requests signed otherwise, unsigned, expired or tampered with are
-            refused as AWS refuses them.
+        access_key_id: the access key whose SigV4 signatures are verified (default ``test``):
+            requests it signs with another secret, unsigned, expired or tampered with are
+            refused as AWS refuses them. A signature by any other key is checked for form
+            (scope, date, signed headers, payload hash) and accepted, as LocalStack and moto
+            do, so the AWS credentials already in a shell or ``~/.aws`` work unchanged; the
+            emulator logs once per key that it could not verify it.
         secret_access_key: its secret (default ``test``). Bedrock API keys: the secret
-            access key is the one valid bearer token.
+            access key is the one known bearer token.
         verify_signatures: ``False`` accepts any request, signed or not (for clients that
             cannot sign).
+        strict_credentials: refuse signatures by any other key, as AWS would, adding one
+            sentence that names the key this emulator accepts. On a shared machine use it
+            with a secret of your own: anyone who reaches the port can run code through its
+            Lambda.
+        account_id: the account in every ARN the emulator makes (default
+            ``123456789012``).
 
     Use it as a context manager, or call :meth:`stop`. :attr:`env` holds what a boto3 or AWS
     CLI user needs (endpoint, region, dummy credentials).
@@ -70,6 +79,8 @@ class LocalEmulator(Closing):
         access_key_id: str = LOCAL_ACCESS_KEY,
         secret_access_key: str = LOCAL_SECRET_KEY,
         verify_signatures: bool = True,
+        strict_credentials: bool = False,
+        account_id: str | None = None,
     ) -> None:
         self.region = region
         self.access_key_id = access_key_id
@@ -91,6 +102,8 @@ class LocalEmulator(Closing):
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
             verify_signatures=verify_signatures,
+            strict_credentials=strict_credentials,
+            account_id=account_id,
         )
 
     @property

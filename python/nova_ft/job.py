@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._defaults import DEFAULT_BASE_MODEL
-from ._display import html_table, progress_bar, require_pyplot
+from ._display import finish_plot, html_table, progress_bar, require_pyplot
 from ._naming import job_output_location, request_token
 from ._nova_ft import CustomModelInfo, JobInfo
 from ._pandas import require_pandas
@@ -398,42 +398,24 @@ class FineTuneJob:
         plt = require_pyplot()
         frame = self.rewards()
         if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-        else:
-            fig = ax.figure
+            _, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(frame["step_number"], frame["train_reward_mean"], label="training reward", lw=1.2)
         held = frame.dropna(subset=["eval_reward"])
         ax.plot(held["step_number"], held["eval_reward"], "o-", label="held-out reward")
-        ax.set_xlabel("step")
-        ax.set_ylabel("mean reward")
-        ax.set_title(f"{self.name}")
-        ax.legend()
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        return finish_plot(ax, "step", "mean reward", self.name, path)
 
     def plot_loss(self, path: str | None = None, ax: Any = None) -> Any:
         """Plot the loss curves (training per step, validation per epoch); save to ``path``."""
         plt = require_pyplot()
         frame = self.metrics()
         if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-        else:
-            fig = ax.figure
+            _, ax = plt.subplots(figsize=(6, 3.5))
         train = frame[frame["split"] == "training"]
         ax.plot(train["step_number"], train["loss"], label="training loss", lw=1.2)
         valid = frame[frame["split"] == "validation"]
         if len(valid):
             ax.plot(valid["step_number"], valid["loss"], "o-", label="validation loss")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.set_title(f"{self.name}")
-        ax.legend()
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        return finish_plot(ax, "step", "loss", self.name, path)
 
     def __repr__(self) -> str:
         return f"FineTuneJob(name={self.name!r}, status={self.status!r})"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._display import escape_html, require_pyplot
+from ._display import escape_html, finish_plot, require_pyplot
 from ._pandas import require_pandas
 from .exceptions import InvalidParameterError, RewardFunctionError
 from .rft import RftDataset, reference_texts
@@ -133,18 +133,13 @@ class RewardTest:
     def plot(self, path: str | None = None) -> Any:
         """Histogram of rewards for right and wrong answers (matplotlib)."""
         plt = require_pyplot()
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 3.5))
         bins = 20
         ax.hist(self.right, bins=bins, alpha=0.6, label="reference answers")
         ax.hist(self.wrong, bins=bins, alpha=0.6, label="other records' answers")
-        ax.set_xlabel("aggregate_reward_score")
-        ax.set_ylabel("samples")
-        ax.set_title("Reward function on your data")
-        ax.legend()
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        return finish_plot(
+            ax, "aggregate_reward_score", "samples", "Reward function on your data", path
+        )
 
     def __repr__(self) -> str:
         s = self.summary()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft, _steps
 from ._closing import Closing
+from ._converse import converse_request
 from ._defaults import CONVERSE_MAX_TOKENS, CONVERSE_TEMPERATURE
 from ._naming import request_token
 from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
@@ -42,6 +43,15 @@ log = logging.getLogger("nova_ft")
 ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
 
 
+def _one_of(name: str, short: str | None, boto3_name: str | None) -> str | None:
+    """The value given as ``name`` or as boto3's ``<name>_name``; both only if they agree."""
+    if short is not None and boto3_name is not None and short != boto3_name:
+        raise InvalidParameterError(
+            f"{name}={short!r} and {name}_name={boto3_name!r} disagree: pass one of them"
+        )
+    return short if short is not None else boto3_name
+
+
 class Session(Closing):
     """The AWS clients (S3, IAM, STS, Bedrock, bedrock-runtime) of one workflow.
 
@@ -49,6 +59,9 @@ class Session(Closing):
     then the shared config and credentials files, SSO, instance roles), through the AWS SDK
     for Rust. ``Session.local()`` starts the embedded emulator and points every client at it:
     the same code, no second path.
+
+    ``region_name`` and ``profile_name`` are boto3's names for ``region`` and ``profile``;
+    either spelling works (``Session(region_name="us-east-1", profile_name="dev")``).
     """
 
     def __init__(
@@ -57,7 +70,12 @@ class Session(Closing):
         profile: str | None = None,
         endpoint_url: str | None = None,
         record_path: str | os.PathLike[str] | None = None,
+        *,
+        region_name: str | None = None,
+        profile_name: str | None = None,
     ) -> None:
+        region = _one_of("region", region, region_name)
+        profile = _one_of("profile", profile, profile_name)
         self._setup(_nova_ft.SessionCore.connect(region, profile, endpoint_url), None, record_path)
 
     def _setup(
@@ -413,14 +431,24 @@ class Session(Closing):
     def converse(
         self,
         model_id: str,
-        text: str,
+        text: str | None = None,
         *,
-        system: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        system: str | Sequence[Mapping[str, Any]] | None = None,
+        inference_config: Mapping[str, Any] | None = None,
         max_tokens: int | None = CONVERSE_MAX_TOKENS,
         temperature: float | None = CONVERSE_TEMPERATURE,
     ) -> _steps.Steps[Reply]:
-        """One Converse call. A fine-tuning base id (``...:128k``) is sent as its on-demand id."""
-        reply: Reply = yield self._core.converse(model_id, text, system, max_tokens, temperature)
+        """One Converse call: ``text`` as one user turn, or ``messages`` in Converse's own
+        shape (``[{"role": "user", "content": [{"text": ...}]}, ...]``, multi-turn, the last
+        the user's). ``system`` is a string or Converse's list of ``{"text": ...}`` blocks;
+        ``inference_config`` is Converse's ``inferenceConfig`` (``maxTokens``, ``temperature``,
+        ``topP``, ``stopSequences``) and wins over ``max_tokens``/``temperature``. A
+        fine-tuning base id (``...:128k``) is sent as its on-demand id."""
+        request = converse_request(
+            text, messages, system, inference_config, max_tokens, temperature
+        )
+        reply: Reply = yield self._core.converse(model_id, **request)
         return reply
 
     converse_async = _steps.async_twin(converse)

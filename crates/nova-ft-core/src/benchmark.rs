@@ -212,11 +212,10 @@ async fn call_pair(
     model: &str,
 ) -> BenchResult {
     let spec = ConverseSpec {
-        model_id: model.to_string(),
-        text: row.text.clone(),
         system: row.system.clone(),
         max_tokens: Some(shared.options.max_tokens),
         temperature: Some(shared.options.temperature),
+        ..ConverseSpec::single(model.to_string(), row.text.clone())
     };
     let timeout = Duration::from_secs_f64(shared.options.timeout_seconds);
     let deadline = Duration::from_secs_f64(shared.options.throttle_deadline_seconds);

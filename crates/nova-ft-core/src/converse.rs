@@ -12,13 +12,57 @@ use std::time::Instant;
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConverseSpec {
     pub model_id: String,
+    /// One user turn, when `messages` is empty.
     pub text: String,
+    /// The conversation in Converse's order, as (`user` or `assistant`, text blocks); when
+    /// given, `text` is not sent.
+    #[serde(default)]
+    pub messages: Vec<(String, Vec<String>)>,
     #[serde(default)]
     pub system: Option<String>,
     #[serde(default)]
     pub max_tokens: Option<i32>,
     #[serde(default)]
     pub temperature: Option<f32>,
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    #[serde(default)]
+    pub stop_sequences: Vec<String>,
+}
+
+impl ConverseSpec {
+    /// One user turn with Converse's defaults for the rest.
+    pub fn single(model_id: String, text: String) -> ConverseSpec {
+        ConverseSpec {
+            model_id,
+            text,
+            messages: Vec::new(),
+            system: None,
+            max_tokens: None,
+            temperature: None,
+            top_p: None,
+            stop_sequences: Vec::new(),
+        }
+    }
+}
+
+fn message(role: &str, texts: &[String]) -> Result<Message> {
+    let role = match role {
+        "user" => ConversationRole::User,
+        "assistant" => ConversationRole::Assistant,
+        other => {
+            return Err(NovaError::invalid(format!(
+                "a message's role is user or assistant, not {other:?}"
+            )))
+        }
+    };
+    texts
+        .iter()
+        .fold(Message::builder().role(role), |m, t| {
+            m.content(ContentBlock::Text(t.clone()))
+        })
+        .build()
+        .map_err(NovaError::build)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,21 +126,21 @@ pub async fn converse_with(
 ) -> Result<Reply> {
     let region = client.config().region().map_or("", |r| r.as_ref());
     let model_id = inference_model_id(&spec.model_id, region);
-    let message = Message::builder()
-        .role(ConversationRole::User)
-        .content(ContentBlock::Text(spec.text.clone()))
-        .build()
-        .map_err(NovaError::build)?;
-    let mut request = client
-        .converse()
-        .model_id(model_id.as_ref())
-        .messages(message)
-        .inference_config(
-            InferenceConfiguration::builder()
-                .set_max_tokens(spec.max_tokens)
-                .set_temperature(spec.temperature)
-                .build(),
-        );
+    let mut request = client.converse().model_id(model_id.as_ref());
+    if spec.messages.is_empty() {
+        request = request.messages(message("user", std::slice::from_ref(&spec.text))?);
+    }
+    for (role, texts) in &spec.messages {
+        request = request.messages(message(role, texts)?);
+    }
+    let mut config = InferenceConfiguration::builder()
+        .set_max_tokens(spec.max_tokens)
+        .set_temperature(spec.temperature)
+        .set_top_p(spec.top_p);
+    for stop in &spec.stop_sequences {
+        config = config.stop_sequences(stop.clone());
+    }
+    let mut request = request.inference_config(config.build());
     if let Some(system) = &spec.system {
         request = request.system(SystemContentBlock::Text(system.clone()));
     }

@@ -53,9 +53,12 @@ pub struct EmulatorConfig {
     /// Bind to an address other machines can reach. Off by default: a local emulator's
     /// credentials are well known (`test`/`test`), so only this machine should reach it.
     pub allow_remote: bool,
-    /// The key pair whose SigV4 signatures are accepted; `None` accepts any request unsigned
+    /// The key pair whose SigV4 signatures are verified; `None` accepts any request unsigned
     /// or signed with anything (for clients that cannot sign).
     pub credentials: Option<sigv4::Credentials>,
+    /// Refuse signatures by other keys (by default they are checked for form and accepted,
+    /// as local emulators do, so a shell's real AWS credentials work unchanged).
+    pub strict_credentials: bool,
     /// 0 picks a free port.
     pub port: u16,
     /// Where state and objects live; `None` = a temporary directory removed at shutdown.
@@ -81,6 +84,7 @@ impl Default for EmulatorConfig {
             host: "127.0.0.1".into(),
             allow_remote: false,
             credentials: Some(sigv4::Credentials::default()),
+            strict_credentials: false,
             port: 0,
             data_dir: None,
             region: DEFAULT_REGION.into(),
@@ -107,6 +111,12 @@ impl EmulatorConfig {
             return Err(NovaError::invalid(
                 "throttle and error rates must be in [0, 1], and a rate limit above 0",
             ));
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NovaError::invalid(format!(
+                "the account id must be 12 digits, not {:?}",
+                self.account_id
+            )));
         }
         if let Some(c) = &self.credentials {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {

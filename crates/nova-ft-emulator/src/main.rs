@@ -64,6 +64,11 @@ struct ServeArgs {
     /// Accept requests unsigned or signed with any key (for clients that cannot sign).
     #[arg(long)]
     no_verify_signatures: bool,
+    /// Refuse signatures by other keys (by default they are checked for form and accepted,
+    /// so a shell's real AWS credentials work). Use it, with a secret of your own, on a
+    /// shared machine.
+    #[arg(long)]
+    strict_credentials: bool,
     /// Each call's service time in milliseconds (the answer waits out the rest).
     #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     latency_ms: f64,
@@ -103,6 +108,7 @@ impl ServeArgs {
                 access_key_id: self.access_key_id,
                 secret_access_key: self.secret_access_key,
             }),
+            strict_credentials: self.strict_credentials,
             port: self.port,
             data_dir: self.data_dir,
             region: self.region,
@@ -149,7 +155,7 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
         .build()
         .map_err(|e| nova_ft_data::error::NovaError::emulator("cannot start a runtime", e))?;
     runtime.block_on(async {
-        let credentials = config.credentials.clone();
+        let (credentials, strict) = (config.credentials.clone(), config.strict_credentials);
         let mut running = start(config).await?;
         println!(
             "nova_ft emulator listening on {} (data: {})",
@@ -158,8 +164,14 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
         );
         match credentials {
             Some(c) => println!(
-                "credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
-                c.access_key_id, c.secret_access_key
+                "credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}{}",
+                c.access_key_id,
+                c.secret_access_key,
+                if strict {
+                    " (only these)"
+                } else {
+                    " (other keys: accepted, signatures checked for form only)"
+                }
             ),
             None => println!("signatures are not verified: any credentials are accepted"),
         }

@@ -147,10 +147,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_sleeper_dropped_while_waiting_does_not_stop_the_timer() {
-        // Dropped in the precise stretch: its entry fires into nothing later.
+        // Polled once inside the precise stretch, then dropped: its entry fires into nothing
+        // later. (No timing is asserted: had the deadline already passed, it simply ended.)
         let short = Instant::now() + Duration::from_millis(2);
-        let dropped = tokio::time::timeout(Duration::from_micros(200), sleep_until(short)).await;
-        assert!(dropped.is_err());
+        tokio::select! {
+            biased;
+            () = sleep_until(short) => {}
+            () = std::future::ready(()) => {}
+        }
         let later = Instant::now() + Duration::from_millis(4);
         sleep_until(later).await;
         assert!(Instant::now() >= later);

@@ -276,7 +276,13 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
                 headers: &parts.headers,
                 body,
             };
-            verify(credentials, &signed, service, Utc::now())
+            verify(
+                credentials,
+                ctx.config.strict_credentials,
+                &signed,
+                service,
+                Utc::now(),
+            )
         }
         None => Ok(PayloadCheck::Unchecked),
     };

@@ -38,6 +38,12 @@ impl AwsError {
         self
     }
 
+    /// AWS's message, then one sentence of the emulator's own (what it accepts, say).
+    pub fn with_hint(mut self, hint: &str) -> Self {
+        self.message = format!("{} {hint}", self.message);
+        self
+    }
+
     // The restJson1 shapes Bedrock uses.
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(400, "ValidationException", message)

@@ -43,6 +43,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_false",
         help="accept any request, signed or not (for clients that cannot sign)",
     )
+    serve.add_argument(
+        "--strict-credentials",
+        action="store_true",
+        help="refuse signatures by other keys (default: checked for form and accepted, so a "
+        "shell's real AWS credentials work); on a shared machine, use it with a secret of your own",
+    )
+    serve.add_argument(
+        "--account-id", default=None, help="the account in every ARN (default 123456789012)"
+    )
     serve.add_argument("--port", type=int, default=4566, help="port (0 picks a free one)")
     serve.add_argument("--data-dir", type=Path, default=None, help="keep state here")
     serve.add_argument("--region", default="us-east-1")
@@ -103,6 +112,8 @@ def run_serve(args: argparse.Namespace) -> int:
         access_key_id=args.access_key_id,
         secret_access_key=args.secret_access_key,
         verify_signatures=args.verify_signatures,
+        strict_credentials=args.strict_credentials,
+        account_id=args.account_id,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
@@ -113,9 +124,14 @@ def run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.verify_signatures:
+            others = (
+                "only these"
+                if args.strict_credentials
+                else "other keys: accepted, signatures checked for form only"
+            )
             print(
                 f"credentials: AWS_ACCESS_KEY_ID={emulator.access_key_id} "
-                f"AWS_SECRET_ACCESS_KEY={emulator.secret_access_key}",
+                f"AWS_SECRET_ACCESS_KEY={emulator.secret_access_key} ({others})",
                 flush=True,
             )
         else:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._output import emit
+from ._output import add_location, emit, emit_upload
 from ._session import open_session
 
 
@@ -59,16 +59,14 @@ def register(
         "upload", parents=[with_aws], help="validate and upload RFT data (training-data/)"
     )
     upload.add_argument("data", type=Path, help="RFT JSONL file")
-    upload.add_argument("--bucket", help="bucket name (default sl-nova-ft-<account id>)")
-    upload.add_argument("--prefix", default="", help="key prefix before training-data/")
+    add_location(upload, "key prefix before training-data/")
     upload.set_defaults(handler=run_upload)
 
     train = steps.add_parser(
         "train", parents=[with_aws], help="start a REINFORCEMENT_FINE_TUNING job"
     )
     train.add_argument("--grader", required=True, help="Lambda function name or ARN")
-    train.add_argument("--bucket", help="bucket name (default sl-nova-ft-<account id>)")
-    train.add_argument("--prefix", default="", help="the upload's key prefix")
+    add_location(train)
     train.add_argument("--role", default="BedrockNovaFineTune", help="role name or ARN")
     train.add_argument("--base-model", default=None, help="default amazon.nova-2-lite-v1:0:256k")
     train.add_argument("--epochs", type=int)
@@ -146,11 +144,7 @@ def run_upload(args: argparse.Namespace) -> int:
     data = RftDataset.from_jsonl(args.data)
     with open_session(args) as session:
         location = data.upload(session.bucket(args.bucket), args.prefix)
-    objects = [o.to_dict() for o in location.objects]
-    text = "\n".join(
-        f"{'uploaded' if o.uploaded else 'unchanged'} {o.uri}" for o in location.objects
-    )
-    emit(args, text, objects)
+    emit_upload(args, location)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .._defaults import DEFAULT_BASE_MODEL
-from ._output import emit
+from ._output import add_location, emit, emit_upload
 from ._session import open_session
 
 
@@ -32,8 +32,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="validate and upload train.jsonl/valid.jsonl (skips unchanged files)",
     )
     upload.add_argument("data", type=Path, help="directory with train.jsonl (and valid.jsonl)")
-    upload.add_argument("--bucket", help="bucket name (default sl-nova-ft-<account id>)")
-    upload.add_argument("--prefix", default="", help="key prefix before training-data/ etc.")
+    add_location(upload, "key prefix before training-data/ etc.")
     upload.set_defaults(handler=run_upload)
 
     role = commands.add_parser(
@@ -41,8 +40,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     role.add_argument("action", choices=["ensure"])
     role.add_argument("--name", default="BedrockNovaFineTune")
-    role.add_argument("--bucket", help="bucket name (default sl-nova-ft-<account id>)")
-    role.add_argument("--prefix", default="", help="the upload's key prefix")
+    add_location(role)
     role.set_defaults(handler=run_role)
 
     train = commands.add_parser(
@@ -50,8 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="start a customization job (re-running attaches to the same job)",
     )
-    train.add_argument("--bucket", help="bucket name (default sl-nova-ft-<account id>)")
-    train.add_argument("--prefix", default="", help="the upload's key prefix")
+    add_location(train)
     train.add_argument("--role", default="BedrockNovaFineTune", help="role name or ARN")
     train.add_argument("--base-model", default=DEFAULT_BASE_MODEL)
     train.add_argument("--epochs", type=int, default=2)
@@ -168,11 +165,7 @@ def run_upload(args: argparse.Namespace) -> int:
     )
     with open_session(args) as session:
         location = dataset.upload(session.bucket(args.bucket), args.prefix)
-    data = [o.to_dict() for o in location.objects]
-    text = "\n".join(
-        f"{'uploaded' if o.uploaded else 'unchanged'} {o.uri}" for o in location.objects
-    )
-    emit(args, text, data)
+    emit_upload(args, location)
     return 0
 
 

@@ -331,19 +331,79 @@ fn payload(
     }
 }
 
-/// Verify a request's signature against `credentials`. `Ok` carries what the body must
-/// still satisfy; `Err` is the service's own refusal.
+/// Verify a request's signature. A signature made with the known key is verified; one made
+/// with another key is refused when `strict`, and otherwise checked for form only (scope,
+/// date, signed headers, payload hash) and accepted, as local emulators do: `test`/`test` is
+/// public, so refusing other keys protects nothing, and users' real keys then just work. `Ok`
+/// carries what the body must still satisfy; `Err` is the service's own refusal, with a
+/// sentence naming the key this emulator knows.
 pub fn verify(
     credentials: &Credentials,
+    strict: bool,
     request: &SignedRequest<'_>,
     service: Service,
     now: DateTime<Utc>,
 ) -> Result<PayloadCheck, AwsError> {
-    check(credentials, request, service, now).map_err(|f| f.error(service, now))
+    check(credentials, strict, request, service, now).map_err(|failure| {
+        let hint = match &failure {
+            Failure::UnknownKey(_) => Some(format!(
+                "This is nova_ft's local emulator: it accepts the access key id {:?}, and refuses other keys because it was started with --strict-credentials.",
+                credentials.access_key_id
+            )),
+            Failure::Mismatch { key, .. } if *key == credentials.access_key_id => Some(format!(
+                "This is nova_ft's local emulator: sign with the secret access key it was started with for {key:?}."
+            )),
+            _ => None,
+        };
+        let error = failure.error(service, now);
+        match hint {
+            Some(hint) => error.with_hint(&hint),
+            None => error,
+        }
+    })
+}
+
+/// Log, once per key (and for at most a few keys), that a signature was accepted unverified.
+fn note_unverified(key: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.len() < 16 && !seen.iter().any(|k| k == key) {
+        seen.push(key.to_string());
+        log::warn!(
+            target: "nova_ft.emulator",
+            "accepted requests signed with the access key id {key:?}, which this emulator does not know: their signatures are checked for form, not verified (start it with --strict-credentials to refuse unknown keys)"
+        );
+    }
+}
+
+/// What a signature by an unknown key must still get right to be accepted.
+fn check_form(claim: &Claim) -> Result<(), Failure> {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !plain(&claim.access_key) || !plain(&claim.region) || !plain(&claim.service) {
+        return Err(Failure::Malformed(
+            "the Credential's key, region and service must be letters, digits, '-' or '_'.".into(),
+        ));
+    }
+    if !claim.signed_headers.iter().any(|h| h == "host") {
+        return Err(Failure::Malformed(
+            "SignedHeaders must include host.".into(),
+        ));
+    }
+    if claim.signature.len() != 64 || !claim.signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Failure::Malformed(
+            "the Signature must be 64 hexadecimal digits.".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check(
     credentials: &Credentials,
+    strict: bool,
     request: &SignedRequest<'_>,
     service: Service,
     now: DateTime<Utc>,
@@ -356,11 +416,16 @@ fn check(
     let claim = match authorization {
         Some(token) if matches!(service, Service::Bedrock | Service::BedrockRuntime) => {
             match token.strip_prefix("Bearer ") {
-                // Bedrock API keys: the emulator's secret access key is its one valid key.
+                // Bedrock API keys: the emulator's secret access key is its one known key;
+                // others are accepted unless strict, as access keys are.
                 Some(key) if constant_time_eq(key.trim(), &credentials.secret_access_key) => {
                     return Ok(PayloadCheck::Unchecked)
                 }
-                Some(_) => return Err(Failure::UnknownKey(String::new())),
+                Some(_) if strict => return Err(Failure::UnknownKey(String::new())),
+                Some(_) => {
+                    note_unverified("(a Bedrock API key)");
+                    return Ok(PayloadCheck::Unchecked);
+                }
                 None => header_claim(request.headers, token)?,
             }
         }
@@ -369,6 +434,7 @@ fn check(
         None if service == Service::S3 && query_v2::is_presigned_v2(request.raw_query) => {
             query_v2::check_v2(
                 credentials,
+                strict,
                 request.method,
                 request.raw_path,
                 request.raw_query,
@@ -379,7 +445,8 @@ fn check(
         }
         None => return Err(Failure::Missing),
     };
-    if !constant_time_eq(&claim.access_key, &credentials.access_key_id) {
+    let known = constant_time_eq(&claim.access_key, &credentials.access_key_id);
+    if !known && strict {
         return Err(Failure::UnknownKey(claim.access_key));
     }
     if claim.time.format("%Y%m%d").to_string() != claim.date {
@@ -403,6 +470,13 @@ fn check(
         None => {}
     }
     let (payload_hash, mut payload_check) = payload(request, service, presigned)?;
+    if !known {
+        // No secret to verify with: the form is checked, and a signed body's hash (already,
+        // by `payload`); chunk signatures cannot be, so the chunks are only decoded.
+        check_form(&claim)?;
+        note_unverified(&claim.access_key);
+        return Ok(payload_check);
+    }
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         request.method.as_str(),

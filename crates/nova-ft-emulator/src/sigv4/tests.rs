@@ -19,7 +19,22 @@ fn signed(
     location: SignatureLocation,
     time: SystemTime,
 ) -> (String, String, HeaderMap) {
-    let identity = SdkCredentials::new("test", secret, None, None, "t").into();
+    signed_by("test", secret, service, method, uri, body, location, time)
+}
+
+/// [`signed`] with another access key id.
+#[allow(clippy::too_many_arguments)]
+fn signed_by(
+    key: &str,
+    secret: &str,
+    service: &str,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    location: SignatureLocation,
+    time: SystemTime,
+) -> (String, String, HeaderMap) {
+    let identity = SdkCredentials::new(key, secret, None, None, "t").into();
     let mut settings = SigningSettings::default();
     settings.signature_location = location;
     settings.expires_in = Some(Duration::from_secs(300));
@@ -70,6 +85,18 @@ fn check_with(
     body: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> Result<PayloadCheck, AwsError> {
+    check_as(false, parts, method, service, body, now)
+}
+
+/// [`check_with`], refusing unknown keys when `strict`.
+fn check_as(
+    strict: bool,
+    parts: &(String, String, HeaderMap),
+    method: &Method,
+    service: Service,
+    body: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<PayloadCheck, AwsError> {
     let request = SignedRequest {
         method,
         raw_path: &parts.0,
@@ -77,7 +104,7 @@ fn check_with(
         headers: &parts.2,
         body,
     };
-    verify(&Credentials::default(), &request, service, now)
+    verify(&Credentials::default(), strict, &request, service, now)
 }
 
 #[test]
@@ -181,8 +208,87 @@ fn unsigned_unknown_and_stale_requests_are_refused_in_each_services_shape() {
         .unwrap()
         .replace("test/", "other/");
     unknown.2.insert("authorization", auth.parse().unwrap());
-    let error = check_with(&unknown, &Method::GET, Service::S3, None, old).unwrap_err();
+    let error = check_as(true, &unknown, &Method::GET, Service::S3, None, old).unwrap_err();
     assert_eq!(error.code, "InvalidAccessKeyId");
+    assert!(error
+        .message
+        .ends_with("because it was started with --strict-credentials."));
+}
+
+#[test]
+fn other_keys_are_checked_for_form_and_accepted_unless_strict() {
+    let now = Utc::now();
+    let uri = "http://127.0.0.1:4566/bucket/key.jsonl";
+    let body = b"hello";
+    let by_other = |location| {
+        signed_by(
+            "AKIAREALUSERKEY",
+            "their real secret",
+            "s3",
+            "PUT",
+            uri,
+            body,
+            location,
+            now.into(),
+        )
+    };
+    let header_signed = by_other(SignatureLocation::Headers);
+    // The body's hash is still held to what was signed.
+    let check = check_with(&header_signed, &Method::PUT, Service::S3, None, now).unwrap();
+    assert_eq!(check, PayloadCheck::Sha256(sha256_hex(body)));
+    check_with(
+        &by_other(SignatureLocation::QueryParams),
+        &Method::PUT,
+        Service::S3,
+        None,
+        now,
+    )
+    .unwrap();
+    let error = check_as(true, &header_signed, &Method::PUT, Service::S3, None, now).unwrap_err();
+    assert_eq!(error.code, "InvalidAccessKeyId");
+    // Form still counts: a signature that signs no host, or is not a signature, is refused.
+    let auth = header_signed.2["authorization"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for broken in [
+        auth.replace("SignedHeaders=host;", "SignedHeaders="),
+        format!("{}zz", &auth[..auth.len() - 2]),
+    ] {
+        let mut parts = header_signed.clone();
+        parts.2.insert("authorization", broken.parse().unwrap());
+        let error = check_with(&parts, &Method::PUT, Service::S3, None, now).unwrap_err();
+        assert_eq!(error.code, "AuthorizationHeaderMalformed", "{broken}");
+    }
+    // A stale request is stale whoever signed it.
+    let old = now - chrono::Duration::minutes(20);
+    let stale = signed_by(
+        "AKIAREALUSERKEY",
+        "x",
+        "bedrock",
+        "GET",
+        "http://127.0.0.1:4566/custom-models",
+        b"",
+        SignatureLocation::Headers,
+        old.into(),
+    );
+    let error = check_with(&stale, &Method::GET, Service::Bedrock, Some(b""), now).unwrap_err();
+    assert_eq!(error.code, "InvalidSignatureException");
+    // The known key with a wrong secret is refused, saying which secret to use.
+    let wrong = signed(
+        "nope",
+        "bedrock",
+        "GET",
+        "http://127.0.0.1:4566/custom-models",
+        b"",
+        SignatureLocation::Headers,
+        now.into(),
+    );
+    let error = check_with(&wrong, &Method::GET, Service::Bedrock, Some(b""), now).unwrap_err();
+    assert_eq!(error.code, "InvalidSignatureException");
+    assert!(error
+        .message
+        .contains("sign with the secret access key it was started with"));
 }
 
 #[test]
