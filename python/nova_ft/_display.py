@@ -4,7 +4,11 @@ on demand, and the progress bar (tqdm picks the notebook widget or the terminal 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def escape_html(text: str) -> str:
@@ -42,16 +46,26 @@ def require_pyplot() -> Any:
     return plt
 
 
+def figure_of(ax: Axes) -> Figure:
+    """The figure ``ax`` draws on (the top one, if it sits in a subfigure)."""
+    from matplotlib.figure import Figure
+
+    fig = ax.figure
+    while not isinstance(fig, Figure):
+        fig = fig.figure
+    return fig
+
+
 def finish_plot(
-    ax: Any, xlabel: str, ylabel: str, title: str, path: str | None = None, legend: bool = True
-) -> Any:
+    ax: Axes, xlabel: str, ylabel: str, title: str, path: str | None = None, legend: bool = True
+) -> Figure:
     """Label a plot, lay it out, save it to ``path`` when given; its figure."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if legend:
         ax.legend()
-    fig = ax.figure
+    fig = figure_of(ax)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)

@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft
-from ._display import html_table, progress_bar, require_pyplot
+from ._display import figure_of, html_table, progress_bar, require_pyplot
 from ._fsio import write_text_atomically
 from ._pandas import require_pandas
 from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from .dataset import Dataset
     from .deployment import Deployment
     from .session import Session
@@ -101,7 +105,7 @@ class Benchmark:
     def __init__(
         self,
         session: Session,
-        data: str | os.PathLike[str] | Dataset | Sequence[Mapping[str, Any]] | Any,
+        data: str | os.PathLike[str] | Dataset | pd.DataFrame | Sequence[Mapping[str, Any]],
         models: Sequence[str | Deployment] | Mapping[str, str | Deployment],
         *,
         out_dir: str | os.PathLike[str] | None = None,
@@ -288,7 +292,7 @@ class BenchmarkReport:
         """Write :meth:`to_json` atomically."""
         return write_text_atomically(path, self.to_json() + "\n")
 
-    def summary(self) -> Any:
+    def summary(self) -> pd.DataFrame:
         """Base vs tuned (one row per model) as a DataFrame."""
         pd = require_pandas()
         rows = []
@@ -320,22 +324,24 @@ class BenchmarkReport:
             )
         return pd.DataFrame(rows).set_index("model")
 
-    def per_class(self, model: str) -> Any:
+    def per_class(self, model: str) -> pd.DataFrame:
         """Precision, recall, F1 and support per gold label, as a DataFrame."""
         pd = require_pandas()
         return pd.DataFrame(self.models[model]["per_class"]).set_index("label")
 
-    def confusion(self, model: str) -> Any:
+    def confusion(self, model: str) -> pd.DataFrame:
         """Gold labels (rows) by predicted labels (columns, ``<other>`` last)."""
         pd = require_pandas()
         m = self.models[model]
         labels = m["confusion_labels"]
         return pd.DataFrame(m["confusion"], index=labels, columns=[*labels, "<other>"])
 
-    def plot_accuracy(self, ax: Any = None) -> Any:
+    def plot_accuracy(self, ax: Axes | None = None) -> Figure:
         """Accuracy per model with its 95% bootstrap interval."""
         plt = require_pyplot()
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        fig = figure_of(ax)
         names = list(self.models)
         acc = [self.models[n]["accuracy"] for n in names]
         low = [a - self.models[n]["accuracy_ci"][0] for a, n in zip(acc, names, strict=True)]
@@ -346,12 +352,14 @@ class BenchmarkReport:
         fig.tight_layout()
         return fig
 
-    def plot_confusion(self, model: str, ax: Any = None) -> Any:
+    def plot_confusion(self, model: str, ax: Axes | None = None) -> Figure:
         """The confusion matrix of one model as a heat map."""
         plt = require_pyplot()
         frame = self.confusion(model)
         size = max(4.0, 0.35 * len(frame.columns))
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(size, size))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(size, size))
+        fig = figure_of(ax)
         ax.imshow(frame.values, cmap="Blues")
         ax.set_xticks(range(len(frame.columns)), frame.columns, rotation=90, fontsize=7)
         ax.set_yticks(range(len(frame.index)), frame.index, fontsize=7)
@@ -376,10 +384,12 @@ class BenchmarkReport:
                     out.setdefault(self.name(row["model"]), []).append(row["latency_ms"])
         return out
 
-    def plot_latency(self, ax: Any = None) -> Any:
+    def plot_latency(self, ax: Axes | None = None) -> Figure:
         """Latency distribution per model."""
         plt = require_pyplot()
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        fig = figure_of(ax)
         data = self.latencies()
         ax.boxplot(list(data.values()), tick_labels=list(data), showfliers=False)
         ax.set_ylabel("latency (ms)")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._display import escape_html
 from ._issue import Issue
 from ._pandas import require_pandas
 from .exceptions import DatasetValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CostEstimate",
@@ -101,7 +104,7 @@ class DataStats:
             first_duplicate=None if first is None else (first[0], first[1]),
         )
 
-    def label_frame(self) -> Any:
+    def label_frame(self) -> pd.DataFrame:
         """The label distribution as a DataFrame (label, count, share), most frequent first."""
         pd = require_pandas()
         labels = self.labels or {}
@@ -173,7 +176,7 @@ class ValidationReport:
             out.append(f"warning: ... {self.omitted_warnings} more warning(s) not listed")
         return out
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """All issues as a DataFrame (severity, file, line, field, message)."""
         pd = require_pandas()
         rows = [

@@ -18,6 +18,8 @@ from ._steps import Steps, async_twin, step
 from .data_report import OverlapReport, PriceTable, ValidationReport
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .storage import Bucket, DataLocation
 
 __all__ = ["Dataset", "estimate_tokens", "price_table", "validate"]
@@ -199,7 +201,7 @@ class Dataset:
         """A split as JSONL bytes, each line exactly as Python's ``json.dumps`` writes it."""
         return self._core.jsonl(split)
 
-    def to_frame(self, split: str = "train") -> Any:
+    def to_frame(self, split: str = "train") -> pd.DataFrame:
         """A split as a DataFrame with columns ``system``, ``input`` and ``target``."""
         pd = require_pandas()
         rows = []

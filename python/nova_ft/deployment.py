@@ -23,6 +23,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from .job import CustomModel
     from .session import Session
 
 __all__ = ["Deployment"]
@@ -163,7 +164,7 @@ class Deployment:
 
     @step
     def update(
-        self, model: Any, *, wait: bool = True, timeout: float | None = None
+        self, model: CustomModel | str, *, wait: bool = True, timeout: float | None = None
     ) -> Steps[Deployment]:
         """Swap the model behind this (on-demand) deployment for ``model`` (a
         :class:`~nova_ft.job.CustomModel` or its ARN), keeping its ARN, so callers change

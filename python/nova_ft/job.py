@@ -26,6 +26,10 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from .session import Session
 
 __all__ = ["DEFAULT_BASE_MODEL", "CustomModel", "FineTuneJob", "Hyperparameters"]
@@ -334,7 +338,7 @@ class FineTuneJob:
             ],
         )
 
-    def metrics(self) -> Any:
+    def metrics(self) -> pd.DataFrame:
         """Training and validation loss from the job's output CSVs, as one DataFrame.
 
         Columns: ``split`` (``training``/``validation``), ``step_number``, ``epoch_number``,
@@ -368,7 +372,7 @@ class FineTuneJob:
         columns = ["split", "step_number", "epoch_number", "loss", "perplexity"]
         return pd.DataFrame(rows, columns=columns)
 
-    def rewards(self) -> Any:
+    def rewards(self) -> pd.DataFrame:
         """A reinforcement fine-tuning job's reward curve, as a DataFrame: ``step_number``,
         ``epoch_number``, ``train_reward_mean``, ``train_reward_std`` (the sampled answers of
         each step's batch) and ``eval_reward`` (greedy answers on held-out prompts, every
@@ -393,7 +397,7 @@ class FineTuneJob:
         frame = pd.DataFrame(rows, columns=[*columns, "eval_reward"])
         return frame.astype({"step_number": int, "epoch_number": int})
 
-    def plot_rewards(self, path: str | None = None, ax: Any = None) -> Any:
+    def plot_rewards(self, path: str | None = None, ax: Axes | None = None) -> Figure:
         """Plot an RFT job's reward curve (training per step, held-out evaluations)."""
         plt = require_pyplot()
         frame = self.rewards()
@@ -404,7 +408,7 @@ class FineTuneJob:
         ax.plot(held["step_number"], held["eval_reward"], "o-", label="held-out reward")
         return finish_plot(ax, "step", "mean reward", self.name, path)
 
-    def plot_loss(self, path: str | None = None, ax: Any = None) -> Any:
+    def plot_loss(self, path: str | None = None, ax: Axes | None = None) -> Figure:
         """Plot the loss curves (training per step, validation per epoch); save to ``path``."""
         plt = require_pyplot()
         frame = self.metrics()

@@ -35,9 +35,14 @@ from .exceptions import InvalidParameterError, RewardFunctionError
 from .rft import RftDataset, reference_texts
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
     from ._steps import Steps
 
 log = logging.getLogger("nova_ft.reward")
+
+__all__ = ["Grader", "RewardFunction", "RewardTest", "sample"]
 
 #: The module the package holds the user's code in, and the Lambda handler that calls it.
 MODULE = "nova_ft_reward"
@@ -125,12 +130,12 @@ class RewardTest:
             "max_call_ms": 1000 * max(calls, default=math.nan),
         }
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """One row per graded sample: ``id``, ``kind`` (right/wrong), ``answer``, ``reward``."""
         pd = require_pandas()
         return pd.DataFrame(self.rows, columns=["id", "kind", "answer", "reward"])
 
-    def plot(self, path: str | None = None) -> Any:
+    def plot(self, path: str | None = None) -> Figure:
         """Histogram of rewards for right and wrong answers (matplotlib)."""
         plt = require_pyplot()
         _, ax = plt.subplots(figsize=(6, 3.5))

@@ -22,9 +22,13 @@ from .exceptions import DataFileError, InvalidParameterError
 from .job import check_ranges
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .storage import Bucket, DataLocation
 
 PathLike = str | os.PathLike[str]
+
+__all__ = ["RFT_BASE_MODEL", "RftDataset", "RftHyperparameters"]
 
 #: The customizable base for RFT (Nova Micro and Nova Lite take no RFT).
 RFT_BASE_MODEL = "amazon.nova-2-lite-v1:0:256k"
@@ -114,7 +118,7 @@ class RftDataset:
             path = self.write(Path(tmp) / "train.jsonl")
             return validate(path, task="rft", check_counts=check_counts)
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """The records as a DataFrame: ``id``, ``system``, ``input``, ``reference_answer``."""
         pd = require_pandas()
         rows = [

@@ -29,9 +29,12 @@ from .role import TrainingRole
 from .storage import Bucket, DataLocation
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     # Imported where used: a session that runs no benchmark and no RFT does not pay for them
     # (start-up counts in the benchmark loop's wall time, benches/converse_loop.py).
     from .benchmark import Benchmark
+    from .dataset import Dataset
     from .reward import Grader, RewardFunction
     from .rft import RftHyperparameters
 
@@ -357,7 +360,7 @@ class Session(Closing):
     fine_tune_async = _steps.async_twin(fine_tune)
 
     @_steps.step
-    def jobs(self) -> _steps.Steps[Any]:
+    def jobs(self) -> _steps.Steps[pd.DataFrame]:
         """Every customization job of this account and region, as a DataFrame to compare
         runs: name, type, base model, status, created, duration, training data (and its
         ETag), final losses, custom model, and one ``hp.<name>`` column per hyperparameter."""
@@ -455,7 +458,7 @@ class Session(Closing):
 
     def benchmark(
         self,
-        data: Any,
+        data: str | os.PathLike[str] | Dataset | pd.DataFrame | Sequence[Mapping[str, Any]],
         models: Sequence[str | Deployment] | Mapping[str, str | Deployment],
         **options: Any,
     ) -> Benchmark:

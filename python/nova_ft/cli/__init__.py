@@ -17,6 +17,8 @@ from ..exceptions import NovaFtError
 from . import _bench, _dataset, _demo, _emulator, _rft, _workflow
 from ._session import add_aws_options
 
+__all__ = ["build_parser", "main"]
+
 
 class _Version(argparse.Action):
     """``--version``, reading the version from the native module only when asked."""

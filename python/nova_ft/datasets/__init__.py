@@ -33,6 +33,8 @@ from ._huggingface import from_huggingface
 from ._registry import REGISTRY, DatasetInfo
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..dataset import Dataset
 
 __all__ = [
@@ -70,7 +72,7 @@ def load(name: str, split: str = "train") -> list[dict[str, Any]]:
     return [json.loads(line) for line in split_text(name, split).splitlines() if line]
 
 
-def frame(name: str, split: str = "train") -> Any:
+def frame(name: str, split: str = "train") -> pd.DataFrame:
     """A split as a pandas DataFrame."""
     from .._pandas import require_pandas
 
