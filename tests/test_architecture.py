@@ -199,7 +199,7 @@ def test_pyo3_stays_in_the_bindings() -> None:
 
 def test_the_command_line_imports_only_what_a_command_needs() -> None:
     """`nova-ft --help` loads neither the native module nor asyncio, and validating data loads
-    no part of the AWS workflow: start-up time is what users feel first (README: Speed)."""
+    no part of the AWS workflow: start-up time is what users feel first (docs/guide/speed.md)."""
     import subprocess
     import sys
 

@@ -1,6 +1,6 @@
 """The coverage table is the router: every operation of each service's botocore model is
 called, and exactly the operations the table lists are served; every other one gets the
-service's error for an unknown operation, naming it. The README's table is the one the
+service's error for an unknown operation, naming it. The user guide's table is the one the
 emulator prints."""
 
 from __future__ import annotations
@@ -139,10 +139,12 @@ def test_a_service_the_emulator_does_not_speak_is_named(
     assert "sagemaker" in message and "does not serve" in message
 
 
-def test_the_readme_table_is_the_one_the_emulator_prints() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    found = re.search(r"<!-- coverage:start -->\n(.*?)<!-- coverage:end -->", readme, re.S)
-    assert found, "README.md has no coverage table"
+def test_the_guides_table_is_the_one_the_emulator_prints() -> None:
+    guide = Path(__file__).resolve().parents[1] / "docs" / "guide" / "emulator.md"
+    found = re.search(
+        r"<!-- coverage:start -->\n(.*?)<!-- coverage:end -->", guide.read_text(), re.S
+    )
+    assert found, "docs/guide/emulator.md has no coverage table"
     assert found.group(1) == nova_ft.LocalEmulator.coverage_markdown(), (
-        "the README's coverage table is stale: paste `nova-ft emulator coverage` into it"
+        "the guide's coverage table is stale: paste `nova-ft emulator coverage` into it"
     )

@@ -368,7 +368,7 @@ def test_nova_2_lite_fine_tuning_takes_its_own_data_rules(aws: Callable[[str], A
         else:
             assert job["status"] == "Completed", job.get("failureMessage")
     # Warm-up steps: the Nova 2 guide gives no maximum of its own; Nova 1's documented 0-100
-    # applies (README, Training data).
+    # applies (docs/guide/data.md).
     too_long = job_request(bucket, role, "nova2-warmup", baseModelIdentifier=RFT_BASE)
     del too_long["validationDataConfig"]
     too_long["hyperParameters"] = dict(too_long["hyperParameters"], learningRateWarmupSteps="101")

@@ -26,7 +26,7 @@ BASE = "amazon.nova-micro-v1:0:128k"
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`cargo install` of the emulator crate, as its README says. `--debug` and the
+    """`cargo install` of the emulator crate, as the guide says. `--debug` and the
     workspace's target folder reuse what the test build compiled (CI builds no second
     profile); the program is the same."""
     cargo = shutil.which("cargo")

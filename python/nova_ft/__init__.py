@@ -2,7 +2,8 @@
 
 Build and validate training data in Bedrock's ``bedrock-conversation-2024`` format, and run
 the whole customization workflow (bucket, role, job, deployment, benchmark, clean-up) against
-AWS or the embedded local emulator. See the README for the two set-up commands.
+AWS or the embedded local emulator. See the README for the two set-up commands, and the user
+guide (docs/guide/) for the rest.
 """
 
 from __future__ import annotations

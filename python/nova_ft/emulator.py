@@ -171,7 +171,7 @@ class LocalEmulator(Closing):
 
     @staticmethod
     def coverage_markdown() -> str:
-        """:meth:`coverage` as the Markdown table in the README."""
+        """:meth:`coverage` as the Markdown table in the user guide (docs/guide/emulator.md)."""
         return _nova_ft.emulator_coverage_markdown()
 
     def stop(self) -> None:

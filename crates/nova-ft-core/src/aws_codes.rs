@@ -53,7 +53,7 @@ impl AwsErrorKind {
             AwsErrorKind::Quota => "raise the quota in Service Quotas, or delete unused resources",
             AwsErrorKind::Validation => "fix the named parameter and call again",
             AwsErrorKind::Unsupported => {
-                "this operation is not served here; on the local emulator, see the README's coverage table"
+                "this operation is not served here; on the local emulator, see the coverage table in docs/guide/emulator.md"
             }
             AwsErrorKind::Service => {
                 "retry; if it persists, check the endpoint and the AWS Health Dashboard"

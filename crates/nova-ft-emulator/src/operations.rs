@@ -3,7 +3,7 @@
 //!
 //! REST requests are named from AWS's route tables ([`super::aws_routes`], generated from
 //! botocore's models); awsQuery requests name themselves (`Action=`). The served lists are the
-//! coverage table in the README (`nova-ft emulator coverage`), and a test calls every
+//! coverage table in the user guide, docs/guide/emulator.md (`nova-ft emulator coverage`), and a test calls every
 //! operation of every service to check that they match the router.
 
 use super::aws_routes::{self, Route};
@@ -104,7 +104,7 @@ pub fn coverage() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
 }
 
-/// [`coverage`] as the Markdown table the README shows (`nova-ft emulator coverage`,
+/// [`coverage`] as the Markdown table the user guide shows (`nova-ft emulator coverage`,
 /// `nova-ft-emulator coverage`).
 pub fn coverage_markdown() -> String {
     let mut out = String::from("| service | operations served |\n|---|---|\n");
@@ -275,7 +275,7 @@ pub fn unsupported(service: Service, operations: &[&str], req: &AwsRequest) -> A
         (None, _) => format!("{} {}", req.method, req.raw_path),
     };
     let message = format!(
-        "{what} is not an operation the nova_ft emulator serves for {}; it serves {served} (see the coverage table in the README).",
+        "{what} is not an operation the nova_ft emulator serves for {}; it serves {served} (see the coverage table in docs/guide/emulator.md).",
         service.name()
     );
     match service {

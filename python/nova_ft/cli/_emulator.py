@@ -77,7 +77,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     coverage = sub.add_parser(
         "coverage",
         help="list the AWS operations the emulator serves",
-        description="Print the operations the emulator serves, per service, as the README's "
+        description="Print the operations the emulator serves, per service, as the user guide's "
         "Markdown table; any other operation is answered with the service's error naming it.",
     )
     coverage.set_defaults(handler=run_coverage)
