@@ -50,3 +50,31 @@ def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, f"{page.name}:\n{done.stderr[-3000:]}"
+
+
+def test_the_cli_reference_lists_every_command_and_option() -> None:
+    """docs/guide/cli.md (``python scripts/cli_reference.py``) has a section per command and
+    subcommand holding each of its options (exact help text varies with Python's argparse)."""
+    import argparse
+
+    from nova_ft.cli import build_parser
+
+    page = (ROOT / "docs" / "guide" / "cli.md").read_text()
+    sections = dict(re.findall(r"^#+ (nova-ft [^\n]+)\n\n```text\n(.*?)^```", page, re.S | re.M))
+
+    def children(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+    def check(title: str, parser: argparse.ArgumentParser) -> None:
+        assert title in sections, f"{title} is missing: run python scripts/cli_reference.py"
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert flag in sections[title], f"{title} {flag}: run scripts/cli_reference.py"
+
+    for name, command in children(build_parser()).items():
+        check(f"nova-ft {name}", command)
+        for sub, subcommand in children(command).items():
+            check(f"nova-ft {name} {sub}", subcommand)
