@@ -209,3 +209,52 @@ def test_bad_rows_and_options_are_refused(tmp_path: Path) -> None:
         dup = [{"id": "1", "text": "a"}, {"id": "1", "text": "b"}]
         with pytest.raises(nf.InvalidParameterError, match="appears twice"):
             session.benchmark(dup, ["m"], out_dir=tmp_path / "o").run(progress=False)
+
+
+def test_rows_may_be_conversations_in_converse_shape(tmp_path: Path) -> None:
+    """A multi-turn row sends its whole conversation (so its model reads, and counts, more
+    tokens than the last turn alone); inferenceConfig applies to every call."""
+    question = "show me flights from boston to denver"
+    single = {"id": "single", "text": question, "gold": "flight", "system": SYSTEM}
+    turns: list[dict[str, Any]] = [
+        {"role": "user", "content": [{"text": "hello there, I need some help"}]},
+        {"role": "assistant", "content": [{"text": "Sure: what are you looking for?"}]},
+        {"role": "user", "content": [{"text": question}]},
+    ]
+    conversation: dict[str, Any] = {
+        "id": "multi",
+        "messages": turns,
+        "system": [{"text": SYSTEM}],
+        "gold": "flight",
+    }
+    with nf.Session.local(tmp_path / "emu") as session:
+        bench = session.benchmark(
+            [single, conversation],
+            ["amazon.nova-micro-v1:0"],
+            out_dir=tmp_path / "out",
+            inference_config={"maxTokens": 8, "temperature": 0.0, "topP": 0.9},
+        )
+        assert bench.options["max_tokens"] == 8 and bench.options["top_p"] == 0.9
+        report = bench.run(progress=False)
+        assert report.models["amazon.nova-micro-v1:0"]["answered"] == 2
+        with pytest.raises(nf.InvalidParameterError, match="row 1: the last message"):
+            session.benchmark([{**conversation, "messages": turns[:2]}], ["m"])
+        with pytest.raises(nf.InvalidParameterError, match="unknown key"):
+            session.benchmark([single], ["m"], inference_config={"top_p": 0.5})
+    tokens = {}
+    for line in bench.results_path.read_text().splitlines():
+        row = json.loads(line)
+        tokens[row["row_id"]] = row["input_tokens"]
+    assert tokens["multi"] > tokens["single"]
+    # A multi-turn record of a conversation file becomes such a row.
+    record = {
+        "schemaVersion": "bedrock-conversation-2024",
+        "system": [{"text": SYSTEM}],
+        "messages": [*turns, {"role": "assistant", "content": [{"text": "flight"}]}],
+    }
+    path = tmp_path / "multi.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (row,) = _nova_ft.bench_rows_from_jsonl(path)
+    messages: list[tuple[str, list[str]]] = row["messages"]  # type: ignore[assignment]
+    assert [role for role, _ in messages] == ["user", "assistant", "user"]
+    assert row["gold"] == "flight"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft
+from ._converse import converse_request
 from ._display import figure_of, html_table, progress_bar, require_pyplot
 from ._fsio import write_text_atomically
 from ._pandas import require_pandas
@@ -37,7 +38,8 @@ log = logging.getLogger("nova_ft")
 
 
 def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
-    """Benchmark rows (``id``, ``text``, ``system``, ``gold``) from a file, Dataset or rows."""
+    """Benchmark rows (``id``, ``text`` or Converse's ``messages``, ``system``, ``gold``) from a
+    file, Dataset or rows."""
     from .dataset import Dataset
 
     if isinstance(data, (str, os.PathLike)):
@@ -52,19 +54,29 @@ def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
             data = data.to_dict("records")
         rows = []
         for i, item in enumerate(data, start=1):
-            if not isinstance(item, Mapping) or "text" not in item:
+            if not isinstance(item, Mapping) or ("text" in item) == ("messages" in item):
                 raise InvalidParameterError(
-                    f"benchmark row {i}: expected a mapping with 'text' (and 'gold', optionally "
-                    f"'id' and 'system'), got {item!r:.80}"
+                    f"benchmark row {i}: expected a mapping with 'text' or Converse's 'messages' "
+                    f"(and 'gold', optionally 'id' and 'system'), got {item!r:.80}"
                 )
-            rows.append(
-                {
-                    "id": str(item.get("id", i)),
-                    "text": str(item["text"]),
-                    "system": item.get("system"),
-                    "gold": None if item.get("gold") is None else str(item["gold"]),
-                }
-            )
+            row = {
+                "id": str(item.get("id", i)),
+                "system": item.get("system"),
+                "gold": None if item.get("gold") is None else str(item["gold"]),
+            }
+            if "messages" in item:
+                try:
+                    request = converse_request(
+                        None, item["messages"], item.get("system"), None, None, None
+                    )
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(f"benchmark row {i}: {exc}") from None
+                row["messages"] = request["messages"]
+                row["system"] = request["system"]
+                row["text"] = "\n".join(request["messages"][-1][1])
+            else:
+                row["text"] = str(item["text"])
+            rows.append(row)
     if system is not None:
         for row in rows:
             row["system"] = system
@@ -78,9 +90,11 @@ class Benchmark:
 
     Args:
         session: where to call Converse.
-        data: a conversation JSONL file (the final assistant turn is the gold answer), a
-            :class:`Dataset` (its ``test`` split), or rows (dicts or a DataFrame with ``text``,
-            ``gold``, optionally ``id`` and ``system``).
+        data: a conversation JSONL file (the final assistant turn is the gold answer; the
+            turns before it are the conversation sent), a :class:`Dataset` (its ``test``
+            split), or rows (dicts or a DataFrame with ``text``, or Converse's ``messages``
+            for a multi-turn row, and ``gold``, optionally ``id`` and ``system``, which may be
+            Converse's list of ``{"text": ...}`` blocks).
         models: model ids or deployments; a mapping gives them display names
             (``{"base": "amazon.nova-micro-v1:0", "tuned": deployment}``).
         out_dir: where ``results.jsonl`` and ``report.json`` go; the same directory resumes.
@@ -89,6 +103,9 @@ class Benchmark:
         throttle_deadline: seconds a throttled row keeps being retried (with backoff, while
             the loop lowers its concurrency) before it is recorded as failed: throttling means
             "later", so a run under throttling ends with every row answered.
+        inference_config: Converse's ``inferenceConfig`` (``maxTokens``, ``temperature``,
+            ``topP``, ``stopSequences``) for every call; it wins over ``max_tokens`` and
+            ``temperature``.
 
     Examples:
         >>> import nova_ft as nf
@@ -121,6 +138,7 @@ class Benchmark:
         normalize: Mapping[str, bool] | None = None,
         monthly_queries: float = 22_000,
         retry_failed: bool = False,
+        inference_config: Mapping[str, Any] | None = None,
     ) -> None:
         self._session = session
         self.rows = _rows_from(data, system)
@@ -145,6 +163,15 @@ class Benchmark:
             "throttle_deadline_seconds": throttle_deadline,
             "retry_failed": retry_failed,
         }
+        if inference_config is not None:
+            # Converse's own inferenceConfig wins over max_tokens/temperature.
+            request = converse_request("", None, None, inference_config, max_tokens, temperature)
+            self.options.update(
+                max_tokens=request["max_tokens"],
+                temperature=request["temperature"],
+                top_p=request["top_p"],
+                stop_sequences=request["stop_sequences"],
+            )
         self.metric_options: dict[str, Any] = {
             "models": list(self.names),
             "kind": kind,

@@ -23,7 +23,12 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BenchRow {
     pub id: String,
+    /// One user turn; with `messages`, the last user turn's text (shown in the results).
+    #[serde(default)]
     pub text: String,
+    /// A conversation in Converse's order, as (role, text blocks), sent instead of `text`.
+    #[serde(default)]
+    pub messages: Vec<(String, Vec<String>)>,
     #[serde(default)]
     pub system: Option<String>,
     #[serde(default)]
@@ -41,6 +46,11 @@ pub struct BenchOptions {
     pub max_tokens: i32,
     #[serde(default)]
     pub temperature: f32,
+    /// Converse's `topP` and `stopSequences`, when given.
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    #[serde(default)]
+    pub stop_sequences: Vec<String>,
     /// Per attempt.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: f64,
@@ -117,18 +127,31 @@ pub struct RunSummary {
     pub cancelled: bool,
 }
 
-/// Benchmark rows from a `bedrock-conversation-2024` file: the system prompt and the user
-/// turns in, the final assistant turn (if any) as the gold answer, ids `1`, `2`, ... by record.
+/// Benchmark rows from a `bedrock-conversation-2024` file: the system prompt and the turns
+/// before the answer in (a multi-turn record as its conversation), the final assistant turn
+/// (if any) as the gold answer, ids `1`, `2`, ... by record.
 pub fn rows_from_jsonl(path: &Path) -> Result<Vec<BenchRow>> {
     let records = load_conversations(path, Task::Distillation)?;
     Ok(records
         .iter()
         .enumerate()
-        .map(|(i, record)| BenchRow {
-            id: (i + 1).to_string(),
-            text: record.input_text(),
-            system: Some(record.system_text()).filter(|s| !s.is_empty()),
-            gold: record.target(),
+        .map(|(i, record)| {
+            let prompt = record.prompt_messages();
+            let messages = if prompt.len() > 1 {
+                prompt
+                    .iter()
+                    .map(|m| (m.role.as_str().to_string(), m.texts.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            BenchRow {
+                id: (i + 1).to_string(),
+                text: record.input_text(),
+                messages,
+                system: Some(record.system_text()).filter(|s| !s.is_empty()),
+                gold: record.target(),
+            }
         })
         .collect())
 }
@@ -212,9 +235,12 @@ async fn call_pair(
     model: &str,
 ) -> BenchResult {
     let spec = ConverseSpec {
+        messages: row.messages.clone(),
         system: row.system.clone(),
         max_tokens: Some(shared.options.max_tokens),
         temperature: Some(shared.options.temperature),
+        top_p: shared.options.top_p,
+        stop_sequences: shared.options.stop_sequences.clone(),
         ..ConverseSpec::single(model.to_string(), row.text.clone())
     };
     let timeout = Duration::from_secs_f64(shared.options.timeout_seconds);
