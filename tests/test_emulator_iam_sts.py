@@ -133,6 +133,8 @@ def test_serve_prints_the_endpoint_and_stops_on_signals(tmp_path: Path, sig: int
             # The next line hands over the credentials it verifies signatures against.
             credentials = dict(item.split("=", 1) for item in proc.stdout.readline().split()[1:])
             assert credentials == {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+            # And what becomes of other keys (accepted unless --strict-credentials).
+            assert proc.stdout.readline().startswith("other access keys: accepted")
             boto3 = pytest.importorskip("boto3")
             sts = boto3.client(
                 "sts",

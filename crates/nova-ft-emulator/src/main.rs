@@ -163,16 +163,20 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
             running.ctx.store.dir().display()
         );
         match credentials {
-            Some(c) => println!(
-                "credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}{}",
-                c.access_key_id,
-                c.secret_access_key,
-                if strict {
-                    " (only these)"
-                } else {
-                    " (other keys: accepted, signatures checked for form only)"
-                }
-            ),
+            Some(c) => {
+                println!(
+                    "credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                    c.access_key_id, c.secret_access_key
+                );
+                println!(
+                    "{}",
+                    if strict {
+                        "other access keys: refused (--strict-credentials)"
+                    } else {
+                        "other access keys: accepted, their signatures checked for form only (--strict-credentials refuses them)"
+                    }
+                );
+            }
             None => println!("signatures are not verified: any credentials are accepted"),
         }
         wait_for_stop_signal().await;

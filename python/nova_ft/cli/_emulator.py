@@ -94,6 +94,14 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+#: The line after the credentials: what happens to requests signed with other keys.
+_OTHER_KEYS = {
+    False: "other access keys: accepted, their signatures checked for form only "
+    "(--strict-credentials refuses them)",
+    True: "other access keys: refused (--strict-credentials)",
+}
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from ..emulator import LocalEmulator
 
@@ -124,16 +132,12 @@ def run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.verify_signatures:
-            others = (
-                "only these"
-                if args.strict_credentials
-                else "other keys: accepted, signatures checked for form only"
-            )
             print(
                 f"credentials: AWS_ACCESS_KEY_ID={emulator.access_key_id} "
-                f"AWS_SECRET_ACCESS_KEY={emulator.secret_access_key} ({others})",
+                f"AWS_SECRET_ACCESS_KEY={emulator.secret_access_key}",
                 flush=True,
             )
+            print(_OTHER_KEYS[args.strict_credentials], flush=True)
         else:
             print("signatures are not verified: any credentials are accepted", flush=True)
         emulator.serve_forever()
