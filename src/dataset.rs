@@ -105,12 +105,7 @@ impl PyDataset {
         epochs: u32,
         model: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = ValidationOptions {
-            task: Task::parse(task).map_err(|e| to_pyerr(py, e))?,
-            model: ModelRules::parse(model).map_err(|e| to_pyerr(py, e))?,
-            max_issues,
-            ..Default::default()
-        };
+        let options = validation_options(py, task, model, max_issues)?;
         let names = splits.unwrap_or_else(|| {
             self.split_names()
                 .into_iter()
@@ -263,6 +258,22 @@ pub fn load_jsonl(
     Ok(PyDataset::new(dataset))
 }
 
+/// Validation options from the names Python passes: the task (`sft`, `distillation`, `rft`)
+/// and the base model whose rules apply.
+fn validation_options(
+    py: Python<'_>,
+    task: &str,
+    model: &str,
+    max_issues: usize,
+) -> PyResult<ValidationOptions> {
+    Ok(ValidationOptions {
+        task: Task::parse(task).map_err(|e| to_pyerr(py, e))?,
+        model: ModelRules::parse(model).map_err(|e| to_pyerr(py, e))?,
+        max_issues,
+        ..Default::default()
+    })
+}
+
 /// Validate JSONL files as one job's data; returns the report as a dict (never raises for
 /// problems in the data: they are in the report).
 #[pyfunction]
@@ -279,11 +290,9 @@ pub fn validate_files<'py>(
     model: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = ValidationOptions {
-        task: Task::parse(task).map_err(|e| to_pyerr(py, e))?,
-        model: ModelRules::parse(model).map_err(|e| to_pyerr(py, e))?,
-        max_issues,
         max_record_tokens,
         check_counts,
+        ..validation_options(py, task, model, max_issues)?
     };
     let report = detach(py, || validate::validate_files(&paths, &options))?;
     report_to_py(py, &report, epochs)

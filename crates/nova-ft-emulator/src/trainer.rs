@@ -15,7 +15,6 @@ use chrono::Utc;
 use nova_ft_data::dataset::record::{Conversation, Message, Role};
 use nova_ft_data::dataset::validate::{load_sources_for, ModelRules, Task};
 use nova_ft_data::error::NovaError;
-use nova_ft_data::fsio::write_atomically;
 use nova_ft_models::{FineTuning, Prompt, TrainingConfig, TunedModel};
 use std::sync::Arc;
 
@@ -387,10 +386,10 @@ pub(super) fn register_model(
 ) -> Ending {
     let arn = job.arn.as_str();
     let model_id = random_id(12);
-    let artifact = format!("models/{model_id}.json");
-    if let Err(e) = write_atomically(&ctx.store.dir().join(&artifact), &model.to_bytes()) {
-        return Ending::Failed(format!("Could not save the model: {e}"));
-    }
+    let artifact = match super::bedrock_runtime::save_tuned(ctx, &model_id, model) {
+        Ok(artifact) => artifact,
+        Err(e) => return Ending::Failed(format!("Could not save the model: {e}")),
+    };
     let model_arn = format!(
         "arn:aws:bedrock:{}:{}:custom-model/{}/{model_id}",
         ctx.config.region, ctx.config.account_id, job.base_model_id

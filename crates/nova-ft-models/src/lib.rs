@@ -27,11 +27,9 @@ use classifier::{Classifier, Example};
 use nova_ft_data::dataset::label_set::looks_like_label_set;
 use nova_ft_data::dataset::record::Conversation;
 use nova_ft_data::error::{NovaError, Result};
-use nova_ft_data::fsio::write_atomically;
 use retrieval::Retrieval;
 use reward_policy::RewardPolicy;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Instant;
 
 /// One request to a model: system prompt and the conversation so far (role, text).
@@ -232,10 +230,6 @@ impl TrainedModel {
         format!("nova_ft local stand-in, not Amazon Nova: {what}")
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomically(path, &self.to_bytes())
-    }
-
     /// The artifact's bytes: a magic line naming the kind, then the model.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -251,11 +245,6 @@ impl TrainedModel {
             }
         }
         bytes
-    }
-
-    pub fn load(path: &Path) -> Result<TrainedModel> {
-        let bytes = std::fs::read(path).map_err(|e| NovaError::io(path, e))?;
-        Self::from_bytes(&bytes, &path.display().to_string())
     }
 
     /// A model from an artifact's bytes (`name` says where they came from, for errors).
@@ -330,10 +319,8 @@ mod tests {
             base_correct < correct,
             "base {base_correct} vs tuned {correct}"
         );
-        let dir = tempfile::tempdir().unwrap();
-        run.model.save(&dir.path().join("m")).unwrap();
         assert_eq!(
-            TrainedModel::load(&dir.path().join("m")).unwrap(),
+            TrainedModel::from_bytes(&run.model.to_bytes(), "m").unwrap(),
             run.model
         );
     }
@@ -419,10 +406,8 @@ mod tests {
         .unwrap();
         assert_eq!(run.model.kind(), "retrieval");
         assert!(run.model.describe().contains("not Amazon Nova"));
-        let dir = tempfile::tempdir().unwrap();
-        run.model.save(&dir.path().join("m")).unwrap();
         assert_eq!(
-            TrainedModel::load(&dir.path().join("m")).unwrap(),
+            TrainedModel::from_bytes(&run.model.to_bytes(), "m").unwrap(),
             run.model
         );
     }

@@ -152,8 +152,7 @@ pub(super) fn create_custom_model(ctx: &Ctx, req: &crate::request::AwsRequest) -
         .models
         .load(&bytes, &format!("{uri}{ARTIFACT}"))
         .map_err(|e| AwsError::validation(e.to_string()))?;
-    let artifact = format!("models/{id}.json");
-    nova_ft_data::fsio::write_atomically(&ctx.store.dir().join(&artifact), &model.to_bytes())
+    let artifact = crate::bedrock_runtime::save_tuned(ctx, &id, model.as_ref())
         .map_err(|e| AwsError::new(500, "InternalServerException", e.to_string()))?;
     let mut state = ctx.store.lock();
     state.custom_models.insert(

@@ -121,6 +121,18 @@ fn anthropic_name(id: &'static str) -> &'static str {
     name.rsplit_once("-v").map_or(name, |(name, _)| name)
 }
 
+/// Save a tuned model's artifact in the data directory (as `models/<id>.json`); its path
+/// there, for `CustomModel::artifact`, from which [`trained`] loads it.
+pub(crate) fn save_tuned(
+    ctx: &Ctx,
+    model_id: &str,
+    model: &dyn TunedModel,
+) -> nova_ft_data::error::Result<String> {
+    let artifact = format!("models/{model_id}.json");
+    nova_ft_data::fsio::write_atomically(&ctx.store.dir().join(&artifact), &model.to_bytes())?;
+    Ok(artifact)
+}
+
 /// The tuned model behind a custom model ARN, loaded once and cached.
 pub(crate) fn trained(ctx: &Ctx, model_arn: &str) -> Result<Arc<dyn TunedModel>, AwsError> {
     if let Some(model) = ctx
