@@ -17,6 +17,7 @@
 //! [`HEAD_WORDS`]: super::text::HEAD_WORDS
 
 use super::text::{features, softmax_in_place, to_unit_length};
+use crate::TrainingConfig;
 use nova_ft_data::cpython_random::CPythonRandom;
 use nova_ft_data::error::{NovaError, Result};
 use rustc_hash::FxHashMap;
@@ -28,7 +29,6 @@ pub const BUCKETS: u32 = 1 << 17;
 pub const LEARNING_RATE_SCALE: f64 = 400_000.0;
 /// Examples per logged step (the unit of `learningRateWarmupSteps` and of the loss curve).
 pub const BATCH: usize = 16;
-const SEED: i64 = 20_250_716;
 const MAGIC: &[u8; 8] = b"NFTCLS02";
 
 /// What the model knows about one feature bucket seen in training.
@@ -58,7 +58,7 @@ pub struct Curves {
     pub validation: Vec<(usize, u32, f64)>,
 }
 
-/// Sublinear tf times idf, scaled to unit length: common n-grams (city names, "flights from")
+/// Sublinear tf times idf, scaled to unit length: common n-grams (place names, "show me")
 /// stop drowning out the rare ones that say what is asked.
 fn tf_idf(counts: &[(u32, f32)], idf: impl Fn(u32) -> f32) -> Vec<(u32, f32)> {
     let mut out: Vec<(u32, f32)> = counts
@@ -104,19 +104,9 @@ impl Classifier {
         labels: Vec<String>,
         train: &[Example],
         validation: &[Example],
-        epochs: u32,
-        learning_rate: f64,
-        warmup_steps: u32,
+        config: TrainingConfig,
     ) -> Result<(Classifier, Curves)> {
-        Self::train_from(
-            None,
-            labels,
-            train,
-            validation,
-            epochs,
-            learning_rate,
-            warmup_steps,
-        )
+        Self::train_from(None, labels, train, validation, config)
     }
 
     /// Train as [`Classifier::train`], starting from `parent`'s weights when there is one
@@ -127,10 +117,14 @@ impl Classifier {
         labels: Vec<String>,
         train: &[Example],
         validation: &[Example],
-        epochs: u32,
-        learning_rate: f64,
-        warmup_steps: u32,
+        config: TrainingConfig,
     ) -> Result<(Classifier, Curves)> {
+        let TrainingConfig {
+            epochs,
+            learning_rate,
+            warmup_steps,
+            seed,
+        } = config;
         if labels.is_empty() || train.is_empty() {
             return Err(NovaError::invalid(
                 "nothing to train on: no labelled examples",
@@ -181,7 +175,7 @@ impl Classifier {
         let steps_per_epoch = train.len().div_ceil(BATCH);
         let total_steps = (steps_per_epoch * epochs as usize).max(1);
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut rng = CPythonRandom::new(SEED);
+        let mut rng = CPythonRandom::new(seed);
         let mut scores = vec![0f32; k];
         let mut curves = Curves {
             training: Vec::new(),
@@ -398,6 +392,15 @@ impl Classifier {
 mod tests {
     use super::*;
 
+    fn config(epochs: u32, learning_rate: f64, warmup_steps: u32) -> TrainingConfig {
+        TrainingConfig {
+            epochs,
+            learning_rate,
+            warmup_steps,
+            ..TrainingConfig::default()
+        }
+    }
+
     fn data() -> (Vec<String>, Vec<Example>) {
         let labels = vec!["greet".to_string(), "fare".to_string()];
         let texts = [
@@ -421,7 +424,7 @@ mod tests {
     fn learns_separable_labels_and_loss_falls() {
         let (labels, examples) = data();
         let (model, curves) =
-            Classifier::train(labels, &examples, &examples[..6], 3, 1e-5, 2).unwrap();
+            Classifier::train(labels, &examples, &examples[..6], config(3, 1e-5, 2)).unwrap();
         assert_eq!(model.predict("s", "hello there"), "greet");
         assert_eq!(model.predict("s", "ticket price please"), "fare");
         assert!(curves.training.last().unwrap().2 < curves.training[0].2);
@@ -431,30 +434,30 @@ mod tests {
     #[test]
     fn hyperparameters_change_the_model_and_training_is_seeded() {
         let (labels, examples) = data();
-        let a = Classifier::train(labels.clone(), &examples, &[], 2, 1e-5, 0)
+        let a = Classifier::train(labels.clone(), &examples, &[], config(2, 1e-5, 0))
             .unwrap()
             .0;
         assert_eq!(
             a,
-            Classifier::train(labels.clone(), &examples, &[], 2, 1e-5, 0)
+            Classifier::train(labels.clone(), &examples, &[], config(2, 1e-5, 0))
                 .unwrap()
                 .0
         );
         assert_ne!(
             a,
-            Classifier::train(labels.clone(), &examples, &[], 3, 1e-5, 0)
+            Classifier::train(labels.clone(), &examples, &[], config(3, 1e-5, 0))
                 .unwrap()
                 .0
         );
         assert_ne!(
             a,
-            Classifier::train(labels.clone(), &examples, &[], 2, 3e-5, 0)
+            Classifier::train(labels.clone(), &examples, &[], config(2, 3e-5, 0))
                 .unwrap()
                 .0
         );
         assert_ne!(
             a,
-            Classifier::train(labels, &examples, &[], 2, 1e-5, 5)
+            Classifier::train(labels, &examples, &[], config(2, 1e-5, 5))
                 .unwrap()
                 .0
         );
@@ -463,7 +466,7 @@ mod tests {
     #[test]
     fn artifacts_round_trip() {
         let (labels, examples) = data();
-        let model = Classifier::train(labels, &examples, &[], 1, 1e-5, 0)
+        let model = Classifier::train(labels, &examples, &[], config(1, 1e-5, 0))
             .unwrap()
             .0;
         let mut bytes = Vec::new();

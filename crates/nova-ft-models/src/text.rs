@@ -59,7 +59,7 @@ pub fn to_unit_length<K>(vector: &mut [(K, f32)]) {
     vector.iter_mut().for_each(|(_, v)| *v /= norm);
 }
 
-/// A crude English plural stemmer: `flights`/`flight`, `fares`/`fare`, `cities`/`city`,
+/// A crude English plural stemmer: `orders`/`order`, `boxes`/`box`, `queries`/`query`,
 /// `classes`/`class`. Other inflections are left to prefix matching by the callers.
 pub fn stem(word: &str) -> String {
     let w = word.strip_suffix("'s").unwrap_or(word);
@@ -83,8 +83,8 @@ pub fn stem(word: &str) -> String {
     }
 }
 
-/// The opening words of a request, where it says what it asks for ("what is the seating
-/// capacity ...") before the details every request shares (cities, dates). Words here count
+/// The opening words of a request, where it says what it asks for ("how do I reset
+/// ...") before the details every request shares (names, dates). Words here count
 /// once more as features of their own.
 pub const HEAD_WORDS: usize = 6;
 

@@ -1,83 +1,12 @@
 //! The base model's stand-in: a genuine zero-shot reader of the request, with no knowledge of
-//! any data set. For a classification prompt it finds the label list in the system prompt and
-//! picks the label whose words best match the user text (words, plural stems, shared prefixes
-//! and a small table of everyday synonyms); for a text-to-SQL prompt it writes a naive query
-//! from the schema in the prompt; otherwise it says what it is.
+//! any data set and no vocabulary of its own. For a classification prompt it finds the label
+//! list in the system prompt and picks the label whose words best match the user text, by
+//! surface form only (the same word, its plural stem, a shared prefix, one word inside the
+//! other); for a text-to-SQL prompt it writes a naive query from the schema in the prompt;
+//! otherwise it says what it is. It knows no synonyms: a request that shares no word with the
+//! right label gets the first label, as a reader without the vocabulary would guess.
 
 use super::text::{stem, words};
-
-/// Everyday synonyms (as stems) for words that label names often use. General English only:
-/// nothing here knows any data set's labels or examples.
-const SYNONYMS: &[(&str, &[&str])] = &[
-    (
-        "flight",
-        &["fly", "flie", "trip", "travel", "nonstop", "connecting"],
-    ),
-    (
-        "fare",
-        &[
-            "price",
-            "cost",
-            "cheap",
-            "cheapest",
-            "ticket",
-            "expensive",
-            "much",
-        ],
-    ),
-    (
-        "airfare",
-        &[
-            "fare",
-            "price",
-            "cost",
-            "cheap",
-            "cheapest",
-            "ticket",
-            "expensive",
-            "much",
-        ],
-    ),
-    ("airline", &["carrier", "airway"]),
-    ("ground", &["car", "taxi", "limousine", "bus", "rental"]),
-    ("service", &["transportation", "transport", "rental"]),
-    ("abbreviation", &["mean", "stand", "code", "abbreviate"]),
-    ("aircraft", &["plane", "airplane", "jet"]),
-    ("time", &["when", "schedule", "hour", "clock"]),
-    ("quantity", &["many", "number", "count"]),
-    ("capacity", &["seat", "hold", "capacitie"]),
-    ("distance", &["far", "mile", "long"]),
-    ("city", &["town"]),
-    ("meal", &["food", "breakfast", "lunch", "dinner", "snack"]),
-    ("restriction", &["restrict", "rule"]),
-];
-
-/// A few more, for the distillation teacher's richer matcher.
-const MORE_SYNONYMS: &[(&str, &[&str])] = &[
-    ("flight", &["go", "get", "show", "list", "need", "want"]),
-    (
-        "airfare",
-        &["dollar", "pay", "round", "fee", "coach", "class"],
-    ),
-    ("fare", &["dollar", "pay", "round", "fee"]),
-    ("ground", &["transportation", "downtown", "limo"]),
-    ("airport", &["terminal"]),
-    ("aircraft", &["type", "kind", "boeing", "airbus"]),
-    ("no", &["number"]),
-    (
-        "day",
-        &[
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "date",
-        ],
-    ),
-];
 
 /// The label list named in a system prompt: the longest comma-separated list after a colon.
 pub fn label_list(system: &str) -> Option<Vec<String>> {
@@ -100,8 +29,11 @@ pub fn label_list(system: &str) -> Option<Vec<String>> {
                     !i.is_empty()
                         && i.len() <= 60
                         && i.split_whitespace().count() <= 3
-                        && i.chars()
-                            .all(|c| c.is_alphanumeric() || "_#-./ ".contains(c))
+                        && i.chars().all(|c| {
+                            c.is_alphanumeric()
+                                || (c.is_ascii_punctuation() && !"?!;:\"'()".contains(c))
+                                || c == ' '
+                        })
                 });
             if labels_like && best.as_ref().is_none_or(|b| items.len() > b.len()) {
                 best = Some(items);
@@ -111,39 +43,37 @@ pub fn label_list(system: &str) -> Option<Vec<String>> {
     best
 }
 
+/// A label's words: its runs of letters and digits, stemmed (`password_reset` is `password`,
+/// `reset`).
 fn label_words(label: &str) -> Vec<String> {
-    label
-        .split(['_', '#', '-', '.', '/', ' '])
-        .filter(|w| !w.is_empty())
-        .map(|w| stem(&w.to_lowercase()))
-        .collect()
+    words(label).iter().map(|w| stem(w)).collect()
 }
 
-/// How well one label word is matched by the text's stems (1 exact, 0.8 synonym, 0.6 prefix).
-fn word_match(label_word: &str, text: &[String], rich: bool) -> f64 {
-    let tables: &[&[(&str, &[&str])]] = if rich {
-        &[SYNONYMS, MORE_SYNONYMS]
-    } else {
-        &[SYNONYMS]
-    };
+/// Shortest shared prefix, or word inside a word, that counts as a partial match: shorter
+/// ones are mostly chance (`re`, `con`).
+const MIN_PARTIAL_CHARS: usize = 4;
+
+/// How well one label word is matched by the text's stems: 1 for the same word, 0.6 for a
+/// shared prefix (`refund`/`refunding`), 0.5 for one word inside the other
+/// (`bill`/`billing`), 0 otherwise.
+fn word_match(label_word: &str, text: &[String]) -> f64 {
     let mut best: f64 = 0.0;
     for t in text {
         let score = if t == label_word {
             1.0
-        } else if tables
-            .iter()
-            .flat_map(|table| table.iter())
-            .any(|(w, syns)| *w == label_word && syns.contains(&t.as_str()))
-        {
-            0.8
         } else {
             let common = t
                 .chars()
                 .zip(label_word.chars())
                 .take_while(|(a, b)| a == b)
                 .count();
-            if common >= 4 {
+            let shorter = t.chars().count().min(label_word.chars().count());
+            if common >= MIN_PARTIAL_CHARS {
                 0.6
+            } else if shorter >= MIN_PARTIAL_CHARS
+                && (t.contains(label_word) || label_word.contains(t.as_str()))
+            {
+                0.5
             } else {
                 0.0
             }
@@ -153,9 +83,8 @@ fn word_match(label_word: &str, text: &[String], rich: bool) -> f64 {
     best
 }
 
-/// Score every label against the text; the best label, or the first when nothing matches.
-/// `rich` adds the teacher's larger synonym table.
-pub fn scores(labels: &[String], text: &str, rich: bool) -> Vec<f64> {
+/// Score every label against the text (0..1 each).
+pub fn scores(labels: &[String], text: &str) -> Vec<f64> {
     let text: Vec<String> = words(text).iter().map(|w| stem(w)).collect();
     let split: Vec<Vec<String>> = labels.iter().map(|l| label_words(l)).collect();
     // A word every label shares (a common prefix such as a data set's tag) says nothing.
@@ -178,15 +107,16 @@ pub fn scores(labels: &[String], text: &str, rich: bool) -> Vec<f64> {
             }
             informative
                 .iter()
-                .map(|w| word_match(w, &text, rich))
+                .map(|w| word_match(w, &text))
                 .sum::<f64>()
                 / informative.len() as f64
         })
         .collect()
 }
 
-pub fn classify(labels: &[String], text: &str, rich: bool) -> String {
-    let scores = scores(labels, text, rich);
+/// The best-matching label, or the first when nothing matches.
+pub fn classify(labels: &[String], text: &str) -> String {
+    let scores = scores(labels, text);
     let mut best = 0;
     for (i, s) in scores.iter().enumerate() {
         if *s > scores[best] {
@@ -199,7 +129,8 @@ pub fn classify(labels: &[String], text: &str, rich: bool) -> String {
 /// Tables and columns from `CREATE TABLE name (col TYPE, ...)` statements.
 pub fn parse_schema(context: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut tables = Vec::new();
-    let upper = context.to_uppercase();
+    // ASCII upper-casing keeps every byte offset, so offsets found in `upper` slice `context`.
+    let upper = context.to_ascii_uppercase();
     let mut from = 0;
     while let Some(at) = upper[from..].find("CREATE TABLE") {
         let start = from + at + "CREATE TABLE".len();
@@ -236,7 +167,7 @@ pub fn question_and_context(user: &str) -> (String, String) {
         user.find("### Context:"),
         after("### Context:"),
     ) {
-        (Some(q_start), Some(c_at), Some(c_start)) => {
+        (Some(q_start), Some(c_at), Some(c_start)) if q_start <= c_at => {
             let end = user
                 .find("### Response:")
                 .unwrap_or(user.len())
@@ -246,7 +177,7 @@ pub fn question_and_context(user: &str) -> (String, String) {
                 user[c_start..end].trim().to_string(),
             )
         }
-        _ => match user.to_uppercase().find("CREATE TABLE") {
+        _ => match user.to_ascii_uppercase().find("CREATE TABLE") {
             Some(at) => (user[..at].trim().to_string(), user[at..].trim().to_string()),
             None => (user.to_string(), String::new()),
         },
@@ -372,9 +303,9 @@ pub fn naive_sql(question: &str, context: &str) -> String {
 }
 
 /// The base model's answer to a request.
-pub fn respond(system: &str, user: &str, rich: bool) -> String {
+pub fn respond(system: &str, user: &str) -> String {
     if let Some(labels) = label_list(system) {
-        return classify(&labels, user, rich);
+        return classify(&labels, user);
     }
     let (question, context) = question_and_context(user);
     if !context.is_empty() || system.to_lowercase().contains("sql") {
@@ -396,44 +327,55 @@ mod tests {
         assert_eq!(labels[7], "quantity");
     }
 
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn matches_labels_by_words_stems_and_synonyms() {
-        let labels: Vec<String> = [
-            "flight",
-            "airfare",
-            "ground_service",
-            "aircraft",
-            "flight_time",
-            "quantity",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    fn matches_labels_by_surface_form_only() {
+        let labels = labels(&[
+            "billing",
+            "shipping_status",
+            "account_closure",
+            "password_reset",
+            "refund",
+        ]);
         assert_eq!(
-            classify(&labels, "show me flights from boston to denver", false),
-            "flight"
+            classify(&labels, "please reset my password"),
+            "password_reset"
         );
         assert_eq!(
-            classify(&labels, "how much is a ticket from boston to denver", false),
-            "airfare"
+            classify(&labels, "what is the status of my shipment"),
+            "shipping_status"
         );
         assert_eq!(
-            classify(&labels, "what kind of plane is used", false),
-            "aircraft"
+            classify(&labels, "I want to close my account"),
+            "account_closure"
         );
-        assert_eq!(classify(&labels, "how many are there", false), "quantity");
+        assert_eq!(classify(&labels, "two refunds are missing"), "refund");
+        // One word inside another counts: "bill" is in "billing".
+        assert_eq!(classify(&labels, "my bill is wrong"), "billing");
+        // No vocabulary: "money back" shares no word with "refund", so the first label.
+        assert_eq!(classify(&labels, "I want my money back"), "billing");
     }
 
     #[test]
     fn shared_label_prefixes_carry_no_signal() {
-        let labels: Vec<String> = ["atis_abbreviation", "atis_flight"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(
-            classify(&labels, "list flights to denver", false),
-            "atis_flight"
-        );
+        let labels = labels(&["intent_upgrade", "intent_cancel"]);
+        assert_eq!(classify(&labels, "cancel it now"), "intent_cancel");
+    }
+
+    #[test]
+    fn non_ascii_schemas_and_odd_layouts_are_read_without_panicking() {
+        // 'ı' upper-cases to 'I', two bytes to one: offsets from a full upper-casing would
+        // cut a character.
+        let schema = "ıı CREATE TABLE straße (größe INTEGER, ü TEXT) ß create table x (y REAL)";
+        let tables = parse_schema(schema);
+        assert_eq!(tables.len(), 2);
+        assert_eq!(tables[0].0, "straße");
+        let (q, c) = question_and_context("### Context: CREATE TABLE t (a INT) ### Input: ß?");
+        assert!(q.contains('ß') || c.contains("CREATE"), "{q:?} {c:?}");
+        let _ = naive_sql("Wie viele größe über 5?", schema);
     }
 
     #[test]

@@ -20,7 +20,8 @@ use std::sync::Arc;
 /// Which model answers a call.
 enum Responder {
     /// A Nova foundation model id: the zero-shot reader; `teacher` for the larger Nova models
-    /// (Pro, Premier), which read with the distillation teacher's richer synonym table.
+    /// (Pro, Premier), the distillation teacher, which outside a job has no data to learn
+    /// from and reads as the base does.
     Base {
         teacher: bool,
     },
