@@ -409,10 +409,22 @@ def test_distillation_writes_the_artifacts_the_user_guide_lists(aws: Callable[[s
     base = f"output-data/model-customization-job-{arn.rsplit('/', 1)[1]}/distillation_artifacts"
     sample = s3.get_object(Bucket=bucket, Key=f"{base}/synthetic_data/synthetic_data_sample.jsonl")
     synthetic = [json.loads(line) for line in sample["Body"].read().decode().splitlines()]
-    assert len(synthetic) == 100
-    labels = set(prompts.labels or [])
-    assert all(r["messages"][-1]["role"] == "assistant" for r in synthetic)
-    assert {r["messages"][-1]["content"][0]["text"] for r in synthetic} <= labels
     insights = s3.get_object(Bucket=bucket, Key=f"{base}/prompt_insights/prompt_insights.jsonl")
     rows = [json.loads(line) for line in insights["Body"].read().decode().splitlines()]
     assert len(rows) == 200 and {r["responseSource"] for r in rows} == {"teacher"}
+    # The insight rule: a prompt already answered is rejected (the synthetic generator repeats
+    # sentences), every first occurrence is accepted; the sample holds accepted answers only.
+    texts = [r["messages"][0]["content"][0]["text"] for r in prompts.records("train")]
+    first = {t: texts.index(t) for t in texts}
+    for row in rows:
+        i = row["recordIndex"]
+        if first[texts[i]] == i:
+            assert row["status"] == "ACCEPTED" and "reason" not in row, row
+        else:
+            assert row == {**row, "status": "REJECTED", "reason": "DUPLICATE_PROMPT"}, row
+    accepted = sum(r["status"] == "ACCEPTED" for r in rows)
+    assert 0 < accepted < 200
+    assert len(synthetic) == min(100, accepted)
+    labels = set(prompts.labels or [])
+    assert all(r["messages"][-1]["role"] == "assistant" for r in synthetic)
+    assert {r["messages"][-1]["content"][0]["text"] for r in synthetic} <= labels

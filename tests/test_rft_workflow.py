@@ -177,3 +177,39 @@ def test_rft_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture
         " for s in samples]\n"
     )
     assert main(["rft", "test-grader", str(tmp_path / "flat.py"), "--data", rft]) == 1
+
+
+def test_rft_takes_a_validation_set_as_aws_samples_send_it(session: nf.Session) -> None:
+    """AWS's RFT samples (nova_gsm8k_rft, nova_finqa_rft) send validationDataConfig with a Nova
+    2 Lite base; the job evaluates on it. Supervised fine-tuning of Nova 2 still refuses one."""
+    train = nf.RftDataset.from_dataset(nf.Dataset.synthetic(seed=3, train=300, valid=0))
+    valid = nf.RftDataset.from_dataset(nf.Dataset.synthetic(seed=4, train=60, valid=0))
+    bucket = session.bucket().ensure()
+    location = train.upload(bucket, "rft-valid/", validation=valid)
+    assert location.valid_uri is not None and location.valid_uri.endswith("valid.jsonl")
+    role = session.training_role(location).ensure()
+    grader = session.deploy_grader(nf.RewardFunction.from_callable(grade), role)
+    job = session.fine_tune(
+        location,
+        role,
+        customization="REINFORCEMENT_FINE_TUNING",
+        grader=grader,
+        rft_hyperparameters=nf.RftHyperparameters(epochs=1, batch_size=16, eval_interval=5),
+    )
+    job.wait(progress=False)
+    assert job.status == "Completed"
+    evals = job.rewards()["eval_reward"].dropna()
+    assert len(evals) >= 2 and evals.iloc[-1] > evals.iloc[0]
+    bedrock = session.emulator.client("bedrock") if session.emulator else None
+    assert bedrock is not None
+    with pytest.raises(bedrock.exceptions.ValidationException, match="validation data"):
+        bedrock.create_model_customization_job(
+            jobName="nova2-sft-with-validation",
+            customModelName="nova2-sft-with-validation",
+            roleArn=role.arn,
+            baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
+            trainingDataConfig={"s3Uri": location.train_uri},
+            validationDataConfig={"validators": [{"s3Uri": location.valid_uri}]},
+            outputDataConfig={"s3Uri": location.output_uri},
+            hyperParameters={"epochCount": "1"},
+        )

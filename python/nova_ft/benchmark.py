@@ -14,9 +14,9 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from . import _nova_ft
+from . import _baselines, _nova_ft
 from ._converse import converse_request
 from ._display import figure_of, html_table, progress_bar, require_pyplot
 from ._fsio import write_text_atomically
@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 __all__ = ["Benchmark", "BenchmarkReport"]
 
 log = logging.getLogger("nova_ft")
+
+ESTIMATED_NOTE = (
+    "token counts and dollars are estimated: the local stand-in models count tokens with "
+    "nova_ft's estimator (a word costs a token per 4 characters, a symbol one), not Nova's "
+    "tokenizer"
+)
 
 
 def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
@@ -85,6 +91,24 @@ def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _training_answers(data: Any, train: Any) -> list[str | None] | None:
+    """The gold answers of the training data, if the benchmark knows it."""
+    from .dataset import Dataset
+
+    if train is None and isinstance(data, Dataset) and data.records("train"):
+        train = data
+    if train is None:
+        return None
+    if isinstance(train, Dataset):
+        if not train.records("train"):
+            raise InvalidParameterError(f"train= is a Dataset without training records: {train!r}")
+        with tempfile.TemporaryDirectory(prefix="nova_ft-bench-") as tmp:
+            path = train.write_split("train", Path(tmp) / "train.jsonl")
+            rows = _nova_ft.bench_rows_from_jsonl(path)
+            return [None if row["gold"] is None else str(row["gold"]) for row in rows]
+    return [row["gold"] for row in _rows_from(train, None)]
+
+
 class Benchmark:
     """Converse over the same rows for one or more models, side by side.
 
@@ -106,6 +130,11 @@ class Benchmark:
         inference_config: Converse's ``inferenceConfig`` (``maxTokens``, ``temperature``,
             ``topP``, ``stopSequences``) for every call; it wins over ``max_tokens`` and
             ``temperature``.
+        train: the training data (a file, :class:`Dataset` or rows, as ``data``), whose answers
+            give the baselines reported beside the models: the majority class and the label
+            prior (for SQL, the most common query). A :class:`Dataset` given as ``data`` brings
+            its own train split; without either, the benchmark's rows give them, as an upper
+            bound.
 
     Examples:
         >>> import nova_ft as nf
@@ -139,9 +168,16 @@ class Benchmark:
         monthly_queries: float = 22_000,
         retry_failed: bool = False,
         inference_config: Mapping[str, Any] | None = None,
+        train: str
+        | os.PathLike[str]
+        | Dataset
+        | pd.DataFrame
+        | Sequence[Mapping[str, Any]]
+        | None = None,
     ) -> None:
         self._session = session
         self.rows = _rows_from(data, system)
+        self.train_gold = _training_answers(data, train)
         named = models.items() if isinstance(models, Mapping) else [(None, m) for m in models]
         self.names: dict[str, str] = {}
         for name, model in named:
@@ -211,6 +247,15 @@ class Benchmark:
         if summary["resumed"] == 0 and summary["called"] > 0:
             options["elapsed_seconds"] = summary["elapsed_seconds"]
         report = run.report(self.results_path, options)
+        report["baselines"] = _baselines.baselines(
+            [row["gold"] for row in self.rows],
+            self.train_gold,
+            self.metric_options["kind"],
+            self.metric_options.get("db"),
+        )
+        if self._session.is_local:
+            report["tokens_estimated"] = True
+            report["notes"] = [*cast("list[str]", report["notes"]), ESTIMATED_NOTE]
         result = BenchmarkReport(report, self.names, summary, self.results_path)
         result.save(self.out_dir / "report.json")
         return result
@@ -307,9 +352,23 @@ class BenchmarkReport:
             for c in self.raw["comparisons"]
         ]
         out["run"] = _plain(self.run)
+        out["baselines"] = self.baselines
         for key in ("kind", "normalization", "rows", "monthly_queries", "price_source", "notes"):
             out[key] = self.raw[key]
+        out["tokens_estimated"] = self.tokens_estimated
         return out
+
+    @property
+    def tokens_estimated(self) -> bool:
+        """True when token counts (and so dollars) are nova_ft's estimate, not the model's."""
+        return bool(self.raw.get("tokens_estimated"))
+
+    @property
+    def baselines(self) -> dict[str, Any]:
+        """What answering without reading the input scores: ``majority`` (``answer``,
+        ``accuracy``) and ``prior`` (``accuracy``) for classification, ``most_common_query``
+        for SQL, and their ``source`` (see :class:`Benchmark`'s ``train``)."""
+        return dict(self.raw.get("baselines") or {})
 
     def to_json(self, indent: int | None = 2) -> str:
         """The report as JSON (see :meth:`to_dict`)."""
@@ -320,7 +379,8 @@ class BenchmarkReport:
         return write_text_atomically(path, self.to_json() + "\n")
 
     def summary(self) -> pd.DataFrame:
-        """Base vs tuned (one row per model) as a DataFrame."""
+        """Base vs tuned (one row per model) as a DataFrame, then one row per baseline (its
+        accuracy only; see :attr:`baselines`)."""
         pd = require_pandas()
         rows = []
         for name, m in self.models.items():
@@ -349,6 +409,8 @@ class BenchmarkReport:
                     "requests_per_second": m.get("requests_per_second"),
                 }
             )
+        for name, accuracy in _baselines.accuracy_lines(self.baselines):
+            rows.append({"model": f"baseline: {name}", "accuracy": accuracy})
         return pd.DataFrame(rows).set_index("model")
 
     def per_class(self, model: str) -> pd.DataFrame:
@@ -364,7 +426,7 @@ class BenchmarkReport:
         return pd.DataFrame(m["confusion"], index=labels, columns=[*labels, "<other>"])
 
     def plot_accuracy(self, ax: Axes | None = None) -> Figure:
-        """Accuracy per model with its 95% bootstrap interval."""
+        """Accuracy per model with its 95% bootstrap interval, and the baselines as lines."""
         plt = require_pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3))
@@ -374,6 +436,12 @@ class BenchmarkReport:
         low = [a - self.models[n]["accuracy_ci"][0] for a, n in zip(acc, names, strict=True)]
         high = [self.models[n]["accuracy_ci"][1] - a for a, n in zip(acc, names, strict=True)]
         ax.bar(names, acc, yerr=[low, high], capsize=6, color="#4C72B0")
+        for (name, value), style in zip(
+            _baselines.accuracy_lines(self.baselines), ("--", ":", "-."), strict=False
+        ):
+            ax.axhline(value, color="#C44E52", linestyle=style, linewidth=1, label=name)
+        if self.baselines:
+            ax.legend(fontsize=7, loc="lower right")
         ax.set_ylim(0, 1)
         ax.set_ylabel("accuracy (95% CI)")
         fig.tight_layout()
@@ -425,9 +493,10 @@ class BenchmarkReport:
 
     def lines(self) -> list[str]:
         """A small text table: accuracy, latency, tokens, cost per 1,000 queries."""
+        est = "~" if self.tokens_estimated else ""
         out = [
             f"{'model':<10} {'accuracy':>17} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'tokens in/out':>14} {'$/1k queries':>12}"
+            f"{est + 'tokens in/out':>14} {est + '$/1k queries':>12}"
         ]
         for name, m in self.models.items():
             lat = m.get("latency_ms") or {}
@@ -438,6 +507,11 @@ class BenchmarkReport:
                 f"{name:<10} {acc:>17} {lat.get('p50', float('nan')):>8.2f} "
                 f"{lat.get('p95', float('nan')):>8.2f} {tokens:>14} {m['cost_per_1000']:>12.5f}"
             )
+        found = self.baselines
+        if self.tokens_estimated:
+            out.append("~ estimated: local stand-in models; tokens by nova_ft's estimator")
+        for name, accuracy in _baselines.accuracy_lines(found):
+            out.append(f"{name[:24]:<24} {accuracy:>7.1%}  baseline, from the {found['source']}")
         for c in self.raw["comparisons"]:
             out.append(
                 f"{self.name(c['candidate'])} vs {self.name(c['baseline'])}: "
@@ -459,6 +533,8 @@ class BenchmarkReport:
             n: f"{m['accuracy']:.1%} (95% CI {m['accuracy_ci'][0]:.1%}-{m['accuracy_ci'][1]:.1%})"
             for n, m in self.models.items()
         }
+        for name, accuracy in _baselines.accuracy_lines(self.baselines):
+            fields[f"baseline: {name}"] = f"{accuracy:.1%}"
         return html_table(f"nova_ft.BenchmarkReport ({self.raw['rows']} rows)", fields)
 
 

@@ -133,24 +133,42 @@ class RftDataset:
         return pd.DataFrame(rows, columns=["id", "system", "input", "reference_answer"])
 
     @step
-    def upload(self, bucket: Bucket, prefix: str = "") -> Steps[DataLocation]:
-        """Validate, then upload to ``<prefix>training-data/train.jsonl`` (RFT on Nova 2 takes
-        no validation set). Nothing is uploaded if validation fails."""
+    def upload(
+        self, bucket: Bucket, prefix: str = "", validation: RftDataset | None = None
+    ) -> Steps[DataLocation]:
+        """Validate, then upload to ``<prefix>training-data/train.jsonl``, and ``validation``
+        (optional, as AWS's RFT samples send one: the job reports its reward every
+        ``evalInterval`` steps) to ``<prefix>validation-data/valid.jsonl``. Nothing is
+        uploaded if either fails validation."""
         from ._nova_ft import UploadedObject
         from .storage import SPLIT_KEYS, DataLocation
 
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         self.validate().raise_for_errors()
+        if validation is not None:
+            # The per-job record counts are the training file's rule; a validation file's
+            # records need only be valid.
+            validation.validate(check_counts=False).raise_for_errors()
         session = bucket._session
         name = yield from bucket._resolve_name()
+        parts = [("train", self)] + ([("valid", validation)] if validation is not None else [])
+        objects: list[UploadedObject] = []
         with tempfile.TemporaryDirectory(prefix="nova_ft-upload-") as tmp:
-            path = self.write(Path(tmp) / "train.jsonl")
-            key = prefix + SPLIT_KEYS["train"]
-            uploaded: UploadedObject = yield session.core.upload_file(path, name, key)
-        if uploaded.uploaded:
-            session.record.add("object", uploaded.key, bucket=name)
-        return DataLocation(bucket=name, prefix=prefix, splits=("train",), objects=(uploaded,))
+            for split, data in parts:
+                path = data.write(Path(tmp) / f"{split}.jsonl")
+                uploaded: UploadedObject = yield session.core.upload_file(
+                    path, name, prefix + SPLIT_KEYS[split]
+                )
+                if uploaded.uploaded:
+                    session.record.add("object", uploaded.key, bucket=name)
+                objects.append(uploaded)
+        return DataLocation(
+            bucket=name,
+            prefix=prefix,
+            splits=tuple(split for split, _ in parts),
+            objects=tuple(objects),
+        )
 
     upload_async = async_twin(upload)
 

@@ -1,8 +1,9 @@
 //! Running a reinforcement fine-tuning job: the data is read and checked as the job's role,
-//! the policy ([`RewardPolicy`]) samples answers, the job's Lambda grader scores them (invoked
-//! as the role, which needs `lambda:InvokeFunction` on it), and the policy learns from the
-//! rewards. A share of the prompts is held out and scored greedily every `evalInterval`
-//! steps, so the reward curve shows what the policy does on prompts it never trained on.
+//! the policy samples answers, the job's Lambda grader scores them (invoked as the role, which
+//! needs `lambda:InvokeFunction` on it), and the policy learns from the rewards. The
+//! validation set (`validationDataConfig`), or without one a tenth of the training prompts
+//! (at most 200) held out, is scored greedily every `evalInterval` steps, so the reward curve
+//! shows what the policy does on prompts it never trained on.
 //!
 //! Artifacts: `training_artifacts/step_wise_training_metrics.csv` with
 //! `step_number,epoch_number,train_reward_mean,train_reward_std,eval_reward` per step (the
@@ -13,12 +14,13 @@ use super::lambda::invoke_as_service;
 use super::service_role::{job_context, read_as_role, write_as_role};
 use super::state::Job;
 use super::trainer::{
-    data_failure, next_step, output_location, pause, register_model, stop_requested, Ending,
+    data_failure, job_seed, next_step, output_location, pause, register_model, stop_requested,
+    Ending,
 };
 use super::Ctx;
 use nova_ft_data::cpython_random::CPythonRandom;
-use nova_ft_data::dataset::rft::{load_sources, RftRecord};
-use nova_ft_models::{Policy, Prompt};
+use nova_ft_data::dataset::rft::{load_sources, load_validation_sources, RftRecord};
+use nova_ft_models::{Policy, Prompt, PromptGroup};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -54,11 +56,11 @@ impl RftSettings {
     }
 }
 
-/// Held out from training for evaluation: a tenth of the prompts, at most this many.
+/// Without a validation set, held out for evaluation: a tenth of the prompts, at most this
+/// many.
 const MAX_EVAL_PROMPTS: usize = 200;
 /// Samples per grader invocation (well inside Lambda's 6 MB payload).
 const SAMPLES_PER_INVOCATION: usize = 128;
-const SEED: i64 = 20_251_202;
 
 /// The grader's view of one answer: Bedrock's sample shape.
 fn sample_event(record: &RftRecord, index: usize, answer: &str) -> Value {
@@ -184,10 +186,23 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
         Ok(bytes) => bytes,
         Err(message) => return Ending::Failed(message),
     };
-    let records = match load_sources(&[(job.training_uri.as_str(), &bytes)]) {
+    let mut records = match load_sources(&[(job.training_uri.as_str(), &bytes)]) {
         Ok(mut sources) => sources.pop().unwrap_or_default(),
         Err(error) => return data_failure(error),
     };
+    // A validation set (as AWS's RFT samples send) is what the eval reward is measured on;
+    // without one, a share of the training prompts is held out.
+    let training_count = records.len();
+    for uri in &job.validation_uris {
+        let bytes = match read_as_role(ctx, job, uri) {
+            Ok(bytes) => bytes,
+            Err(message) => return Ending::Failed(message),
+        };
+        match load_validation_sources(&[(uri.as_str(), &bytes)]) {
+            Ok(mut sources) => records.extend(sources.pop().unwrap_or_default()),
+            Err(error) => return data_failure(error),
+        }
+    }
     if let Err(ending) = next_step(ctx, arn, ["Completed", "InProgress", "NotStarted"]) {
         return ending;
     }
@@ -223,12 +238,19 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
     };
     let settings = RftSettings::of(job);
     let started = Instant::now();
-    let mut random = CPythonRandom::new(SEED);
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    random.shuffle(&mut order);
-    let held_out = (records.len() / 10).min(MAX_EVAL_PROMPTS);
-    let (eval, train) = order.split_at(held_out);
-    let (eval, mut train) = (eval.to_vec(), train.to_vec());
+    let mut random = CPythonRandom::new(job_seed(job));
+    let (eval, mut train): (Vec<usize>, Vec<usize>) = if records.len() > training_count {
+        (
+            (training_count..records.len()).collect(),
+            (0..training_count).collect(),
+        )
+    } else {
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        random.shuffle(&mut order);
+        let held_out = (records.len() / 10).min(MAX_EVAL_PROMPTS);
+        let (eval, train) = order.split_at(held_out);
+        (eval.to_vec(), train.to_vec())
+    };
     let evaluate = |policy: &dyn Policy, grader: &mut Grader| -> Result<Option<f64>, String> {
         if eval.is_empty() {
             return Ok(None);
@@ -273,15 +295,16 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
                 Err(message) => return Ending::Failed(message),
             };
             let k = settings.samples_per_prompt;
-            for (j, &i) in batch.iter().enumerate() {
-                let group = j * k..(j + 1) * k;
-                policy.learn(
-                    i,
-                    &answers[group.clone()],
-                    &rewards[group],
-                    settings.learning_rate,
-                );
-            }
+            let groups: Vec<PromptGroup<'_>> = batch
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| PromptGroup {
+                    prompt: i,
+                    answers: &answers[j * k..(j + 1) * k],
+                    rewards: &rewards[j * k..(j + 1) * k],
+                })
+                .collect();
+            policy.learn(&groups, settings.learning_rate);
             step += 1;
             let mean = rewards.iter().sum::<f64>() / rewards.len() as f64;
             let std = (rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>()
@@ -325,11 +348,16 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
         return Ending::Stopped;
     }
     let description = format!(
-        "nova_ft local stand-in, not Amazon Nova: {} (trained in {:.2} s, {} grader calls, {} prompts held out)",
+        "nova_ft local stand-in, not Amazon Nova: {} (trained in {:.2} s, {} grader calls, evaluated on {} {})",
         policy.describe(),
         started.elapsed().as_secs_f64(),
         grader.calls,
-        eval.len()
+        eval.len(),
+        if records.len() > training_count {
+            "validation prompts"
+        } else {
+            "held-out training prompts"
+        }
     );
     // Rewards are not losses: the job reports no training or validation loss.
     register_model(

@@ -15,7 +15,10 @@ use chrono::Utc;
 use nova_ft_data::dataset::record::{Conversation, Message, Role};
 use nova_ft_data::dataset::validate::{load_sources_for, ModelRules, Task};
 use nova_ft_data::error::NovaError;
+use nova_ft_data::tokens::estimate_tokens;
 use nova_ft_models::{FineTuning, Prompt, TrainingConfig, TunedModel};
+use serde_json::Value;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Change a job under the lock and save. Nothing changes if the job has gone or the emulator
@@ -173,6 +176,15 @@ pub(super) fn pause(ctx: &Ctx, arn: &str) {
     }
 }
 
+/// The seed of a job's training randomness: FNV-1a of its name, so every job is one draw (as
+/// every run of a real training job is) and the same job name reproduces its model.
+pub(super) fn job_seed(job: &Job) -> i64 {
+    let hash = job.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash >> 1) as i64
+}
+
 /// Hyperparameters with Nova's defaults (epochs 2, learning rate 1e-5, warmup 10).
 fn training_config(job: &Job) -> TrainingConfig {
     let get = |name: &str, default: f64| {
@@ -185,6 +197,7 @@ fn training_config(job: &Job) -> TrainingConfig {
         epochs: get("epochCount", 2.0) as u32,
         learning_rate: get("learningRate", 1e-5),
         warmup_steps: get("learningRateWarmupSteps", 10.0) as u32,
+        seed: job_seed(job),
     }
 }
 
@@ -242,8 +255,9 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
     }
     let validation: Vec<Conversation> = splits.drain(1..).flatten().collect();
     let mut training = splits.pop().unwrap_or_default();
-    // Distillation only: the prompts the teacher answered, for the synthetic-data artifact.
-    let mut synthetic: Vec<usize> = Vec::new();
+    // Distillation only: the prompts the teacher answered (ascending), each with the reason
+    // the prompt-insight rule rejected its answer, if it did.
+    let mut synthetic: Vec<(usize, Option<&'static str>)> = Vec::new();
     if task == Task::Distillation {
         // The student learns from the teacher's answers and the labelled pairs given, never
         // from anything else.
@@ -264,6 +278,15 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
             .map(|r| (r.system_text(), user_text(r)))
             .collect();
         let teacher = ctx.config.models.teacher(&labelled, &prompts);
+        let max_tokens = job
+            .customization_config
+            .as_ref()
+            .and_then(|c| {
+                c.pointer("/distillationConfig/teacherModelConfig/maxResponseLengthForInference")
+            })
+            .and_then(Value::as_u64)
+            .map_or(usize::MAX, |n| n as usize);
+        let mut seen: HashSet<(String, String)> = HashSet::new();
         for (i, record) in training.iter_mut().enumerate() {
             if record.target().is_some() {
                 continue;
@@ -274,13 +297,27 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
                 system: &system,
                 turns: &turns,
             });
+            let fresh = seen.insert((system, turns[0].1.clone()));
+            let rejection = insight_rule(&answer, max_tokens, fresh);
             record.messages.push(Message {
                 role: Role::Assistant,
                 texts: vec![answer],
             });
-            synthetic.push(i);
+            synthetic.push((i, rejection));
         }
     }
+    // Rejected answers are not trained on (the artifacts still list them, with the reason).
+    let rejected: HashSet<usize> = synthetic
+        .iter()
+        .filter(|(_, why)| why.is_some())
+        .map(|(i, _)| *i)
+        .collect();
+    let student_data: Vec<Conversation> = training
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !rejected.contains(i))
+        .map(|(_, r)| r.clone())
+        .collect();
     // 3. Training, then the artifacts.
     if let Err(ending) = next_step(ctx, arn, ["Completed", "Completed", "InProgress"]) {
         return ending;
@@ -294,7 +331,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         None => None,
     };
     let run = match ctx.config.models.fine_tune(FineTuning {
-        records: &training,
+        records: &student_data,
         validation: &validation,
         config: training_config(&job),
         parent: parent.as_deref(),
@@ -303,7 +340,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         Err(e) => return Ending::Failed(format!("Training failed: {e}")),
     };
     let (out_bucket, base) = output_location(&job);
-    let training_csv = metrics_csv("training_loss", &run.training_loss);
+    let training_csv = metrics_csv("training_loss", &run.training_loss, run.cross_entropy);
     if let Err(message) = write_as_role(
         ctx,
         &job,
@@ -314,7 +351,7 @@ fn run(ctx: &Ctx, arn: &str) -> Ending {
         return Ending::Failed(message);
     }
     if !run.validation_loss.is_empty() {
-        let csv = metrics_csv("validation_loss", &run.validation_loss);
+        let csv = metrics_csv("validation_loss", &run.validation_loss, run.cross_entropy);
         if let Err(message) = write_as_role(
             ctx,
             &job,
@@ -432,33 +469,54 @@ pub(super) fn register_model(
     }
 }
 
+/// The prompt-insight rule applied to each teacher answer: why it is rejected, if it is.
+/// An empty answer teaches nothing; an answer over `maxResponseLengthForInference` (in
+/// estimated tokens) would have been cut off; a prompt already answered would weigh twice.
+fn insight_rule(answer: &str, max_tokens: usize, fresh_prompt: bool) -> Option<&'static str> {
+    if answer.trim().is_empty() {
+        Some("EMPTY_RESPONSE")
+    } else if estimate_tokens(answer) > max_tokens {
+        Some("RESPONSE_EXCEEDS_MAX_LENGTH")
+    } else if !fresh_prompt {
+        Some("DUPLICATE_PROMPT")
+    } else {
+        None
+    }
+}
+
 /// The two artifacts the user guide lists for distillation ("Analyze the results of a model
-/// customization job"): a sample of the synthetic data (prompts with the teacher's answers,
-/// as `bedrock-conversation-2024` records) and the prompt insights (each prompt accepted or
-/// rejected, with the reason). The guide names them but not their keys, so the keys under
-/// `distillation_artifacts/` are the emulator's.
+/// customization job"): a sample of the synthetic data (prompts with the teacher's accepted
+/// answers, as `bedrock-conversation-2024` records) and the prompt insights (each prompt
+/// accepted or rejected by [`insight_rule`], with the reason). The guide names them but not
+/// their keys, so the keys under `distillation_artifacts/` are the emulator's.
 fn distillation_artifacts(
     training: &[Conversation],
-    synthetic: &[usize],
+    synthetic: &[(usize, Option<&'static str>)],
 ) -> Vec<(String, Vec<u8>)> {
     const SAMPLE: usize = 100;
     let mut data = Vec::new();
-    for &i in synthetic.iter().take(SAMPLE) {
-        training[i].write_jsonl_line(&mut data);
+    for (i, _) in synthetic
+        .iter()
+        .filter(|(_, why)| why.is_none())
+        .take(SAMPLE)
+    {
+        training[*i].write_jsonl_line(&mut data);
     }
     let mut insights = Vec::new();
     for i in 0..training.len() {
-        // `synthetic` is in ascending order.
-        let source = if synthetic.binary_search(&i).is_ok() {
-            "teacher"
-        } else {
-            "provided"
-        };
-        let line = serde_json::json!({
+        // `synthetic` is in ascending order of record index.
+        let found = synthetic
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .ok()
+            .map(|k| synthetic[k].1);
+        let mut line = serde_json::json!({
             "recordIndex": i,
-            "status": "ACCEPTED",
-            "responseSource": source,
+            "status": if matches!(found, Some(Some(_))) { "REJECTED" } else { "ACCEPTED" },
+            "responseSource": if found.is_some() { "teacher" } else { "provided" },
         });
+        if let Some(Some(reason)) = found {
+            line["reason"] = reason.into();
+        }
         insights.extend(line.to_string().as_bytes());
         insights.push(b'\n');
     }
@@ -474,11 +532,21 @@ fn distillation_artifacts(
     ]
 }
 
-/// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them.
-pub(super) fn metrics_csv(loss_column: &str, rows: &[(usize, u32, f64)]) -> Vec<u8> {
-    let mut out = format!("step_number,epoch_number,{loss_column},perplexity\n");
+/// `step_number,epoch_number,<loss>,perplexity` rows, as Bedrock writes them; without the
+/// perplexity column when the loss is not a cross-entropy (a stand-in without probabilities).
+pub(super) fn metrics_csv(
+    loss_column: &str,
+    rows: &[(usize, u32, f64)],
+    cross_entropy: bool,
+) -> Vec<u8> {
+    let mut out = format!("step_number,epoch_number,{loss_column}");
+    out.push_str(if cross_entropy { ",perplexity\n" } else { "\n" });
     for (step, epoch, loss) in rows {
-        out.push_str(&format!("{step},{epoch},{loss},{}\n", loss.exp()));
+        out.push_str(&format!("{step},{epoch},{loss}"));
+        if cross_entropy {
+            out.push_str(&format!(",{}", loss.exp()));
+        }
+        out.push('\n');
     }
     out.into_bytes()
 }

@@ -41,6 +41,7 @@ fn score(train: &[(String, String)], test: &[(String, String)]) -> (f64, f64, f6
         epochs: 3,
         learning_rate: 1e-5,
         warmup_steps: 10,
+        ..TrainingConfig::default()
     };
     let run = TrainedModel::train(&records, &[], config).expect("training");
     assert_eq!(

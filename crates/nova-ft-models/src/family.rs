@@ -32,6 +32,13 @@ pub trait TunedModel: Answerer + Debug {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// One prompt's sampled answers and their rewards, for [`Policy::learn`].
+pub struct PromptGroup<'a> {
+    pub prompt: usize,
+    pub answers: &'a [String],
+    pub rewards: &'a [f64],
+}
+
 /// Reinforcement fine-tuning's policy over the job's prompts (addressed by index): answers are
 /// sampled, graded by the job's reward function, and learned from group-relatively.
 pub trait Policy: Send {
@@ -39,9 +46,10 @@ pub trait Policy: Send {
     fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String;
     /// Its most likely answer.
     fn greedy(&self, prompt: usize) -> String;
-    /// One step from a group of answers to one prompt and their rewards; `learning_rate` is
-    /// the job's (Bedrock's scale), which the policy maps to its own.
-    fn learn(&mut self, prompt: usize, answers: &[String], rewards: &[f64], learning_rate: f64);
+    /// One step from a batch of groups (a prompt, the answers sampled for it, their rewards);
+    /// `learning_rate` is the job's (Bedrock's scale), which the policy maps to its own.
+    /// Returns how many groups carried a learning signal (rewards not all equal).
+    fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize;
     /// What it is, for the custom model's description.
     fn describe(&self) -> String;
     /// The tuned model it has become.
@@ -120,6 +128,7 @@ impl Answerer for Teacher {
 struct LabelPolicy {
     policy: RewardPolicy,
     views: Vec<crate::reward_policy::PromptView>,
+    optimizer: crate::reward_policy::Optimizer,
 }
 
 impl Policy for LabelPolicy {
@@ -132,15 +141,28 @@ impl Policy for LabelPolicy {
         self.policy.labels[self.policy.greedy(&self.views[prompt])].clone()
     }
 
-    fn learn(&mut self, prompt: usize, answers: &[String], rewards: &[f64], learning_rate: f64) {
+    fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize {
         let labels = &self.policy.labels;
-        let actions: Vec<usize> = answers
+        let actions: Vec<Vec<usize>> = batch
             .iter()
-            .map(|a| labels.iter().position(|l| l == a).unwrap_or(0))
+            .map(|g| {
+                g.answers
+                    .iter()
+                    .map(|a| labels.iter().position(|l| l == a).unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        let groups: Vec<crate::reward_policy::Group<'_>> = batch
+            .iter()
+            .zip(&actions)
+            .map(|(g, actions)| crate::reward_policy::Group {
+                view: &self.views[g.prompt],
+                actions,
+                rewards: g.rewards,
+            })
             .collect();
         let step = learning_rate * crate::reward_policy::LEARNING_RATE_SCALE;
-        self.policy
-            .update(&self.views[prompt], &actions, rewards, step);
+        self.policy.step(&groups, &mut self.optimizer, step)
     }
 
     fn describe(&self) -> String {
@@ -197,7 +219,11 @@ impl ModelFamily for StandIns {
                 }
             }
         }
-        Ok(Box::new(LabelPolicy { policy, views }))
+        Ok(Box::new(LabelPolicy {
+            policy,
+            views,
+            optimizer: Default::default(),
+        }))
     }
 
     fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>> {

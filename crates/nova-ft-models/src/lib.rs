@@ -6,9 +6,9 @@
 //! - fine-tuning on a closed label set: [`classifier`], softmax regression over hashed n-grams,
 //!   trained with the job's epochs, learning rate and warmup;
 //! - fine-tuning on open outputs (SQL and other text): [`retrieval`], retrieve-and-adapt;
-//! - distillation: the [`Teacher`] (a richer zero-shot matcher that also uses the labelled
-//!   examples in the data as exemplars) answers the prompts, and the student trains only on
-//!   its answers plus the given labelled pairs.
+//! - distillation: the [`Teacher`] (the zero-shot reader, self-trained on the job's prompts it
+//!   is confident about, with the labelled examples in the data as exemplars) answers the
+//!   prompts, and the student trains only on its answers plus the given labelled pairs.
 
 pub mod classifier;
 mod family;
@@ -20,8 +20,8 @@ mod teacher;
 pub mod text;
 pub mod zero_shot;
 
-pub use family::{Answerer, FineTuning, ModelFamily, Policy, StandIns, TunedModel};
-pub use teacher::Teacher;
+pub use family::{Answerer, FineTuning, ModelFamily, Policy, PromptGroup, StandIns, TunedModel};
+pub use teacher::{Teacher, TeacherSettings};
 
 use classifier::{Classifier, Example};
 use nova_ft_data::dataset::label_set::looks_like_label_set;
@@ -54,15 +54,29 @@ impl Prompt<'_> {
 
 /// The base model's answer (zero-shot; see [`zero_shot`]).
 pub fn base_respond(prompt: &Prompt<'_>) -> String {
-    zero_shot::respond(prompt.system, &prompt.user_text(), false)
+    zero_shot::respond(prompt.system, &prompt.user_text())
 }
 
-/// Training settings taken from the job's hyperparameters.
+/// Training settings taken from the job's hyperparameters, and the seed of the run's
+/// randomness (the emulator derives it from the job's name, so each job is one draw).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainingConfig {
     pub epochs: u32,
     pub learning_rate: f64,
     pub warmup_steps: u32,
+    pub seed: i64,
+}
+
+impl Default for TrainingConfig {
+    /// Nova's defaults (2 epochs, learning rate 1e-5, 10 warm-up steps) and a fixed seed.
+    fn default() -> Self {
+        TrainingConfig {
+            epochs: 2,
+            learning_rate: 1e-5,
+            warmup_steps: 10,
+            seed: 20_250_716,
+        }
+    }
 }
 
 /// A trained local model.
@@ -82,6 +96,9 @@ pub struct TrainingRun<M = TrainedModel> {
     pub training_loss: Vec<(usize, u32, f64)>,
     /// (step, epoch, validation loss) per epoch.
     pub validation_loss: Vec<(usize, u32, f64)>,
+    /// True when the losses are cross-entropies, whose exponent is a perplexity; false for a
+    /// model without probabilities (its CSVs then carry no perplexity column).
+    pub cross_entropy: bool,
     pub seconds: f64,
 }
 
@@ -92,6 +109,7 @@ impl TrainingRun {
             model: Box::new(self.model),
             training_loss: self.training_loss,
             validation_loss: self.validation_loss,
+            cross_entropy: self.cross_entropy,
             seconds: self.seconds,
         }
     }
@@ -165,19 +183,13 @@ impl TrainedModel {
             };
             let train_examples = examples(&train);
             let valid_examples = examples(&triples(validation));
-            let (model, curves) = Classifier::train_from(
-                parent,
-                labels,
-                &train_examples,
-                &valid_examples,
-                config.epochs,
-                config.learning_rate,
-                config.warmup_steps,
-            )?;
+            let (model, curves) =
+                Classifier::train_from(parent, labels, &train_examples, &valid_examples, config)?;
             return Ok(TrainingRun {
                 model: TrainedModel::Classifier(model),
                 training_loss: curves.training,
                 validation_loss: curves.validation,
+                cross_entropy: true,
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
@@ -193,12 +205,12 @@ impl TrainedModel {
             .into_iter()
             .map(|(_, u, a)| (u, a))
             .collect();
-        let (training_loss, validation_loss) =
-            retrieval_curves::curves(&model, &pairs, &valid, config.epochs);
+        let (training_loss, validation_loss) = retrieval_curves::curves(&model, &pairs, &valid);
         Ok(TrainingRun {
             model: TrainedModel::Retrieval(model),
             training_loss,
             validation_loss,
+            cross_entropy: false,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -293,6 +305,7 @@ mod tests {
             epochs: 3,
             learning_rate: 1e-5,
             warmup_steps: 10,
+            ..TrainingConfig::default()
         };
         let run = TrainedModel::train(&train, &test[..20], config).unwrap();
         assert_eq!(run.model.kind(), "classifier");
@@ -331,6 +344,7 @@ mod tests {
             epochs: 2,
             learning_rate: 1e-5,
             warmup_steps: 10,
+            ..TrainingConfig::default()
         };
         let first = SyntheticIntents::new(7).take(600);
         let more = SyntheticIntents::new(5).take(16);
@@ -401,6 +415,7 @@ mod tests {
                 epochs: 1,
                 learning_rate: 1e-5,
                 warmup_steps: 0,
+                ..TrainingConfig::default()
             },
         )
         .unwrap();

@@ -2,11 +2,13 @@
 //! carry numbers measured on its own data, as a classifier's do.
 //!
 //! A record's loss is `1 - token F1` between the model's answer and the record's answer (0 when
-//! every token matches). Training is read in steps of a batch: in the first epoch each batch
-//! is answered by an index of the batches before it (the model has not seen it yet), so the
-//! curve falls as the index grows; in later epochs by the whole index, as a model that has seen
-//! the data. Validation is answered by the whole index after each epoch. Losses are averaged
-//! over at most a fixed sample per step, so a 20,000-record job stays quick.
+//! every token matches), not a cross-entropy: the model has no probabilities, so the CSVs carry
+//! no perplexity. Training is read once, in steps of a batch, each batch answered by an index
+//! of the batches before it (the model has not seen it yet), so the curve falls as the index
+//! grows. Retrieval has no epochs, learning rate or warm-up: a second pass would re-score the
+//! same index, so the curve has one epoch whatever the job asks, and validation is measured
+//! once, on the finished model. Losses are averaged over at most a fixed sample per step, so a
+//! 20,000-record job stays quick.
 
 use super::retrieval::Retrieval;
 use super::text::tokens_keeping;
@@ -69,36 +71,22 @@ fn mean_loss(index: Option<&Retrieval>, pairs: &[(String, String)], cap: usize) 
     scored.iter().sum::<f64>() / scored.len() as f64
 }
 
-/// (step, epoch, loss) rows for training and for validation (one per epoch).
+/// (step, epoch, loss) rows for training (one pass) and for validation (one row).
 pub type Curves = (Vec<(usize, u32, f64)>, Vec<(usize, u32, f64)>);
 
-pub fn curves(
-    full: &Retrieval,
-    train: &[(String, String)],
-    valid: &[(String, String)],
-    epochs: u32,
-) -> Curves {
+pub fn curves(full: &Retrieval, train: &[(String, String)], valid: &[(String, String)]) -> Curves {
     let steps = STEPS_PER_EPOCH.min(train.len()).max(1);
     let batch = train.len().div_ceil(steps).max(1);
     let mut training = Vec::new();
+    for (step, chunk) in train.chunks(batch).enumerate() {
+        let seen = &train[..step * batch];
+        let index = (!seen.is_empty()).then(|| Retrieval::build(seen));
+        training.push((step, 1, mean_loss(index.as_ref(), chunk, SCORED_PER_STEP)));
+    }
     let mut validation = Vec::new();
-    let mut step = 0usize;
-    for epoch in 1..=epochs {
-        for (k, chunk) in train.chunks(batch).enumerate() {
-            let loss = if epoch == 1 {
-                let seen = &train[..k * batch];
-                let index = (!seen.is_empty()).then(|| Retrieval::build(seen));
-                mean_loss(index.as_ref(), chunk, SCORED_PER_STEP)
-            } else {
-                mean_loss(Some(full), chunk, SCORED_PER_STEP)
-            };
-            training.push((step, epoch, loss));
-            step += 1;
-        }
-        if !valid.is_empty() {
-            let loss = mean_loss(Some(full), valid, SCORED_VALIDATION);
-            validation.push((step.saturating_sub(1), epoch, loss));
-        }
+    if !valid.is_empty() {
+        let last = training.len().saturating_sub(1);
+        validation.push((last, 1, mean_loss(Some(full), valid, SCORED_VALIDATION)));
     }
     (training, validation)
 }
@@ -116,7 +104,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_epoch_falls_as_the_index_grows_and_validation_is_measured() {
+    fn the_curve_falls_as_the_index_grows_and_validation_is_measured_once() {
         let pairs: Vec<(String, String)> = (0..200)
             .map(|i| {
                 let table = ["head", "ship", "film", "city"][i % 4];
@@ -128,11 +116,11 @@ mod tests {
             .collect();
         let (train, valid) = pairs.split_at(160);
         let full = Retrieval::build(train);
-        let (training, validation) = curves(&full, train, valid, 2);
+        let (training, validation) = curves(&full, train, valid);
         assert_eq!(training.first().map(|r| r.2), Some(1.0));
-        let first_epoch: Vec<f64> = training.iter().filter(|r| r.1 == 1).map(|r| r.2).collect();
-        assert!(first_epoch.last().unwrap() < first_epoch.first().unwrap());
-        assert_eq!(validation.len(), 2);
+        assert!(training.iter().all(|r| r.1 == 1), "one pass: {training:?}");
+        assert!(training.last().unwrap().2 < training.first().unwrap().2);
+        assert_eq!(validation.len(), 1);
         assert!(validation.iter().all(|r| r.2 < 0.5), "{validation:?}");
     }
 }

@@ -4,10 +4,16 @@
 //! The policy starts as the base model: its logits are the base reader's label scores
 //! ([`zero_shot::scores`]) times [`PRIOR`], so its most likely answer is the base model's
 //! answer and the others are explored in proportion. Training adds a linear term over the
-//! prompt's hashed n-grams and updates it by a group-relative policy gradient, as GRPO does
-//! for Nova: for each prompt it samples `trainingSamplePerPrompt` answers, the grader scores
-//! them, each answer's advantage is its reward minus the group's mean over the group's
-//! standard deviation, and the log-probability of each answer moves by advantage times step.
+//! prompt's hashed n-grams, learned as GRPO learns for Nova, one step per batch:
+//! - for each prompt of the batch, `trainingSamplePerPrompt` answers are sampled and graded;
+//!   each answer's advantage is its reward minus the group's mean, over the group's standard
+//!   deviation (a group whose rewards are all equal teaches nothing);
+//! - the gradient is the advantage-weighted log-probability gradient, averaged over the batch,
+//!   plus a KL term pulling towards the base model's distribution ([`KL_WEIGHT`]), which keeps
+//!   the policy from collapsing onto one answer for every prompt;
+//! - Adam applies it, with RFT's `learningRate` times [`LEARNING_RATE_SCALE`] as its step.
+//!   One update per batch of fresh samples makes the probability ratio 1, so PPO's clipping
+//!   never binds and is left out.
 //!
 //! Answers are closed-set: a prompt whose system prompt lists no labels has nothing to sample
 //! from here, and the job says so (see [`RewardPolicy::action_labels`]).
@@ -22,14 +28,32 @@ use serde::{Deserialize, Serialize};
 /// Weight of the base reader's scores (0..1 per label) in the logits: with one label matched
 /// and 25 not, the base answer starts with about two thirds of the probability.
 pub const PRIOR: f32 = 4.0;
-/// RFT's learning rate (1e-7..1e-3) times this is the policy-gradient step.
-pub const LEARNING_RATE_SCALE: f64 = 50_000.0;
+/// RFT's learning rate (1e-7..1e-3) times this is Adam's step, per weight and batch.
+pub const LEARNING_RATE_SCALE: f64 = 1_000.0;
+/// Weight of the KL term to the base model's distribution, against advantages of about one.
+pub const KL_WEIGHT: f32 = 0.05;
+const ADAM_BETA1: f32 = 0.9;
+const ADAM_BETA2: f32 = 0.999;
+const ADAM_EPSILON: f32 = 1e-8;
+
+/// Adam's moments for the policy's weights (training state only: not part of the model).
+#[derive(Debug, Default)]
+pub struct Optimizer {
+    steps: i32,
+    moments: FxHashMap<u32, (Vec<f32>, Vec<f32>)>,
+}
+
+/// One prompt's group: the sampled actions and their rewards.
+pub struct Group<'a> {
+    pub view: &'a PromptView,
+    pub actions: &'a [usize],
+    pub rewards: &'a [f64],
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RewardPolicy {
     /// Every label a training prompt listed (a prompt samples among its own).
     pub labels: Vec<String>,
-    bias: Vec<f32>,
     /// Per hashed n-gram: one weight per label.
     weights: FxHashMap<u32, Vec<f32>>,
 }
@@ -63,7 +87,6 @@ impl RewardPolicy {
         labels.sort();
         labels.dedup();
         RewardPolicy {
-            bias: vec![0.0; labels.len()],
             labels,
             weights: FxHashMap::default(),
         }
@@ -79,7 +102,7 @@ impl RewardPolicy {
             return None;
         }
         let names: Vec<String> = actions.iter().map(|i| self.labels[*i].clone()).collect();
-        let prior = zero_shot::scores(&names, user, false)
+        let prior = zero_shot::scores(&names, user)
             .into_iter()
             .map(|s| s as f32 * PRIOR)
             .collect();
@@ -96,7 +119,7 @@ impl RewardPolicy {
             .actions
             .iter()
             .zip(&view.prior)
-            .map(|(a, p)| p + self.bias[*a])
+            .map(|(_, p)| *p)
             .collect();
         for (bucket, x) in &view.features {
             if let Some(row) = self.weights.get(bucket) {
@@ -134,46 +157,81 @@ impl RewardPolicy {
         *view.actions.last().expect("at least two actions")
     }
 
-    /// One policy-gradient step for a prompt's group of sampled actions and their rewards:
-    /// raises the log-probability of each action by its group-relative advantage times `step`.
-    /// Returns false when the group says nothing (all rewards equal).
-    pub fn update(
-        &mut self,
-        view: &PromptView,
-        actions: &[usize],
-        rewards: &[f64],
-        step: f64,
-    ) -> bool {
-        let n = rewards.len().max(1) as f64;
-        let mean = rewards.iter().sum::<f64>() / n;
-        let std = (rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
-        if std < 1e-9 {
-            return false;
-        }
-        let p = self.probabilities(view);
-        for (action, reward) in actions.iter().zip(rewards) {
-            let advantage = ((reward - mean) / std * step / n) as f32;
-            for (k, a) in view.actions.iter().enumerate() {
-                let indicator = if a == action { 1.0 } else { 0.0 };
-                let delta = (indicator - p[k]) * advantage;
-                self.bias[*a] += delta;
-                for (bucket, x) in &view.features {
-                    let labels = self.labels.len();
-                    let row = self
-                        .weights
-                        .entry(*bucket)
-                        .or_insert_with(|| vec![0.0; labels]);
-                    row[*a] += delta * x;
+    /// One GRPO step over a batch of groups (see the module's documentation). Returns how
+    /// many groups carried a learning signal (rewards not all equal).
+    pub fn step(&mut self, groups: &[Group<'_>], optimizer: &mut Optimizer, step: f64) -> usize {
+        let labels = self.labels.len();
+        let batch = groups.len().max(1) as f32;
+        let mut gradient: FxHashMap<u32, Vec<f32>> = FxHashMap::default();
+        let mut informative = 0;
+        for group in groups {
+            let p = self.probabilities(group.view);
+            let mut base = group.view.prior.clone();
+            softmax_in_place(&mut base);
+            // d/dlogit of KL(base || policy), negated: pulls each logit towards the base.
+            let mut per_action: Vec<f32> = base
+                .iter()
+                .zip(&p)
+                .map(|(b, q)| KL_WEIGHT * (b - q))
+                .collect();
+            let n = group.rewards.len().max(1) as f64;
+            let mean = group.rewards.iter().sum::<f64>() / n;
+            let std = (group
+                .rewards
+                .iter()
+                .map(|r| (r - mean).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt();
+            if std > 1e-9 {
+                informative += 1;
+                for (action, reward) in group.actions.iter().zip(group.rewards) {
+                    let advantage = ((reward - mean) / std / n) as f32;
+                    for (k, a) in group.view.actions.iter().enumerate() {
+                        let indicator = if a == action { 1.0 } else { 0.0 };
+                        per_action[k] += advantage * (indicator - p[k]);
+                    }
+                }
+            }
+            for (bucket, x) in &group.view.features {
+                let row = gradient.entry(*bucket).or_insert_with(|| vec![0.0; labels]);
+                for (k, a) in group.view.actions.iter().enumerate() {
+                    row[*a] += per_action[k] * x / batch;
                 }
             }
         }
-        true
+        optimizer.steps += 1;
+        let t = optimizer.steps;
+        let correction1 = 1.0 - ADAM_BETA1.powi(t);
+        let correction2 = 1.0 - ADAM_BETA2.powi(t);
+        let step = step as f32;
+        for (bucket, g) in gradient {
+            let (m, v) = optimizer
+                .moments
+                .entry(bucket)
+                .or_insert_with(|| (vec![0.0; labels], vec![0.0; labels]));
+            let w = self
+                .weights
+                .entry(bucket)
+                .or_insert_with(|| vec![0.0; labels]);
+            for a in 0..labels {
+                if g[a] == 0.0 {
+                    continue; // lazy Adam: weights this batch did not touch keep still
+                }
+                m[a] = ADAM_BETA1 * m[a] + (1.0 - ADAM_BETA1) * g[a];
+                v[a] = ADAM_BETA2 * v[a] + (1.0 - ADAM_BETA2) * g[a] * g[a];
+                let m_hat = m[a] / correction1;
+                let v_hat = v[a] / correction2;
+                w[a] += step * m_hat / (v_hat.sqrt() + ADAM_EPSILON);
+            }
+        }
+        informative
     }
 
     pub fn respond(&self, system: &str, user: &str) -> String {
         match self.view(system, user) {
             Some(view) => self.labels[self.greedy(&view)].clone(),
-            None => zero_shot::respond(system, user, false),
+            None => zero_shot::respond(system, user),
         }
     }
 
@@ -199,9 +257,10 @@ mod tests {
         assert_eq!(policy.labels.len(), 3, "{:?}", policy.labels);
         // The base reader cannot tell that "how much" asks for a fare without the word.
         let user = "how much does it cost to go from boston to denver";
-        let base = zero_shot::respond(SYSTEM, user, false);
+        let base = zero_shot::respond(SYSTEM, user);
         assert_eq!(policy.respond(SYSTEM, user), base);
         let mut policy = policy;
+        let mut optimizer = Optimizer::default();
         let mut random = CPythonRandom::new(1);
         let view = policy.view(SYSTEM, user).unwrap();
         for _ in 0..60 {
@@ -211,7 +270,12 @@ mod tests {
                 .iter()
                 .map(|a| f64::from(u8::from(policy.labels[*a] == "airfare")))
                 .collect();
-            policy.update(&view, &actions, &rewards, 0.5);
+            let group = Group {
+                view: &view,
+                actions: &actions,
+                rewards: &rewards,
+            };
+            policy.step(&[group], &mut optimizer, 0.05);
         }
         assert_eq!(policy.respond(SYSTEM, user), "airfare");
         let json = serde_json::to_string(&policy).unwrap();

@@ -27,6 +27,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "NAME=ID sets a display name",
     )
     bench.add_argument("--data", type=Path, required=True, help="conversation JSONL test file")
+    bench.add_argument(
+        "--train",
+        type=Path,
+        help="the training JSONL file: its answers give the majority-class and label-prior "
+        "baselines (without it, the test file's own answers, as an upper bound)",
+    )
     bench.add_argument("--concurrency", type=int, default=16)
     bench.add_argument("--max-tokens", type=int, default=64)
     bench.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt")
@@ -78,6 +84,7 @@ def run_bench(args: argparse.Namespace) -> int:
             db=args.db,
             monthly_queries=args.monthly_queries,
             retry_failed=args.retry_failed,
+            train=args.train,
         )
         report = bench.run(progress=not getattr(args, "json", False))
     data: dict[str, Any] = {}
@@ -95,6 +102,7 @@ def run_bench(args: argparse.Namespace) -> int:
             "cost_per_1000": m["cost_per_1000"],
             **({"sql": m["sql"]} if m.get("sql") else {}),
         }
+    data["baselines"] = report.baselines
     data["run"] = report.run
     text = f"{report}\nresults: {bench.results_path}\nreport: {args.out / 'report.json'}"
     from ..benchmark import _plain

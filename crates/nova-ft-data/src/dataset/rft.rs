@@ -321,8 +321,19 @@ pub fn validate_files<P: AsRef<Path>>(
 
 /// Read RFT sources, failing with every problem found if any rule is broken.
 pub fn load_sources(sources: &[(&str, &[u8])]) -> Result<Vec<Vec<RftRecord>>> {
+    load_with(sources, true)
+}
+
+/// Read a validation file: every record's rules, but not the per-job record counts, which
+/// are the training file's.
+pub fn load_validation_sources(sources: &[(&str, &[u8])]) -> Result<Vec<Vec<RftRecord>>> {
+    load_with(sources, false)
+}
+
+fn load_with(sources: &[(&str, &[u8])], check_counts: bool) -> Result<Vec<Vec<RftRecord>>> {
     let options = ValidationOptions {
         task: Task::ReinforcementFineTuning,
+        check_counts,
         ..ValidationOptions::default()
     };
     let (records, report) = check_sources(sources, &options);

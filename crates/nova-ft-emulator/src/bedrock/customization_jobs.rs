@@ -145,9 +145,12 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
                 .collect()
         })
         .unwrap_or_default();
-    // Nova 2 takes no validation set (Nova user guide); its jobs evaluate on the training
-    // prompts' held-out share instead.
-    if base.id.starts_with("amazon.nova-2") && !validation_uris.is_empty() {
+    // Nova 2 takes no validation set for supervised fine-tuning (Nova user guide); its RFT
+    // jobs do, as AWS's own RFT samples send one (nova_gsm8k_rft, nova_finqa_rft).
+    if base.id.starts_with("amazon.nova-2")
+        && customization != "REINFORCEMENT_FINE_TUNING"
+        && !validation_uris.is_empty()
+    {
         return Err(AwsError::validation(format!(
             "{} does not support validation data: remove validationDataConfig.",
             base.id

@@ -1,0 +1,154 @@
+//! Reinforcement fine-tuning of the local policy on a labelled JSONL data set, with an
+//! exact-match reward, over a grid of RFT hyperparameters: the loop the emulator runs (batches
+//! of prompts, `samples` answers each, one `learn` per batch), without the AWS plumbing, so the
+//! policy's constants can be chosen on training and validation data only.
+//!
+//!     cargo run --release -p nova-ft-models --example rft_sweep -- \
+//!         TRAIN.jsonl VALID.jsonl [--text-field text] [--label-field intent] \
+//!         [--epochs 2] [--samples 4] [--seeds 1]
+//!
+//! Prints, for each learning rate and batch size, the validation accuracy of the base
+//! reader, of always answering the training set's most frequent label, and of the policy.
+
+use nova_ft_data::cpython_random::CPythonRandom;
+use nova_ft_models::{ModelFamily, Prompt, PromptGroup, StandIns};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a JSON line");
+            (
+                v[text].as_str().unwrap_or_default().to_string(),
+                v[label].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (train_path, valid_path) = (&args[0], &args[1]);
+    let text = arg(&args, "--text-field", "text");
+    let label = arg(&args, "--label-field", "intent");
+    let epochs: usize = arg(&args, "--epochs", "2").parse().unwrap();
+    let samples: usize = arg(&args, "--samples", "4").parse().unwrap();
+    let seeds: i64 = arg(&args, "--seeds", "1").parse().unwrap();
+    let train = rows(train_path, &text, &label);
+    let valid = rows(valid_path, &text, &label);
+    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    let system = format!(
+        "Classify the request. Answer with only one label from this list: {}",
+        labels.join(", ")
+    );
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, l) in &train {
+        *counts.entry(l).or_default() += 1;
+    }
+    let majority = counts
+        .iter()
+        .max_by_key(|(_, c)| **c)
+        .map(|(l, _)| *l)
+        .unwrap();
+    let accuracy = |answers: &[String]| {
+        answers
+            .iter()
+            .zip(&valid)
+            .filter(|(a, (_, l))| *a == l)
+            .count() as f64
+            / valid.len() as f64
+    };
+    let turns: Vec<Vec<(String, String)>> = train
+        .iter()
+        .chain(&valid)
+        .map(|(t, _)| vec![("user".to_string(), t.clone())])
+        .collect();
+    let prompts: Vec<Prompt<'_>> = turns
+        .iter()
+        .map(|t| Prompt {
+            system: &system,
+            turns: t,
+        })
+        .collect();
+    let models = StandIns;
+    let base: Vec<String> = prompts[train.len()..]
+        .iter()
+        .map(|p| models.answer(p))
+        .collect();
+    let majority_acc = accuracy(&vec![majority.to_string(); valid.len()]);
+    println!(
+        "valid {}: base {:.1}%  majority ({majority}) {:.1}%  epochs {epochs}, samples {samples}",
+        valid.len(),
+        accuracy(&base) * 100.0,
+        majority_acc * 100.0
+    );
+    println!(
+        "{:>9} {:>6}  policy (mean over {seeds} seeds, min-max)",
+        "lr", "batch"
+    );
+    for lr in [1e-5, 3e-5, 5e-5, 1e-4] {
+        for batch in [16, 32, 64, 128] {
+            let mut scores = Vec::new();
+            for seed in 0..seeds {
+                let mut policy = models.policy(&prompts).expect("a label list");
+                let mut random = CPythonRandom::new(20_251_202 + seed);
+                let mut order: Vec<usize> = (0..train.len()).collect();
+                for _ in 0..epochs {
+                    random.shuffle(&mut order);
+                    for chunk in order.chunks(batch) {
+                        let answers: Vec<Vec<String>> = chunk
+                            .iter()
+                            .map(|&i| {
+                                (0..samples)
+                                    .map(|_| policy.sample(i, &mut random))
+                                    .collect()
+                            })
+                            .collect();
+                        let rewards: Vec<Vec<f64>> = chunk
+                            .iter()
+                            .zip(&answers)
+                            .map(|(&i, a)| {
+                                a.iter()
+                                    .map(|a| f64::from(u8::from(*a == train[i].1)))
+                                    .collect()
+                            })
+                            .collect();
+                        let groups: Vec<PromptGroup<'_>> = chunk
+                            .iter()
+                            .zip(answers.iter().zip(&rewards))
+                            .map(|(&i, (a, r))| PromptGroup {
+                                prompt: i,
+                                answers: a,
+                                rewards: r,
+                            })
+                            .collect();
+                        policy.learn(&groups, lr);
+                    }
+                }
+                let answers: Vec<String> = (train.len()..prompts.len())
+                    .map(|i| policy.greedy(i))
+                    .collect();
+                scores.push(accuracy(&answers) * 100.0);
+            }
+            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+            let (lo, hi) = scores
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
+            println!("{lr:>9.0e} {batch:>6}  {mean:5.1}%  ({lo:.1}-{hi:.1})");
+        }
+    }
+}

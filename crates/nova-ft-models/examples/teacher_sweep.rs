@@ -1,0 +1,93 @@
+//! Chooses the distillation teacher's thresholds on training and validation data only: the
+//! teacher gets a training file's prompts without their labels plus a few labelled pairs (as a
+//! distillation job does) and is scored on the validation file, for every candidate setting.
+//!
+//!     cargo run --release -p nova-ft-models --example teacher_sweep -- \
+//!         TRAIN.jsonl VALID.jsonl [--text-field text] [--label-field intent] [--labelled 10]
+//!
+//! The defaults in `TeacherSettings` are the best row's values (ties go to the simpler, lower
+//! threshold).
+
+use nova_ft_data::dataset::record::Conversation;
+use nova_ft_models::{Teacher, TeacherSettings};
+use serde_json::Value;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a JSON line");
+            (
+                v[text].as_str().unwrap_or_default().to_string(),
+                v[label].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let text = arg(&args, "--text-field", "text");
+    let label = arg(&args, "--label-field", "intent");
+    let labelled_count: usize = arg(&args, "--labelled", "10").parse().unwrap();
+    let train = rows(&args[0], &text, &label);
+    let valid = rows(&args[1], &text, &label);
+    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    let system = format!(
+        "Classify the request. Answer with only one label from this list: {}",
+        labels.join(", ")
+    );
+    // Every 300th training row is a labelled pair; the rest are prompts only.
+    let stride = (train.len() / labelled_count.max(1)).max(1);
+    let labelled: Vec<Conversation> = train
+        .iter()
+        .step_by(stride)
+        .take(labelled_count)
+        .map(|(t, l)| Conversation::single_turn(&system, t.clone(), Some(l.clone())))
+        .collect();
+    let prompts: Vec<(String, String)> = train
+        .iter()
+        .map(|(t, _)| (system.clone(), t.clone()))
+        .collect();
+    println!(
+        "{:>10} {:>10} {:>10}  valid accuracy ({} rows, {} labelled pairs)",
+        "similarity",
+        "score",
+        "margin",
+        valid.len(),
+        labelled.len()
+    );
+    for exemplar_similarity in [0.5f32, 0.6, 0.7, 0.8] {
+        for confident_score in [0.6, 0.8, 1.0] {
+            for confident_margin in [0.05, 0.1, 0.2, 0.3] {
+                let settings = TeacherSettings {
+                    exemplar_similarity,
+                    confident_score,
+                    confident_margin,
+                    ..TeacherSettings::default()
+                };
+                let teacher = Teacher::with_settings(&labelled, &prompts, settings);
+                let right = valid
+                    .iter()
+                    .filter(|(t, l)| teacher.answer(&system, t) == *l)
+                    .count();
+                println!(
+                    "{exemplar_similarity:>10} {confident_score:>10} {confident_margin:>10}  {:.1}%",
+                    right as f64 / valid.len() as f64 * 100.0
+                );
+            }
+        }
+    }
+}
