@@ -213,3 +213,78 @@ def test_rft_takes_a_validation_set_as_aws_samples_send_it(session: nf.Session) 
             outputDataConfig={"s3Uri": location.output_uri},
             hyperParameters={"epochCount": "1"},
         )
+
+
+def grade_number(samples):  # type: ignore[no-untyped-def]
+    """1 when the answer's last number is the reference (self-contained: it runs in Lambda)."""
+    import re
+
+    out = []
+    for s in samples:
+        found = re.findall(r"-?\d+", s["messages"][-1]["content"])
+        right = bool(found) and found[-1] == str(s["metadata"]["reference_answer"])
+        out.append({"id": s["id"], "aggregate_reward_score": 1.0 if right else 0.0})
+    return out
+
+
+def _arithmetic(seed: int, count: int) -> list[dict[str, Any]]:
+    import random
+
+    rng = random.Random(seed)
+    records = []
+    for _ in range(count):
+        a, b = rng.randint(2, 40), rng.randint(2, 40)
+        text, answer = rng.choice(
+            [
+                (f"Ann has {a} pens and gets {b} more. How many?", a + b),
+                (f"There are {a} rows of {b} seats. How many seats?", a * b),
+            ]
+        )
+        records.append(
+            {
+                "messages": [
+                    {"role": "system", "content": "Answer with the number only."},
+                    {"role": "user", "content": text},
+                ],
+                "reference_answer": str(answer),
+            }
+        )
+    return records
+
+
+def test_rft_on_free_text_learns_from_a_grader_that_checks_the_number(
+    session: nf.Session,
+) -> None:
+    """Prompts without a label list: the stand-in's policy over the answers it can build
+    (here, arithmetic on the prompt's numbers) learns which one the wording calls for."""
+    train = nf.RftDataset(_arithmetic(1, 300))
+    test = _arithmetic(2, 60)
+    bucket = session.bucket().ensure()
+    location = train.upload(bucket, "rft-math/")
+    role = session.training_role(location).ensure()
+    grader = session.deploy_grader(nf.RewardFunction.from_callable(grade_number), role)
+    job = session.fine_tune(
+        location,
+        role,
+        customization="REINFORCEMENT_FINE_TUNING",
+        grader=grader,
+        rft_hyperparameters=nf.RftHyperparameters(
+            epochs=2, batch_size=16, samples_per_prompt=8, learning_rate=5e-5
+        ),
+    )
+    model = job.wait(progress=False)
+    deployment = model.deploy()
+    deployment.wait(progress=False)
+    rows = [
+        {
+            "text": r["messages"][1]["content"],
+            "gold": r["reference_answer"],
+            "system": r["messages"][0]["content"],
+        }
+        for r in test
+    ]
+    report = session.benchmark(
+        rows, {"base": nf.RFT_BASE_MODEL, "rft": deployment}, max_tokens=32
+    ).run(progress=False)
+    assert report.accuracy("base") == 0.0
+    assert report.accuracy("rft") >= 0.8

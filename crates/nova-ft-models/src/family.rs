@@ -5,6 +5,7 @@
 //! Every answer goes through a [`Prompt`]; training gets Bedrock's records and hyperparameters
 //! ([`TrainingConfig`]), reinforcement fine-tuning a [`Policy`] it samples from and rewards.
 
+use crate::candidate_policy::{CandidateGroup, CandidateOptimizer, CandidatePolicy, CandidateView};
 use crate::reward_policy::RewardPolicy;
 use crate::{judge, Prompt, Teacher, TrainedModel, TrainingConfig, TrainingRun};
 use nova_ft_data::cpython_random::CPythonRandom;
@@ -174,6 +175,59 @@ impl Policy for LabelPolicy {
     }
 }
 
+/// [`CandidatePolicy`] over a job's prompts, each read once into its candidates.
+struct FreeTextPolicy {
+    policy: CandidatePolicy,
+    views: Vec<CandidateView>,
+    optimizer: CandidateOptimizer,
+}
+
+impl Policy for FreeTextPolicy {
+    fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String {
+        let view = &self.views[prompt];
+        view.candidates[self.policy.sample(view, random)]
+            .text
+            .clone()
+    }
+
+    fn greedy(&self, prompt: usize) -> String {
+        let view = &self.views[prompt];
+        view.candidates[self.policy.greedy(view)].text.clone()
+    }
+
+    fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize {
+        let actions: Vec<Vec<usize>> = batch
+            .iter()
+            .map(|g| {
+                let candidates = &self.views[g.prompt].candidates;
+                g.answers
+                    .iter()
+                    .map(|a| candidates.iter().position(|c| &c.text == a).unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        let groups: Vec<CandidateGroup<'_>> = batch
+            .iter()
+            .zip(&actions)
+            .map(|(g, actions)| CandidateGroup {
+                view: &self.views[g.prompt],
+                actions,
+                rewards: g.rewards,
+            })
+            .collect();
+        let step = learning_rate * crate::reward_policy::LEARNING_RATE_SCALE;
+        self.policy.step(&groups, &mut self.optimizer, step)
+    }
+
+    fn describe(&self) -> String {
+        self.policy.describe()
+    }
+
+    fn into_model(self: Box<Self>) -> Box<dyn TunedModel> {
+        Box::new(TrainedModel::FreeTextPolicy(self.policy))
+    }
+}
+
 impl ModelFamily for StandIns {
     fn answer(&self, prompt: &Prompt<'_>) -> String {
         crate::base_respond(prompt)
@@ -207,23 +261,31 @@ impl ModelFamily for StandIns {
     fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String> {
         let systems: Vec<&str> = prompts.iter().map(|p| p.system).collect();
         let policy = RewardPolicy::new(&systems);
-        let mut views = Vec::with_capacity(prompts.len());
-        for (i, prompt) in prompts.iter().enumerate() {
-            match policy.view(prompt.system, &prompt.user_text()) {
-                Some(view) => views.push(view),
-                None => {
-                    return Err(format!(
-                        "Record {} has no answer set the local RFT stand-in can sample from: its system prompt lists no labels. The emulator's RFT learns choices among the labels a system prompt lists (intent classification and the like); run open-ended RFT on AWS.",
-                        i + 1
-                    ))
-                }
+        let views: Option<Vec<_>> = prompts
+            .iter()
+            .map(|p| policy.view(p.system, &p.user_text()))
+            .collect();
+        match views {
+            // Every prompt lists its labels: a policy over them.
+            Some(views) => Ok(Box::new(LabelPolicy {
+                policy,
+                views,
+                optimizer: Default::default(),
+            })),
+            // Free text: a policy over the answers the stand-in can give each prompt.
+            None => {
+                let policy = CandidatePolicy::default();
+                let views = prompts
+                    .iter()
+                    .map(|p| policy.view(p.system, &p.user_text()))
+                    .collect();
+                Ok(Box::new(FreeTextPolicy {
+                    policy,
+                    views,
+                    optimizer: Default::default(),
+                }))
             }
         }
-        Ok(Box::new(LabelPolicy {
-            policy,
-            views,
-            optimizer: Default::default(),
-        }))
     }
 
     fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>> {

@@ -10,6 +10,8 @@
 //!   is confident about, with the labelled examples in the data as exemplars) answers the
 //!   prompts, and the student trains only on its answers plus the given labelled pairs.
 
+pub mod candidate_policy;
+pub mod candidates;
 pub mod classifier;
 mod family;
 pub mod judge;
@@ -23,6 +25,7 @@ pub mod zero_shot;
 pub use family::{Answerer, FineTuning, ModelFamily, Policy, PromptGroup, StandIns, TunedModel};
 pub use teacher::{Teacher, TeacherSettings};
 
+use candidate_policy::CandidatePolicy;
 use classifier::{Classifier, Example};
 use nova_ft_data::dataset::label_set::looks_like_label_set;
 use nova_ft_data::dataset::record::Conversation;
@@ -84,8 +87,10 @@ impl Default for TrainingConfig {
 pub enum TrainedModel {
     Classifier(Classifier),
     Retrieval(Retrieval),
-    /// Reinforcement fine-tuning's policy (see [`reward_policy`]).
+    /// Reinforcement fine-tuning's policy over a label list (see [`reward_policy`]).
     Policy(RewardPolicy),
+    /// Reinforcement fine-tuning's policy on free-text tasks (see [`candidate_policy`]).
+    FreeTextPolicy(CandidatePolicy),
 }
 
 /// What a training run produced: the model, its loss curves, and how long training took.
@@ -117,6 +122,7 @@ impl TrainingRun {
 
 const RETRIEVAL_MAGIC: &[u8] = b"NFTRET01\n";
 const POLICY_MAGIC: &[u8] = b"NFTRFT01\n";
+const FREE_TEXT_POLICY_MAGIC: &[u8] = b"NFTRFC01\n";
 
 /// (system, user text, answer) of records that have an answer.
 pub(crate) fn triples(records: &[Conversation]) -> Vec<(String, String, String)> {
@@ -222,6 +228,7 @@ impl TrainedModel {
             }
             TrainedModel::Retrieval(r) => r.respond(&prompt.user_text()),
             TrainedModel::Policy(p) => p.respond(prompt.system, &prompt.user_text()),
+            TrainedModel::FreeTextPolicy(p) => p.respond(prompt.system, &prompt.user_text()),
         }
     }
 
@@ -230,6 +237,7 @@ impl TrainedModel {
             TrainedModel::Classifier(_) => "classifier",
             TrainedModel::Retrieval(_) => "retrieval",
             TrainedModel::Policy(_) => "reward_policy",
+            TrainedModel::FreeTextPolicy(_) => "free_text_reward_policy",
         }
     }
 
@@ -238,6 +246,7 @@ impl TrainedModel {
             TrainedModel::Classifier(c) => c.describe(),
             TrainedModel::Retrieval(r) => format!("retrieve-and-adapt over {} training pairs (the answers are open text, not a label set)", r.len()),
             TrainedModel::Policy(p) => p.describe(),
+            TrainedModel::FreeTextPolicy(p) => p.describe(),
         };
         format!("nova_ft local stand-in, not Amazon Nova: {what}")
     }
@@ -253,6 +262,10 @@ impl TrainedModel {
             }
             TrainedModel::Policy(p) => {
                 bytes.extend_from_slice(POLICY_MAGIC);
+                serde_json::to_writer(&mut bytes, p).expect("model serializes");
+            }
+            TrainedModel::FreeTextPolicy(p) => {
+                bytes.extend_from_slice(FREE_TEXT_POLICY_MAGIC);
                 serde_json::to_writer(&mut bytes, p).expect("model serializes");
             }
         }
@@ -276,6 +289,10 @@ impl TrainedModel {
         } else if let Some(json) = bytes.strip_prefix(POLICY_MAGIC) {
             serde_json::from_slice(json)
                 .map(TrainedModel::Policy)
+                .map_err(|e| unreadable(e.to_string()))
+        } else if let Some(json) = bytes.strip_prefix(FREE_TEXT_POLICY_MAGIC) {
+            serde_json::from_slice(json)
+                .map(TrainedModel::FreeTextPolicy)
                 .map_err(|e| unreadable(e.to_string()))
         } else {
             Err(unreadable("unknown format".into()))
