@@ -204,12 +204,30 @@ def synthetic(lab: Lab) -> None:
         tuned.append(accuracy(lab.ask(deployment, test, 8), want))
     base = accuracy(lab.ask(BASE_ID, test, 8), want)
     report(
-        "synthetic (seed 7 -> seed 99)",
+        "synthetic SFT (seed 7 -> seed 99)",
         base,
         tuned,
         majority,
         prior,
         f"trained in {seconds(desc)}",
+    )
+    students = distilled(lab, "synth-distill", ds.records("train"), test, 8)
+    report(
+        "synthetic distillation (790 prompts)",
+        base,
+        [accuracy(s, want) for s in students],
+        *baselines(gold(ds.records("train")[-10:]), want),
+        "baselines from the 10 labelled pairs; teacher: the Pro id",
+    )
+    majority_answer = Counter(gold(ds.records("train"))).most_common(1)[0][0]
+    free_text_rft(
+        lab,
+        "synth",
+        nova_ft.RftDataset.from_dataset(ds),
+        test,
+        GRADER,
+        {"accuracy": lambda answers: accuracy(answers, want)},
+        [majority_answer] * len(test),
     )
 
 
@@ -257,19 +275,19 @@ def atis(lab: Lab) -> None:
     )
 
 
-def distill(lab: Lab) -> None:
-    combined, test = atis_splits()
-    records = combined.records("train")
-    prompts = [{**r, "messages": r["messages"][:1]} for r in records[:3000]]
-    labelled = records[3000:3010]  # about 10 curated labelled pairs, as AWS recommends
-    path = Path("/tmp/nova-ft-distill.jsonl")
-    path.write_text("".join(json.dumps(r) + "\n" for r in prompts + labelled))
+def distilled(
+    lab: Lab, name: str, records: list[dict[str, Any]], test: list[dict[str, Any]], max_tokens: int
+) -> list[list[str]]:
+    """Distillation jobs (one per seed) on `records` as prompts without answers, except 10
+    labelled pairs (about what AWS recommends); each student's answers to the test rows."""
+    prompts = [{**r, "messages": r["messages"][:1]} for r in records[:-10]]
+    path = Path(f"/tmp/nova-ft-distill-{name}.jsonl")
+    path.write_text("".join(json.dumps(r) + "\n" for r in prompts + records[-10:]))
     ds = nova_ft.Dataset.from_jsonl(path, task="distillation")
-    want = gold(test)
-    students = []
+    answers = []
     for seed in lab.seeds:
         deployment, _ = lab.train(
-            f"distill-s{seed}",
+            f"{name}-s{seed}",
             ds,
             customizationType="DISTILLATION",
             hyperParameters={},
@@ -282,17 +300,24 @@ def distill(lab: Lab) -> None:
                 }
             },
         )
-        students.append(accuracy(lab.ask(deployment, test, 16), want))
-    teacher = accuracy(lab.ask("amazon.nova-pro-v1:0", test, 16), want)
-    # The majority here is what a user with only the 10 labelled pairs could know.
-    majority, prior = baselines(gold(labelled), want)
+        answers.append(lab.ask(deployment, test, max_tokens))
+    return answers
+
+
+def distill(lab: Lab) -> None:
+    combined, test = atis_splits()
+    records = combined.records("train")[:3010]
+    want = gold(test)
+    students = distilled(lab, "distill", records, test, 16)
+    # The baselines here are what a user with only the 10 labelled pairs could know.
+    majority, prior = baselines(gold(records[-10:]), want)
     report(
         "ATIS distillation (3,000 prompts)",
         accuracy(lab.ask(BASE_ID, test, 16), want),
-        students,
+        [accuracy(s, want) for s in students],
         majority,
         prior,
-        f"(baselines from the 10 labelled pairs; the Pro id outside a job: {teacher:.1%})",
+        "baselines from the 10 labelled pairs; teacher: the Pro id",
     )
 
 
@@ -382,6 +407,16 @@ def sql_create_context(lab: Lab) -> None:
         f"trained in {seconds(desc)}; majority = the most common training query",
     )
     report("sql-create-context runs on schema", base_runs, [t[1] for t in tuned], common_runs)
+    records = nova_ft.Dataset.from_sql(train_rows[:2010]).records()
+    students = distilled(lab, "sqlcc-distill", records, test, 512)
+    report(
+        "sql-create-context distillation exact",
+        base_exact,
+        [scores(s)[0] for s in students],
+        common_exact,
+        None,
+        "2,000 prompts + 10 labelled pairs; teacher: the Pro id",
+    )
 
 
 GRADER = """
@@ -615,14 +650,15 @@ def free_text_rft(
     metrics: dict[str, Callable[[Sequence[str]], float]],
     majority: Sequence[str],
 ) -> None:
-    """RFT on a free-text task: upload, train per seed, score the test rows by each metric
-    (the majority row answers every test row with the most common training answer)."""
+    """RFT on a task (labels or free text): upload, train per seed, score the test rows by
+    each metric (the majority row answers every test row with the most common training
+    answer)."""
     lab.s3.put_object(Bucket="quality", Key=f"{name}/train.jsonl", Body=train.jsonl())
     function = grader_function(lab, f"{name}-grader", grader)
     answers = []
     for seed in lab.seeds:
         deployment, desc = lab.train(
-            f"{name}-s{seed}",
+            f"{name}-rft-s{seed}",
             nova_ft.Dataset.synthetic(1, 10, 0),  # uploaded but unused
             baseModelIdentifier=nova_ft.RFT_BASE_MODEL,
             customizationType="REINFORCEMENT_FINE_TUNING",

@@ -9,7 +9,7 @@
 //! between two numbers wants their sum, from which sampled answers the grader rewarded.
 
 use super::candidates::{candidates, Candidate};
-use super::reward_policy::{self, KL_WEIGHT};
+use super::reward_policy::{self, ADAM_EPSILON, KL_WEIGHT};
 use super::text::{softmax_in_place, stem, words};
 use nova_ft_data::cpython_random::CPythonRandom;
 use rustc_hash::{FxHashMap, FxHasher};
@@ -18,7 +18,6 @@ use std::hash::{Hash, Hasher};
 
 const ADAM_BETA1: f32 = 0.9;
 const ADAM_BETA2: f32 = 0.999;
-const ADAM_EPSILON: f32 = 1e-8;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CandidatePolicy {
