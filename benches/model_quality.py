@@ -440,45 +440,7 @@ def rft_setup(lab: Lab) -> tuple[str, nova_ft.Dataset, list[dict[str, Any]]]:
         rft_records = nova_ft.RftDataset.from_dataset(part)
         lab.s3.put_object(Bucket="quality", Key=key, Body=rft_records.jsonl())
     if lab.grader is None:
-        grader = nova_ft.RewardFunction(GRADER)
-        lam = lab.emu.client("lambda")
-        exec_role = lab.iam.create_role(
-            RoleName="quality-grader",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ]
-                }
-            ),
-        )["Role"]["Arn"]
-        lab.grader = lam.create_function(
-            FunctionName="quality-grader",
-            Runtime="python3.12",
-            Role=exec_role,
-            Handler="lambda_function.lambda_handler",
-            Code={"ZipFile": grader.package()},
-            Timeout=120,
-        )["FunctionArn"]
-        lab.iam.put_role_policy(
-            RoleName="quality",
-            PolicyName="grader",
-            PolicyDocument=json.dumps(
-                {
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "lambda:InvokeFunction",
-                            "Resource": lab.grader,
-                        }
-                    ]
-                }
-            ),
-        )
+        lab.grader = grader_function(lab, "quality-grader", GRADER)
     return lab.grader, combined, test
 
 

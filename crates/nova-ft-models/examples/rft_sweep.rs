@@ -12,34 +12,13 @@
 //! base reader and always answering the training set's most frequent label. The step scale
 //! and Adam's epsilon are the crate's (`reward_policy::LEARNING_RATE_SCALE`, `ADAM_EPSILON`).
 
+mod common;
+
+use common::{arg, rows};
 use nova_ft_data::cpython_random::CPythonRandom;
 use nova_ft_models::reward_policy::{Group, Optimizer, RewardPolicy, LEARNING_RATE_SCALE};
 use nova_ft_models::{ModelFamily, Prompt, StandIns};
-use serde_json::Value;
 use std::collections::BTreeMap;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("a JSON line");
-            (
-                v[text].as_str().unwrap_or_default().to_string(),
-                v[label].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -8,32 +8,11 @@
 //! The defaults in `TeacherSettings` are the best row's values (ties go to the simpler, lower
 //! threshold).
 
+mod common;
+
+use common::{arg, rows};
 use nova_ft_data::dataset::record::Conversation;
 use nova_ft_models::{Teacher, TeacherSettings};
-use serde_json::Value;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("a JSON line");
-            (
-                v[text].as_str().unwrap_or_default().to_string(),
-                v[label].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

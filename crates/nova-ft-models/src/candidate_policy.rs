@@ -9,15 +9,13 @@
 //! between two numbers wants their sum, from which sampled answers the grader rewarded.
 
 use super::candidates::{candidates, Candidate};
+use super::grpo::{logit_gradient, AdamStep};
 use super::reward_policy::{self, ADAM_EPSILON, KL_WEIGHT};
 use super::text::{softmax_in_place, stem, words};
 use nova_ft_data::cpython_random::CPythonRandom;
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
-
-const ADAM_BETA1: f32 = 0.9;
-const ADAM_BETA2: f32 = 0.999;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CandidatePolicy {
@@ -142,32 +140,9 @@ impl CandidatePolicy {
         for group in groups {
             let view = group.view;
             let p = self.probabilities(view);
-            let mut base = view.prior.clone();
-            softmax_in_place(&mut base);
-            let mut per_candidate: Vec<f32> = base
-                .iter()
-                .zip(&p)
-                .map(|(b, q)| KL_WEIGHT * (b - q))
-                .collect();
-            let n = group.rewards.len().max(1) as f64;
-            let mean = group.rewards.iter().sum::<f64>() / n;
-            let std = (group
-                .rewards
-                .iter()
-                .map(|r| (r - mean).powi(2))
-                .sum::<f64>()
-                / n)
-                .sqrt();
-            if std > 1e-9 {
-                informative += 1;
-                for (action, reward) in group.actions.iter().zip(group.rewards) {
-                    let advantage = ((reward - mean) / std / n) as f32;
-                    for (k, g) in per_candidate.iter_mut().enumerate() {
-                        let indicator = if k == *action { 1.0 } else { 0.0 };
-                        *g += advantage * (indicator - p[k]);
-                    }
-                }
-            }
+            let (per_candidate, signal) =
+                logit_gradient(&p, &view.prior, group.actions, group.rewards, KL_WEIGHT);
+            informative += usize::from(signal);
             for (pairs, g) in view.pairs.iter().zip(&per_candidate) {
                 if g.abs() < 1e-9 {
                     continue;
@@ -178,15 +153,10 @@ impl CandidatePolicy {
             }
         }
         optimizer.steps += 1;
-        let t = optimizer.steps;
-        let (c1, c2) = (1.0 - ADAM_BETA1.powi(t), 1.0 - ADAM_BETA2.powi(t));
-        let step = step as f32;
+        let adam = AdamStep::new(optimizer.steps, step, ADAM_EPSILON);
         for (pair, g) in gradient {
             let (m, v) = optimizer.moments.entry(pair).or_default();
-            *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * g;
-            *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * g * g;
-            *self.weights.entry(pair).or_default() +=
-                step * (*m / c1) / ((*v / c2).sqrt() + ADAM_EPSILON);
+            *self.weights.entry(pair).or_default() += adam.delta(m, v, g);
         }
         informative
     }

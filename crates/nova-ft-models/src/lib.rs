@@ -14,6 +14,7 @@ pub mod candidate_policy;
 pub mod candidates;
 pub mod classifier;
 mod family;
+mod grpo;
 pub mod judge;
 pub mod retrieval;
 mod retrieval_curves;

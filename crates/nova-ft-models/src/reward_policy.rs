@@ -19,6 +19,7 @@
 //! from here, and the job says so (see [`RewardPolicy::action_labels`]).
 
 use super::classifier::Classifier;
+use super::grpo::{logit_gradient, AdamStep};
 use super::text::{softmax_in_place, to_unit_length};
 use super::zero_shot;
 use nova_ft_data::cpython_random::CPythonRandom;
@@ -41,8 +42,6 @@ pub const PRIOR: f32 = 4.0;
 pub const LEARNING_RATE_SCALE: f64 = 2_000.0;
 /// Weight of the KL term to the base model's distribution, against advantages of about one.
 pub const KL_WEIGHT: f32 = 0.05;
-const ADAM_BETA1: f32 = 0.9;
-const ADAM_BETA2: f32 = 0.999;
 /// Adam's epsilon, large enough that a weight seen in few batches moves less than one seen
 /// in many (see [`LEARNING_RATE_SCALE`]).
 pub const ADAM_EPSILON: f32 = 1e-4;
@@ -197,33 +196,19 @@ impl RewardPolicy {
         let mut informative = 0;
         for group in groups {
             let p = self.probabilities(group.view);
-            let mut base = group.view.prior.clone();
-            softmax_in_place(&mut base);
-            // d/dlogit of KL(base || policy), negated: pulls each logit towards the base.
-            let mut per_action: Vec<f32> = base
+            let sampled: Vec<usize> = group
+                .actions
                 .iter()
-                .zip(&p)
-                .map(|(b, q)| optimizer.kl_weight * (b - q))
+                .map(|a| group.view.actions.iter().position(|x| x == a).unwrap_or(0))
                 .collect();
-            let n = group.rewards.len().max(1) as f64;
-            let mean = group.rewards.iter().sum::<f64>() / n;
-            let std = (group
-                .rewards
-                .iter()
-                .map(|r| (r - mean).powi(2))
-                .sum::<f64>()
-                / n)
-                .sqrt();
-            if std > 1e-9 {
-                informative += 1;
-                for (action, reward) in group.actions.iter().zip(group.rewards) {
-                    let advantage = ((reward - mean) / std / n) as f32;
-                    for (k, a) in group.view.actions.iter().enumerate() {
-                        let indicator = if a == action { 1.0 } else { 0.0 };
-                        per_action[k] += advantage * (indicator - p[k]);
-                    }
-                }
-            }
+            let (per_action, signal) = logit_gradient(
+                &p,
+                &group.view.prior,
+                &sampled,
+                group.rewards,
+                optimizer.kl_weight,
+            );
+            informative += usize::from(signal);
             for (bucket, x) in &group.view.features {
                 let row = gradient.entry(*bucket).or_insert_with(|| vec![0.0; labels]);
                 for (k, a) in group.view.actions.iter().enumerate() {
@@ -232,10 +217,7 @@ impl RewardPolicy {
             }
         }
         optimizer.steps += 1;
-        let t = optimizer.steps;
-        let correction1 = 1.0 - ADAM_BETA1.powi(t);
-        let correction2 = 1.0 - ADAM_BETA2.powi(t);
-        let step = step as f32;
+        let adam = AdamStep::new(optimizer.steps, step, ADAM_EPSILON);
         for (bucket, g) in gradient {
             let (m, v) = optimizer
                 .moments
@@ -246,14 +228,10 @@ impl RewardPolicy {
                 .entry(bucket)
                 .or_insert_with(|| vec![0.0; labels]);
             for a in 0..labels {
-                if g[a] == 0.0 {
-                    continue; // lazy Adam: weights this batch did not touch keep still
+                // Lazy Adam: weights this batch did not touch keep still.
+                if g[a] != 0.0 {
+                    w[a] += adam.delta(&mut m[a], &mut v[a], g[a]);
                 }
-                m[a] = ADAM_BETA1 * m[a] + (1.0 - ADAM_BETA1) * g[a];
-                v[a] = ADAM_BETA2 * v[a] + (1.0 - ADAM_BETA2) * g[a] * g[a];
-                let m_hat = m[a] / correction1;
-                let v_hat = v[a] / correction2;
-                w[a] += step * m_hat / (v_hat.sqrt() + ADAM_EPSILON);
             }
         }
         informative
