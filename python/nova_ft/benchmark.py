@@ -138,7 +138,7 @@ class Benchmark:
 
     Examples:
         >>> import nova_ft as nf
-        >>> rows = [{"text": "car rental in boston", "gold": "ground_service"},
+        >>> rows = [{"text": "ground transportation in boston", "gold": "ground_service"},
         ...         {"text": "cheapest fare to denver", "gold": "airfare"}]
         >>> with nf.Session.local() as session:
         ...     report = session.benchmark(
