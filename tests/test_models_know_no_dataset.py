@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 import nova_ft
 from nova_ft import datasets
 
@@ -71,8 +69,11 @@ def test_no_label_of_any_data_set_is_written_in_the_models() -> None:
     assert not found, "data-set vocabulary in the local models:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("planted", ["flight_time", "airfare"])
-def test_the_check_finds_a_planted_label(planted: str) -> None:
-    text = f'const SYNONYMS: &[&str] = &["{planted}"];'.lower()
-    assert _word(text, planted)
+def test_the_check_finds_a_planted_label() -> None:
+    # Labels taken from the data, not written here: a whole label and one of its words.
+    label = sorted(_labels(), key=len)[-1].lower()
+    word = max(re.findall(r"[a-z0-9]+", label), key=len)
+    for planted in (label, word):
+        text = f'const SYNONYMS: &[&str] = &["{planted}"];'.lower()
+        assert _word(text, planted)
     assert not _word("vec.with_capacity(3)", "capacity")

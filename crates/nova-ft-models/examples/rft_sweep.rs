@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{arg, rows};
+use common::{arg, label_prompt, rows};
 use nova_ft_data::cpython_random::CPythonRandom;
 use nova_ft_models::reward_policy::{Group, Optimizer, RewardPolicy, LEARNING_RATE_SCALE};
 use nova_ft_models::{ModelFamily, Prompt, StandIns};
@@ -30,13 +30,7 @@ fn main() {
     let seeds: i64 = arg(&args, "--seeds", "1").parse().unwrap();
     let train = rows(train_path, &text, &label);
     let valid = rows(valid_path, &text, &label);
-    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
-    labels.sort();
-    labels.dedup();
-    let system = format!(
-        "Classify the request. Answer with only one label from this list: {}",
-        labels.join(", ")
-    );
+    let system = label_prompt(&train);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, l) in &train {
         *counts.entry(l).or_default() += 1;

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{arg, rows};
+use common::{arg, label_prompt, rows};
 use nova_ft_data::dataset::record::Conversation;
 use nova_ft_models::{Teacher, TeacherSettings};
 
@@ -21,14 +21,8 @@ fn main() {
     let labelled_count: usize = arg(&args, "--labelled", "10").parse().unwrap();
     let train = rows(&args[0], &text, &label);
     let valid = rows(&args[1], &text, &label);
-    let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
-    labels.sort();
-    labels.dedup();
-    let system = format!(
-        "Classify the request. Answer with only one label from this list: {}",
-        labels.join(", ")
-    );
-    // Every 300th training row is a labelled pair; the rest are prompts only.
+    let system = label_prompt(&train);
+    // `--labelled` training rows, evenly spread, keep their labels; the rest are prompts only.
     let stride = (train.len() / labelled_count.max(1)).max(1);
     let labelled: Vec<Conversation> = train
         .iter()

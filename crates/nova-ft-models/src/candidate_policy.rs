@@ -9,7 +9,7 @@
 //! between two numbers wants their sum, from which sampled answers the grader rewarded.
 
 use super::candidates::{candidates, Candidate};
-use super::grpo::{logit_gradient, AdamStep};
+use super::grpo::{draw, logit_gradient, most_likely, AdamStep};
 use super::reward_policy::{self, ADAM_EPSILON, KL_WEIGHT};
 use super::text::{softmax_in_place, stem, words};
 use nova_ft_data::cpython_random::CPythonRandom;
@@ -105,26 +105,11 @@ impl CandidatePolicy {
     }
 
     pub fn greedy(&self, view: &CandidateView) -> usize {
-        let p = self.probabilities(view);
-        let mut best = 0;
-        for (i, v) in p.iter().enumerate() {
-            if *v > p[best] {
-                best = i;
-            }
-        }
-        best
+        most_likely(&self.probabilities(view))
     }
 
     pub fn sample(&self, view: &CandidateView, random: &mut CPythonRandom) -> usize {
-        let p = self.probabilities(view);
-        let mut u = (random.getrandbits(24) as f32) / (1u32 << 24) as f32;
-        for (i, v) in p.iter().enumerate() {
-            if u < *v {
-                return i;
-            }
-            u -= v;
-        }
-        p.len() - 1
+        draw(&self.probabilities(view), random)
     }
 
     /// One GRPO step over a batch; returns how many groups carried a learning signal.

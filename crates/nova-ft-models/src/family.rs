@@ -125,6 +125,23 @@ impl Answerer for Teacher {
     }
 }
 
+/// Each group's answers as the indexes a policy knows them by (`index` of the prompt and the
+/// answer); an answer the policy did not offer counts as its first.
+fn answer_indexes(
+    batch: &[PromptGroup<'_>],
+    index: impl Fn(usize, &str) -> Option<usize>,
+) -> Vec<Vec<usize>> {
+    batch
+        .iter()
+        .map(|g| {
+            g.answers
+                .iter()
+                .map(|a| index(g.prompt, a).unwrap_or(0))
+                .collect()
+        })
+        .collect()
+}
+
 /// [`RewardPolicy`] over a job's prompts, each read once into its features.
 struct LabelPolicy {
     policy: RewardPolicy,
@@ -144,15 +161,7 @@ impl Policy for LabelPolicy {
 
     fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize {
         let labels = &self.policy.labels;
-        let actions: Vec<Vec<usize>> = batch
-            .iter()
-            .map(|g| {
-                g.answers
-                    .iter()
-                    .map(|a| labels.iter().position(|l| l == a).unwrap_or(0))
-                    .collect()
-            })
-            .collect();
+        let actions = answer_indexes(batch, |_, a| labels.iter().position(|l| l == a));
         let groups: Vec<crate::reward_policy::Group<'_>> = batch
             .iter()
             .zip(&actions)
@@ -196,16 +205,10 @@ impl Policy for FreeTextPolicy {
     }
 
     fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize {
-        let actions: Vec<Vec<usize>> = batch
-            .iter()
-            .map(|g| {
-                let candidates = &self.views[g.prompt].candidates;
-                g.answers
-                    .iter()
-                    .map(|a| candidates.iter().position(|c| &c.text == a).unwrap_or(0))
-                    .collect()
-            })
-            .collect();
+        let views = &self.views;
+        let actions = answer_indexes(batch, |prompt, a| {
+            views[prompt].candidates.iter().position(|c| c.text == a)
+        });
         let groups: Vec<CandidateGroup<'_>> = batch
             .iter()
             .zip(&actions)

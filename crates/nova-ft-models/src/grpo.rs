@@ -1,8 +1,32 @@
 //! The arithmetic both RFT policies share ([`crate::reward_policy`] over labels,
-//! [`crate::candidate_policy`] over built answers): one group's gradient on its logits, and
-//! Adam's update of one weight.
+//! [`crate::candidate_policy`] over built answers): choosing from a distribution, one group's
+//! gradient on its logits, and Adam's update of one weight.
 
 use super::text::softmax_in_place;
+use nova_ft_data::cpython_random::CPythonRandom;
+
+/// The most likely position (the first on ties, as the base reader picks).
+pub fn most_likely(p: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A position drawn from the distribution `p` (the last when rounding leaves a remainder).
+pub fn draw(p: &[f32], random: &mut CPythonRandom) -> usize {
+    let mut u = (random.getrandbits(24) as f32) / (1u32 << 24) as f32;
+    for (i, v) in p.iter().enumerate() {
+        if u < *v {
+            return i;
+        }
+        u -= v;
+    }
+    p.len().saturating_sub(1)
+}
 
 /// The gradient (to ascend) on a group's logits: each sampled answer's log-probability
 /// gradient times its group-relative advantage (reward minus the group's mean, over its

@@ -19,7 +19,7 @@
 //! from here, and the job says so (see [`RewardPolicy::action_labels`]).
 
 use super::classifier::Classifier;
-use super::grpo::{logit_gradient, AdamStep};
+use super::grpo::{draw, logit_gradient, most_likely, AdamStep};
 use super::text::{softmax_in_place, to_unit_length};
 use super::zero_shot;
 use nova_ft_data::cpython_random::CPythonRandom;
@@ -145,12 +145,7 @@ impl RewardPolicy {
 
     /// The probability of each of the prompt's actions.
     pub fn probabilities(&self, view: &PromptView) -> Vec<f32> {
-        let mut logits: Vec<f32> = view
-            .actions
-            .iter()
-            .zip(&view.prior)
-            .map(|(_, p)| *p)
-            .collect();
+        let mut logits = view.prior.clone();
         for (bucket, x) in &view.features {
             if let Some(row) = self.weights.get(bucket) {
                 for (logit, a) in logits.iter_mut().zip(&view.actions) {
@@ -164,27 +159,12 @@ impl RewardPolicy {
 
     /// The most likely action (the first on ties, as the base reader picks).
     pub fn greedy(&self, view: &PromptView) -> usize {
-        let p = self.probabilities(view);
-        let mut best = 0;
-        for (i, v) in p.iter().enumerate() {
-            if *v > p[best] {
-                best = i;
-            }
-        }
-        view.actions[best]
+        view.actions[most_likely(&self.probabilities(view))]
     }
 
     /// Draw an action from the policy.
     pub fn sample(&self, view: &PromptView, random: &mut CPythonRandom) -> usize {
-        let p = self.probabilities(view);
-        let mut u = (random.getrandbits(24) as f32) / (1u32 << 24) as f32;
-        for (i, v) in p.iter().enumerate() {
-            if u < *v {
-                return view.actions[i];
-            }
-            u -= v;
-        }
-        *view.actions.last().expect("at least two actions")
+        view.actions[draw(&self.probabilities(view), random)]
     }
 
     /// One GRPO step over a batch of groups (see the module's documentation). Returns how
@@ -258,14 +238,14 @@ mod tests {
     use super::*;
 
     const SYSTEM: &str =
-        "Classify the request. Answer with one label from: flight, airfare, ground_service";
+        "Classify the request. Answer with one label from: billing, refund, shipping_status";
 
     #[test]
     fn starts_as_the_base_model_and_learns_from_rewards_alone() {
         let policy = RewardPolicy::new(&[SYSTEM]);
         assert_eq!(policy.labels.len(), 3, "{:?}", policy.labels);
-        // The base reader cannot tell that "how much" asks for a fare without the word.
-        let user = "how much does it cost to go from boston to denver";
+        // The base reader cannot tell that "money back" asks for a refund without the word.
+        let user = "when do I get my money back for the broken lamp";
         let base = zero_shot::respond(SYSTEM, user);
         assert_eq!(policy.respond(SYSTEM, user), base);
         let mut policy = policy;
@@ -274,10 +254,10 @@ mod tests {
         let view = policy.view(SYSTEM, user).unwrap();
         for _ in 0..60 {
             let actions: Vec<usize> = (0..4).map(|_| policy.sample(&view, &mut random)).collect();
-            // The grader: 1 for airfare, 0 otherwise. The policy is never told the label.
+            // The grader: 1 for refund, 0 otherwise. The policy is never told the label.
             let rewards: Vec<f64> = actions
                 .iter()
-                .map(|a| f64::from(u8::from(policy.labels[*a] == "airfare")))
+                .map(|a| f64::from(u8::from(policy.labels[*a] == "refund")))
                 .collect();
             let group = Group {
                 view: &view,
@@ -286,7 +266,8 @@ mod tests {
             };
             policy.step(&[group], &mut optimizer, 0.05);
         }
-        assert_eq!(policy.respond(SYSTEM, user), "airfare");
+        assert_ne!(base, "refund");
+        assert_eq!(policy.respond(SYSTEM, user), "refund");
         let json = serde_json::to_string(&policy).unwrap();
         let back: RewardPolicy = serde_json::from_str(&json).unwrap();
         assert_eq!(back, policy);

@@ -1,4 +1,5 @@
-//! What the sweep examples share: their command line and their labelled JSONL rows.
+//! What the sweep examples share: their command line, their labelled JSONL rows, and the
+//! system prompt that lists the labels.
 
 use serde_json::Value;
 
@@ -25,4 +26,15 @@ pub fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A system prompt listing every label of `rows` (sorted, once each), as a job's data would.
+pub fn label_prompt(rows: &[(String, String)]) -> String {
+    let mut labels: Vec<&str> = rows.iter().map(|(_, l)| l.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    format!(
+        "Classify the request. Answer with only one label from this list: {}",
+        labels.join(", ")
+    )
 }
