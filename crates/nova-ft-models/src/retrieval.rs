@@ -35,10 +35,34 @@ pub struct Retrieval {
     /// slot fillers, which say little about which query shape a question needs.
     #[serde(default)]
     slot_words: std::collections::HashSet<String>,
+    #[serde(default)]
+    weights: TermWeights,
 }
 
-/// How much a slot-filler word counts, relative to the other words of a question.
-const SLOT_WEIGHT: f32 = 0.1;
+/// How much each kind of term counts, relative to a word of the question.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct TermWeights {
+    /// A slot-filler word (one seen inside a training answer's literal).
+    pub slot: f32,
+    /// A table name of the request's schema.
+    pub table: f32,
+    /// A column name of the request's schema.
+    pub column: f32,
+}
+
+/// Chosen by `cargo run --release -p nova-ft-models --example retrieval_sweep` on the training
+/// files of GeoQuery and sql-create-context (5-fold cross-validation), never a test split.
+pub const TERM_WEIGHTS: TermWeights = TermWeights {
+    slot: 0.3,
+    table: 0.1,
+    column: 0.3,
+};
+
+impl Default for TermWeights {
+    fn default() -> Self {
+        TERM_WEIGHTS
+    }
+}
 
 /// Stems of the words inside an SQL answer's string literals and numbers.
 fn literal_words(answer: &str) -> Vec<String> {
@@ -56,19 +80,24 @@ fn terms(
     question: &str,
     context: &str,
     slots: &std::collections::HashSet<String>,
+    weights: TermWeights,
 ) -> Vec<(String, f32)> {
     let mut out: Vec<(String, f32)> = words(question)
         .iter()
         .map(|w| {
             let s = stem(w);
-            let weight = if slots.contains(&s) { SLOT_WEIGHT } else { 1.0 };
+            let weight = if slots.contains(&s) {
+                weights.slot
+            } else {
+                1.0
+            };
             (s, weight)
         })
         .collect();
     for (table, columns) in parse_schema(context) {
-        out.push((format!("t:{}", table.to_lowercase()), 0.5));
+        out.push((format!("t:{}", table.to_lowercase()), weights.table));
         for (column, _) in columns {
-            out.push((format!("c:{}", column.to_lowercase()), 0.3));
+            out.push((format!("c:{}", column.to_lowercase()), weights.column));
         }
     }
     out
@@ -116,6 +145,11 @@ fn cosine(a: &[(String, f32)], b: &[(String, f32)]) -> f32 {
 impl Retrieval {
     /// Index (user turn, answer) pairs.
     pub fn build(pairs: &[(String, String)]) -> Retrieval {
+        Self::build_weighted(pairs, TERM_WEIGHTS)
+    }
+
+    /// Index as [`Retrieval::build`], with other term weights (for the sweep that chose them).
+    pub fn build_weighted(pairs: &[(String, String)], weights: TermWeights) -> Retrieval {
         let split: Vec<(String, String, String)> = pairs
             .iter()
             .map(|(user, answer)| {
@@ -129,7 +163,7 @@ impl Retrieval {
             .collect();
         let mut df: HashMap<String, f32> = HashMap::new();
         for (q, c, _) in &split {
-            let mut seen: Vec<String> = terms(q, c, &slot_words)
+            let mut seen: Vec<String> = terms(q, c, &slot_words, weights)
                 .into_iter()
                 .map(|(t, _)| t)
                 .collect();
@@ -148,7 +182,11 @@ impl Retrieval {
         let entries = split
             .into_iter()
             .map(|(question, context, answer)| {
-                let vector = vectorize(&terms(&question, &context, &slot_words), &idf, default_idf);
+                let vector = vectorize(
+                    &terms(&question, &context, &slot_words, weights),
+                    &idf,
+                    default_idf,
+                );
                 Entry {
                     question,
                     context,
@@ -161,6 +199,7 @@ impl Retrieval {
             entries,
             idf,
             slot_words,
+            weights,
         }
     }
 
@@ -185,7 +224,7 @@ impl Retrieval {
             })
             .collect();
         all.extend_from_slice(pairs);
-        Retrieval::build(&all)
+        Retrieval::build_weighted(&all, self.weights)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -196,7 +235,7 @@ impl Retrieval {
     fn nearest(&self, question: &str, context: &str) -> Option<(&Entry, f32)> {
         let default_idf = (1.0 + self.entries.len() as f32).ln();
         let query = vectorize(
-            &terms(question, context, &self.slot_words),
+            &terms(question, context, &self.slot_words, self.weights),
             &self.idf,
             default_idf,
         );

@@ -49,14 +49,29 @@ fn label_words(label: &str) -> Vec<String> {
     words(label).iter().map(|w| stem(w)).collect()
 }
 
-/// Shortest shared prefix, or word inside a word, that counts as a partial match: shorter
-/// ones are mostly chance (`re`, `con`).
-const MIN_PARTIAL_CHARS: usize = 4;
+/// How much a partial match between a label word and a word of the text counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartialMatch {
+    /// Shortest shared prefix, or word inside a word, that counts: shorter ones are mostly
+    /// chance (`re`, `con`).
+    pub min_chars: usize,
+    /// A shared prefix (`refund`/`refunding`).
+    pub prefix: f64,
+    /// One word inside the other (`bill`/`billing`).
+    pub inside: f64,
+}
 
-/// How well one label word is matched by the text's stems: 1 for the same word, 0.6 for a
-/// shared prefix (`refund`/`refunding`), 0.5 for one word inside the other
-/// (`bill`/`billing`), 0 otherwise.
-fn word_match(label_word: &str, text: &[String]) -> f64 {
+/// Chosen by `cargo run --release -p nova-ft-models --example zero_shot_sweep` on training
+/// files only (ATIS train and the synthetic generator's training rows), never a test split.
+pub const PARTIAL_MATCH: PartialMatch = PartialMatch {
+    min_chars: 4,
+    prefix: 0.6,
+    inside: 0.5,
+};
+
+/// How well one label word is matched by the text's stems: 1 for the same word, a partial
+/// score ([`PartialMatch`]) for a shared prefix or one word inside the other, 0 otherwise.
+fn word_match(label_word: &str, text: &[String], partial: PartialMatch) -> f64 {
     let mut best: f64 = 0.0;
     for t in text {
         let score = if t == label_word {
@@ -68,12 +83,12 @@ fn word_match(label_word: &str, text: &[String]) -> f64 {
                 .take_while(|(a, b)| a == b)
                 .count();
             let shorter = t.chars().count().min(label_word.chars().count());
-            if common >= MIN_PARTIAL_CHARS {
-                0.6
-            } else if shorter >= MIN_PARTIAL_CHARS
+            if common >= partial.min_chars {
+                partial.prefix
+            } else if shorter >= partial.min_chars
                 && (t.contains(label_word) || label_word.contains(t.as_str()))
             {
-                0.5
+                partial.inside
             } else {
                 0.0
             }
@@ -85,6 +100,11 @@ fn word_match(label_word: &str, text: &[String]) -> f64 {
 
 /// Score every label against the text (0..1 each).
 pub fn scores(labels: &[String], text: &str) -> Vec<f64> {
+    scores_with(labels, text, PARTIAL_MATCH)
+}
+
+/// [`scores`] with other partial-match scores (for the sweep that chose them).
+pub fn scores_with(labels: &[String], text: &str, partial: PartialMatch) -> Vec<f64> {
     let text: Vec<String> = words(text).iter().map(|w| stem(w)).collect();
     let split: Vec<Vec<String>> = labels.iter().map(|l| label_words(l)).collect();
     // A word every label shares (a common prefix such as a data set's tag) says nothing.
@@ -107,7 +127,7 @@ pub fn scores(labels: &[String], text: &str) -> Vec<f64> {
             }
             informative
                 .iter()
-                .map(|w| word_match(w, &text))
+                .map(|w| word_match(w, &text, partial))
                 .sum::<f64>()
                 / informative.len() as f64
         })
@@ -116,7 +136,12 @@ pub fn scores(labels: &[String], text: &str) -> Vec<f64> {
 
 /// The best-matching label, or the first when nothing matches.
 pub fn classify(labels: &[String], text: &str) -> String {
-    let scores = scores(labels, text);
+    classify_with(labels, text, PARTIAL_MATCH)
+}
+
+/// [`classify`] with other partial-match scores.
+pub fn classify_with(labels: &[String], text: &str, partial: PartialMatch) -> String {
+    let scores = scores_with(labels, text, partial);
     let mut best = 0;
     for (i, s) in scores.iter().enumerate() {
         if *s > scores[best] {

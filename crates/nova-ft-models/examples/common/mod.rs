@@ -1,5 +1,8 @@
-//! What the sweep examples share: their command line, their labelled JSONL rows, and the
-//! system prompt that lists the labels.
+//! What the sweep examples share: their command line, their JSONL rows, cross-validation
+//! folds, and the system prompt that lists the labels.
+
+// Each example compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
 
 use serde_json::Value;
 
@@ -14,18 +17,39 @@ pub fn arg(args: &[String], name: &str, default: &str) -> String {
 
 /// (text, label) of every line of a JSONL file, from the two named fields.
 pub fn rows(path: &str, text: &str, label: &str) -> Vec<(String, String)> {
+    fields(path, &[text, label])
+        .into_iter()
+        .map(|mut f| {
+            let label = f.pop().unwrap_or_default();
+            (f.pop().unwrap_or_default(), label)
+        })
+        .collect()
+}
+
+/// The named string fields of every line of a JSONL file (missing ones empty).
+pub fn fields(path: &str, names: &[&str]) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("a JSON line");
-            (
-                v[text].as_str().unwrap_or_default().to_string(),
-                v[label].as_str().unwrap_or_default().to_string(),
-            )
+            names
+                .iter()
+                .map(|n| v[*n].as_str().unwrap_or_default().to_string())
+                .collect()
         })
         .collect()
+}
+
+/// Rows `i` with `i % folds == fold` (held out) and the others (kept), in order.
+pub fn fold<T: Clone>(items: &[T], folds: usize, fold: usize) -> (Vec<T>, Vec<T>) {
+    let (held, kept): (Vec<_>, Vec<_>) = items
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| i % folds == fold);
+    let strip = |v: Vec<(usize, &T)>| v.into_iter().map(|(_, t)| t.clone()).collect();
+    (strip(held), strip(kept))
 }
 
 /// A system prompt listing every label of `rows` (sorted, once each), as a job's data would.
@@ -37,4 +61,19 @@ pub fn label_prompt(rows: &[(String, String)]) -> String {
         "Classify the request. Answer with only one label from this list: {}",
         labels.join(", ")
     )
+}
+
+/// `geoquery/train.jsonl` from a longer path.
+pub fn short(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    let parent = p
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{parent}/{name}")
 }
