@@ -4,6 +4,7 @@
 //! SDK's clients nor nova_ft's workflow); the local models answer through `nova-ft-models`.
 
 pub mod aws_routes;
+pub mod batch_runner;
 pub mod bedrock;
 pub mod bedrock_runtime;
 pub mod body_stream;

@@ -41,7 +41,7 @@ pub const S3: [&str; 26] = [
 ];
 
 /// Bedrock control-plane operations the emulator serves.
-pub const BEDROCK: [&str; 22] = [
+pub const BEDROCK: [&str; 26] = [
     "ListFoundationModels",
     "GetFoundationModel",
     "CreateModelCustomizationJob",
@@ -64,6 +64,10 @@ pub const BEDROCK: [&str; 22] = [
     "ListProvisionedModelThroughputs",
     "UpdateProvisionedModelThroughput",
     "DeleteProvisionedModelThroughput",
+    "CreateModelInvocationJob",
+    "GetModelInvocationJob",
+    "ListModelInvocationJobs",
+    "StopModelInvocationJob",
 ];
 
 /// bedrock-runtime operations the emulator serves.

@@ -27,6 +27,9 @@ pub struct State {
     /// Lambda functions, keyed by name.
     #[serde(default)]
     pub functions: BTreeMap<String, Function>,
+    /// Batch inference jobs, keyed by ARN.
+    #[serde(default)]
+    pub batch_jobs: BTreeMap<String, BatchJob>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,6 +159,90 @@ impl JobStatus {
             JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
         )
     }
+}
+
+/// A batch inference job's states, as `ModelInvocationJobStatus` names them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum BatchStatus {
+    Submitted,
+    Validating,
+    Scheduled,
+    InProgress,
+    Completed,
+    PartiallyCompleted,
+    Failed,
+    Stopping,
+    Stopped,
+    Expired,
+}
+
+impl BatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Submitted => "Submitted",
+            BatchStatus::Validating => "Validating",
+            BatchStatus::Scheduled => "Scheduled",
+            BatchStatus::InProgress => "InProgress",
+            BatchStatus::Completed => "Completed",
+            BatchStatus::PartiallyCompleted => "PartiallyCompleted",
+            BatchStatus::Failed => "Failed",
+            BatchStatus::Stopping => "Stopping",
+            BatchStatus::Stopped => "Stopped",
+            BatchStatus::Expired => "Expired",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BatchStatus::Completed
+                | BatchStatus::PartiallyCompleted
+                | BatchStatus::Failed
+                | BatchStatus::Stopped
+                | BatchStatus::Expired
+        )
+    }
+}
+
+/// Record and token counts of a batch inference job, as its manifest reports them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub total: u64,
+    pub processed: u64,
+    pub success: u64,
+    pub error: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// A batch inference job, as CreateModelInvocationJob received it plus its progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchJob {
+    pub arn: String,
+    pub name: String,
+    pub model_id: String,
+    pub role_arn: String,
+    pub client_request_token: Option<String>,
+    /// The create request without its token, to tell a retry from a different request.
+    pub request_fingerprint: String,
+    /// `inputDataConfig` and `outputDataConfig`, their modelled members as sent.
+    pub input_config: serde_json::Value,
+    pub output_config: serde_json::Value,
+    pub input_uri: String,
+    pub output_uri: String,
+    /// `InvokeModel` (the default) or `Converse`: what each record's `modelInput` is.
+    pub invocation_type: Option<String>,
+    pub timeout_hours: Option<u32>,
+    pub vpc_config: Option<serde_json::Value>,
+    pub status: BatchStatus,
+    pub message: Option<String>,
+    pub submitted: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    pub expires: DateTime<Utc>,
+    /// Known once validation has counted the records.
+    pub counts: Option<RecordCounts>,
+    pub tags: Vec<(String, String)>,
 }
 
 /// A model customization job, as CreateModelCustomizationJob received it plus its progress.

@@ -1,6 +1,7 @@
 //! Bedrock's control plane (restJson1): foundation models, model customization jobs, custom
 //! models and on-demand custom model deployments, validated the way Bedrock validates them.
 
+mod batch_jobs;
 mod checks;
 mod custom_models;
 mod customization_jobs;
@@ -13,6 +14,7 @@ mod provisioned;
 #[cfg(test)]
 mod tests;
 
+pub use batch_jobs::batch_job_json;
 pub use checks::{check_hyperparameters, check_s3_uri};
 pub use customization_jobs::job_json;
 pub use deployments::deployment_status;
@@ -25,6 +27,7 @@ use super::store::Touched;
 use super::wire::{json, AwsError, Outcome};
 use super::{catalog, Ctx};
 use axum::http::Method;
+use batch_jobs::{create_batch_job, get_batch_job, list_batch_jobs, stop_batch_job};
 use chrono::{DateTime, Utc};
 use custom_models::{delete_custom_model, find_model, list_custom_models, model_json};
 use customization_jobs::{create_job, find_job, list_jobs, stop_job};
@@ -109,6 +112,10 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         (&Method::GET, ["provisioned-model-throughput", id]) => get_provisioned(ctx, id),
         (&Method::PATCH, ["provisioned-model-throughput", id]) => update_provisioned(ctx, req, id),
         (&Method::DELETE, ["provisioned-model-throughput", id]) => delete_provisioned(ctx, id),
+        (&Method::POST, ["model-invocation-job"]) => create_batch_job(ctx, req),
+        (&Method::GET, ["model-invocation-jobs"]) => list_batch_jobs(ctx, req),
+        (&Method::GET, ["model-invocation-job", id]) => get_batch_job(ctx, id),
+        (&Method::POST, ["model-invocation-job", id, "stop"]) => stop_batch_job(ctx, id),
         (&Method::POST, ["model-customization-jobs"]) => create_job(ctx, req),
         (&Method::GET, ["model-customization-jobs"]) => list_jobs(ctx, req),
         (&Method::GET, ["model-customization-jobs", id]) => {

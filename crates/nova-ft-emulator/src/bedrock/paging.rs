@@ -33,11 +33,13 @@ pub(super) fn page<T>(
 ) -> Result<(Vec<T>, Option<String>), AwsError> {
     let after = parse_time(
         req.query_value("creationTimeAfter")
-            .or(req.query_value("createdAfter")),
+            .or(req.query_value("createdAfter"))
+            .or(req.query_value("submitTimeAfter")),
     );
     let before = parse_time(
         req.query_value("creationTimeBefore")
-            .or(req.query_value("createdBefore")),
+            .or(req.query_value("createdBefore"))
+            .or(req.query_value("submitTimeBefore")),
     );
     items.retain(|i| after.is_none_or(|a| created(i) > a) && before.is_none_or(|b| created(i) < b));
     items.sort_by_key(|i| created(i));

@@ -122,21 +122,9 @@ fn header(response: &mut HttpResponse, name: &'static str, value: impl ToString)
     }
 }
 
-/// The answer to InvokeModel (one JSON body) or InvokeModelWithResponseStream (chunks).
-pub(super) fn respond(family: Family, done: &Completion, stream: bool) -> Outcome {
-    let message_id = format!("msg_bdrk_{}", random_id(24));
-    if stream {
-        let mut body = Vec::new();
-        for event in events(family, done, &message_id) {
-            let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-            let chunk = json!({ "bytes": bytes }).to_string();
-            body.extend(eventstream::event("chunk", chunk.as_bytes())?);
-        }
-        let mut resp = response(200, "application/vnd.amazon.eventstream", body);
-        header(&mut resp, "x-amzn-bedrock-content-type", "application/json");
-        return Ok(resp);
-    }
-    let body = match family {
+/// InvokeModel's answer body, in the family's format (also a batch record's `modelOutput`).
+pub(super) fn body(family: Family, done: &Completion, message_id: &str) -> Value {
+    match family {
         Family::Nova => json!({
             "output": {"message": {"role": "assistant", "content": [{"text": done.text}]}},
             "stopReason": done.stop_reason,
@@ -155,7 +143,24 @@ pub(super) fn respond(family: Family, done: &Completion, stream: bool) -> Outcom
             "stop_sequence": done.stop_sequence,
             "usage": {"input_tokens": done.input_tokens, "output_tokens": done.output_tokens},
         }),
-    };
+    }
+}
+
+/// The answer to InvokeModel (one JSON body) or InvokeModelWithResponseStream (chunks).
+pub(super) fn respond(family: Family, done: &Completion, stream: bool) -> Outcome {
+    let message_id = format!("msg_bdrk_{}", random_id(24));
+    if stream {
+        let mut body = Vec::new();
+        for event in events(family, done, &message_id) {
+            let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+            let chunk = json!({ "bytes": bytes }).to_string();
+            body.extend(eventstream::event("chunk", chunk.as_bytes())?);
+        }
+        let mut resp = response(200, "application/vnd.amazon.eventstream", body);
+        header(&mut resp, "x-amzn-bedrock-content-type", "application/json");
+        return Ok(resp);
+    }
+    let body = body(family, done, &message_id);
     let mut resp = response(200, "application/json", body.to_string());
     header(
         &mut resp,

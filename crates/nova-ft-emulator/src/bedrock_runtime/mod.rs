@@ -105,14 +105,19 @@ fn resolve(ctx: &Ctx, model_id: &str) -> Result<Responder, AwsError> {
             return Err(AwsError::validation("The provided model identifier is invalid."))
         }
     };
+    Ok(foundation(model))
+}
+
+/// Who answers for a foundation model.
+fn foundation(model: &'static catalog::FoundationModel) -> Responder {
     if model.provider == "Anthropic" {
-        return Ok(Responder::Claude {
+        return Responder::Claude {
             model: anthropic_name(model.id),
-        });
+        };
     }
-    Ok(Responder::Base {
+    Responder::Base {
         teacher: catalog::TEACHERS.contains(&model.id),
-    })
+    }
 }
 
 /// The model name Anthropic's answers carry: `anthropic.claude-3-haiku-20240307-v1:0` ->
@@ -212,5 +217,58 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         invoke::respond(responder.family(), &done, stream)
     } else {
         converse::respond(&done, stream)
+    }
+}
+
+/// A model a batch inference job runs: a foundation model or an inference profile, the
+/// models batch serves. Custom models (by model, deployment or provisioned ARN) are refused:
+/// the Bedrock user guide lists custom Nova models as not supported for batch inference.
+pub struct BatchModel(Responder);
+
+impl BatchModel {
+    pub fn resolve(ctx: &Ctx, model_id: &str) -> Result<BatchModel, AwsError> {
+        if [":custom-model", ":provisioned-model/", ":imported-model/"]
+            .iter()
+            .any(|kind| model_id.contains(kind))
+        {
+            return Err(AwsError::validation(format!(
+                "Batch inference does not support the model {model_id}: custom models cannot run batch inference jobs. Use a foundation model or an inference profile, or benchmark the custom model on demand (Converse on its deployment)."
+            )));
+        }
+        if let Invocable::NeedsProfile(model) = catalog::invocable(model_id, &ctx.config.region) {
+            // Batch runs on Bedrock's own capacity: no inference profile needed for it.
+            return Ok(BatchModel(foundation(model)));
+        }
+        resolve(ctx, model_id).map(BatchModel)
+    }
+
+    /// One record's `modelOutput` (what InvokeModel, or Converse when `converse`, would have
+    /// answered for `input`) and its input and output token counts; a record the model
+    /// cannot read gets the error InvokeModel would have sent.
+    pub fn answer(
+        &self,
+        ctx: &Ctx,
+        input: &serde_json::Value,
+        converse: bool,
+    ) -> Result<(serde_json::Value, usize, usize), AwsError> {
+        let started = std::time::Instant::now();
+        let conversation = if converse {
+            from_converse(input)?
+        } else {
+            invoke::read(self.0.family(), input)?
+        };
+        let prompt = Prompt {
+            system: &conversation.system,
+            turns: &conversation.turns,
+        };
+        let raw = self.0.answer(ctx.config.models.as_ref(), &prompt);
+        let done = conversation.complete(&raw, started.elapsed().as_millis() as u64);
+        let output = if converse {
+            converse::body(&done)
+        } else {
+            let message_id = format!("msg_bdrk_{}", super::wire::random_id(24));
+            invoke::body(self.0.family(), &done, &message_id)
+        };
+        Ok((output, done.input_tokens, done.output_tokens))
     }
 }

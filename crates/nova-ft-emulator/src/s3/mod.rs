@@ -204,6 +204,53 @@ pub fn internal_get(ctx: &Ctx, bucket: &str, key: &str) -> Result<Vec<u8>, AwsEr
     ctx.store.read_blob(&blob).map_err(internal)
 }
 
+/// Open an object's body for streaming (it stays readable if the object is replaced).
+pub fn internal_open(ctx: &Ctx, bucket: &str, key: &str) -> Result<std::fs::File, AwsError> {
+    let blob = {
+        let state = ctx.store.lock();
+        object_ref(&state, bucket, key)?.blob.clone()
+    };
+    ctx.store.open_blob(&blob).map_err(internal)
+}
+
+/// The keys of a bucket under a prefix, in order.
+pub fn internal_keys(ctx: &Ctx, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+    let state = ctx.store.lock();
+    Ok(bucket_ref(&state, bucket)?
+        .objects
+        .range(prefix.to_string()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .map(|(k, _)| k.clone())
+        .collect())
+}
+
+/// Make a written temporary file (from [`crate::store::Store::new_blob_file`]) an object,
+/// with its size and MD5 as the writer counted them.
+pub fn internal_put_file(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    file: tempfile::NamedTempFile,
+    (size, md5): (u64, [u8; 16]),
+    content_type: &str,
+) -> Result<(), AwsError> {
+    if !ctx.store.lock().buckets.contains_key(bucket) {
+        return Err(no_such_bucket(bucket));
+    }
+    file.as_file().sync_data().map_err(internal)?;
+    let blob = ctx.store.keep_blob(file).map_err(internal)?;
+    let object = Object {
+        blob,
+        size,
+        etag: format!("\"{}\"", hex::encode(md5)),
+        last_modified: Utc::now(),
+        content_type: Some(content_type.to_string()),
+        checksum_crc32: None,
+        metadata: Default::default(),
+    };
+    store_object(ctx, bucket, key, object)
+}
+
 /// Write an object.
 pub fn internal_put(
     ctx: &Ctx,

@@ -44,6 +44,7 @@ pub enum Touched<'a> {
     Deployment(&'a str),
     Provisioned(&'a str),
     Function(&'a str),
+    BatchJob(&'a str),
 }
 
 /// One row to write: `None` deletes it.
@@ -53,7 +54,7 @@ pub(super) enum Row {
     Record(&'static str, String, Option<String>),
 }
 
-const RECORD_KINDS: [&str; 8] = [
+const RECORD_KINDS: [&str; 9] = [
     "upload",
     "role",
     "policy",
@@ -62,6 +63,7 @@ const RECORD_KINDS: [&str; 8] = [
     "deployment",
     "provisioned",
     "function",
+    "batch_job",
 ];
 
 fn to_json(value: &impl Serialize) -> Result<String> {
@@ -102,6 +104,7 @@ impl Touched<'_> {
             Touched::Deployment(arn) => record("deployment", arn, state.deployments.get(arn))?,
             Touched::Provisioned(arn) => record("provisioned", arn, state.provisioned.get(arn))?,
             Touched::Function(name) => record("function", name, state.functions.get(name))?,
+            Touched::BatchJob(arn) => record("batch_job", arn, state.batch_jobs.get(arn))?,
         })
     }
 }
@@ -121,6 +124,7 @@ fn all_rows(state: &State) -> Result<Vec<Row>> {
     touched.extend(state.deployments.keys().map(|a| Touched::Deployment(a)));
     touched.extend(state.provisioned.keys().map(|a| Touched::Provisioned(a)));
     touched.extend(state.functions.keys().map(|n| Touched::Function(n)));
+    touched.extend(state.batch_jobs.keys().map(|a| Touched::BatchJob(a)));
     touched.into_iter().map(|t| t.row(state)).collect()
 }
 
@@ -267,6 +271,7 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
             "deployment" => drop(state.deployments.insert(id, parse(path, &name, &value)?)),
             "provisioned" => drop(state.provisioned.insert(id, parse(path, &name, &value)?)),
             "function" => drop(state.functions.insert(id, parse(path, &name, &value)?)),
+            "batch_job" => drop(state.batch_jobs.insert(id, parse(path, &name, &value)?)),
             // A kind a newer version wrote: left in place, not ours to read.
             _ => debug_assert!(!RECORD_KINDS.contains(&kind.as_str())),
         }
