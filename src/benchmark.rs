@@ -7,6 +7,8 @@ use super::errors::to_pyerr;
 use super::results::{ProgressCounts, PyBenchmarkProgress};
 use super::session::PySession;
 use super::tokio_runtime::{py_runtime, wait_for};
+use nova_ft_core::aws::AwsSession;
+use nova_ft_core::batch::{self, BatchOptions};
 use nova_ft_core::benchmark::{self, BenchOptions, BenchRow, Progress, RunSummary};
 use nova_ft_core::metrics::{self, MetricsOptions};
 use nova_ft_data::error::{NovaError, Result};
@@ -37,9 +39,40 @@ pub struct PyBenchmarkRun {
     handle: Mutex<Option<JoinHandle<Result<RunSummary>>>>,
     /// Turns true when the run ends (or is dropped when it is aborted).
     finished: tokio::sync::watch::Receiver<bool>,
+    /// Cancelling only asks the run to stop (it has a cloud job to stop first).
+    graceful: bool,
 }
 
 impl PyBenchmarkRun {
+    /// Run `start(session, rows, progress)` on the shared runtime.
+    fn spawn<F>(
+        session: &PySession,
+        rows: &Bound<'_, PyAny>,
+        graceful: bool,
+        start: impl FnOnce(Arc<AwsSession>, Arc<Vec<BenchRow>>, Arc<Progress>) -> F,
+    ) -> PyResult<PyBenchmarkRun>
+    where
+        F: std::future::Future<Output = Result<RunSummary>> + Send + 'static,
+    {
+        let rows_py = rows.py();
+        let rows: Arc<Vec<BenchRow>> = Arc::new(depythonize(rows, "benchmark rows")?);
+        let progress = Arc::new(Progress::default());
+        let (done, finished) = tokio::sync::watch::channel(false);
+        let run = start(session.inner(), Arc::clone(&rows), Arc::clone(&progress));
+        let handle = py_runtime(rows_py)?.spawn(async move {
+            let result = run.await;
+            let _ = done.send(true);
+            result
+        });
+        Ok(PyBenchmarkRun {
+            rows,
+            progress,
+            handle: Mutex::new(Some(handle)),
+            finished,
+            graceful,
+        })
+    }
+
     /// Whether the run ends within `seconds`, as a future that owns what it needs.
     fn ended_within(
         &self,
@@ -65,27 +98,24 @@ impl PyBenchmarkRun {
         rows: &Bound<'_, PyAny>,
         options: &Bound<'_, PyAny>,
     ) -> PyResult<PyBenchmarkRun> {
-        let rows_py = rows.py();
-        let rows: Arc<Vec<BenchRow>> = Arc::new(depythonize(rows, "benchmark rows")?);
         let options: BenchOptions = depythonize(options, "benchmark options")?;
-        let progress = Arc::new(Progress::default());
-        let (done, finished) = tokio::sync::watch::channel(false);
-        let run = benchmark::run(
-            session.inner(),
-            Arc::clone(&rows),
-            options,
-            Arc::clone(&progress),
-        );
-        let handle = py_runtime(rows_py)?.spawn(async move {
-            let result = run.await;
-            let _ = done.send(true);
-            result
-        });
-        Ok(PyBenchmarkRun {
-            rows,
-            progress,
-            handle: Mutex::new(Some(handle)),
-            finished,
+        Self::spawn(session, rows, false, |session, rows, progress| {
+            benchmark::run(session, rows, options, progress)
+        })
+    }
+
+    /// Start a run through Bedrock batch inference jobs (`options` as
+    /// `workflow::batch::BatchOptions`). Cancelling stops the running job before the run
+    /// ends, instead of dropping the task and leaving the job running.
+    #[staticmethod]
+    fn start_batch(
+        session: &PySession,
+        rows: &Bound<'_, PyAny>,
+        options: &Bound<'_, PyAny>,
+    ) -> PyResult<PyBenchmarkRun> {
+        let options: BatchOptions = depythonize(options, "batch options")?;
+        Self::spawn(session, rows, true, |session, rows, progress| {
+            batch::run(session, rows, options, progress)
         })
     }
 
@@ -120,9 +150,13 @@ impl PyBenchmarkRun {
         pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(ended.await) })
     }
 
-    /// Stop: in-flight calls are dropped, results already written stay.
+    /// Stop: in-flight calls are dropped, results already written stay (a batch run stops
+    /// its job, then ends: wait for it).
     fn cancel(&self) {
         self.progress.cancelled.store(true, Ordering::Relaxed);
+        if self.graceful {
+            return;
+        }
         if let Some(handle) = self
             .handle
             .lock()

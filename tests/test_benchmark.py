@@ -88,7 +88,7 @@ def test_cancel_keeps_finished_results_and_a_rerun_completes(tmp_path: Path) -> 
     rows = intent_rows(400)
     with nf.Session.local(tmp_path / "emu", latency_ms=20.0) as session:
         bench = session.benchmark(rows, ["amazon.nova-micro-v1:0"], out_dir=tmp_path / "out")
-        run = bench._start()
+        run = bench._phases()[0]()
         while run.progress().done < 20:
             time.sleep(0.01)
         run.cancel()

@@ -68,13 +68,37 @@ def test_the_tutorial_step_by_step(tmp_path: Path, capsys: pytest.CaptureFixture
     assert bench["tuned"]["accuracy"] > bench["base"]["accuracy"]
     assert bench["base"]["requests"] == 30 and bench["tuned"]["failures"] == 0
     assert (tmp_path / "bench" / "report.json").exists()
+    assert main(["dataset", "synth", "--out", str(tmp_path / "big"), "--test", "120"]) == 0
+    capsys.readouterr()
+    batch = run_json(
+        capsys,
+        "bench",
+        *local,
+        "--batch",
+        "--poll-seconds",
+        "0.05",
+        "--model-id",
+        "amazon.nova-micro-v1:0",
+        "--model-id",
+        deployed["arn"],
+        "--data",
+        str(tmp_path / "big" / "test.jsonl"),
+        "--out",
+        str(tmp_path / "bench-batch"),
+        "--max-tokens",
+        "8",
+    )
+    assert (batch["base"]["mode"], batch["tuned"]["mode"]) == ("batch", "online")
+    assert batch["base"]["requests"] == batch["tuned"]["requests"] == 120
     reply = run_json(
         capsys, "converse", *local, "--model-id", deployed["arn"], "car rental in boston"
     )
     assert reply["text"] == "ground_service"
     deleted = run_json(capsys, "cleanup", *local)
     kinds = {d["kind"] for d in deleted}
-    assert kinds >= {"deployment", "provisioned", "custom_model", "object", "role"}
+    assert kinds >= {"deployment", "provisioned", "custom_model", "object", "prefix", "role"}
+    roles = {d["id"] for d in deleted if d["kind"] == "role"}
+    assert roles == {"BedrockNovaFineTune", "BedrockNovaBatchInference"}
     assert run_json(capsys, "cleanup", *local) == []
 
 

@@ -12,15 +12,16 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from . import _baselines, _nova_ft
+from . import _baselines, _batch_mode, _nova_ft, _steps
 from ._converse import converse_request
 from ._display import figure_of, html_table, progress_bar, require_pyplot
 from ._fsio import write_text_atomically
 from ._pandas import require_pandas
+from ._steps import Steps
 from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .dataset import Dataset
     from .deployment import Deployment
     from .session import Session
+    from .storage import Bucket
 
 __all__ = ["Benchmark", "BenchmarkReport"]
 
@@ -135,6 +137,16 @@ class Benchmark:
             prior (for SQL, the most common query). A :class:`Dataset` given as ``data`` brings
             its own train split; without either, the benchmark's rows give them, as an upper
             bound.
+        mode: ``online`` (Converse from this process) or ``batch``: each model that Bedrock
+            batch inference can run (foundation models and inference profiles) gets one
+            ``CreateModelInvocationJob`` over all rows (at least 100), at about half the
+            on-demand price and with no client-side concurrency; custom model deployments
+            run online in the same report, and ``report.modes`` says which ran how.
+        bucket: batch mode: the bucket for the jobs' input and output (default: the
+            session's, ``sl-nova-ft-<account>``), under ``nova-ft-batch/<run>/``.
+        role: batch mode: the service role's ARN; by default a role scoped to exactly this
+            run's prefixes is created or rescoped (``BedrockNovaBatchInference``).
+        poll_seconds: batch mode: seconds between job status checks.
 
     Examples:
         >>> import nova_ft as nf
@@ -174,6 +186,10 @@ class Benchmark:
         | pd.DataFrame
         | Sequence[Mapping[str, Any]]
         | None = None,
+        mode: str = "online",
+        bucket: str | Bucket | None = None,
+        role: str | None = None,
+        poll_seconds: float = 10.0,
     ) -> None:
         self._session = session
         self.rows = _rows_from(data, system)
@@ -187,9 +203,18 @@ class Benchmark:
             raise InvalidParameterError("the benchmark needs at least one model")
         if kind not in ("classification", "sql"):
             raise InvalidParameterError(f"kind must be classification or sql, got {kind!r}")
+        if mode not in ("online", "batch"):
+            raise InvalidParameterError(f"mode must be online or batch, got {mode!r}")
+        self.mode = mode
+        #: How each model runs: ``online`` or ``batch``.
+        self.modes: dict[str, str] = {
+            m: "batch" if mode == "batch" and _batch_mode.batch_capable(m) else "online"
+            for m in self.names
+        }
         self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="nova_ft-bench-"))
+        self._batch_where = (bucket, role)
         self.options: dict[str, Any] = {
-            "model_ids": list(self.names),
+            "model_ids": [m for m, how in self.modes.items() if how == "online"],
             "output": str(self.out_dir / "results.jsonl"),
             "concurrency": concurrency,
             "max_tokens": max_tokens,
@@ -208,8 +233,18 @@ class Benchmark:
                 top_p=request["top_p"],
                 stop_sequences=request["stop_sequences"],
             )
+        self.batch_options: dict[str, Any] = {
+            "model_ids": [m for m, how in self.modes.items() if how == "batch"],
+            "output": self.options["output"],
+            "max_tokens": self.options["max_tokens"],
+            "temperature": self.options["temperature"],
+            "top_p": self.options.get("top_p"),
+            "stop_sequences": self.options.get("stop_sequences", []),
+            "poll_seconds": poll_seconds,
+        }
         self.metric_options: dict[str, Any] = {
             "models": list(self.names),
+            "batch_models": self.batch_options["model_ids"],
             "kind": kind,
             "normalize": dict(normalize or {}),
             "monthly_queries": monthly_queries,
@@ -222,24 +257,63 @@ class Benchmark:
         """Where the results stream to (``<out_dir>/results.jsonl``)."""
         return self.out_dir / "results.jsonl"
 
-    def _start(self) -> _nova_ft.BenchmarkRunCore:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        return _nova_ft.BenchmarkRunCore.start(self._session._core, self.rows, self.options)
+    def _batch_setup(self) -> Steps[None]:
+        """Batch mode: the bucket, this run's prefixes and the role scoped to them."""
+        if not self.batch_options["model_ids"] or "role_arn" in self.batch_options:
+            return
+        prefix, job_prefix = _batch_mode.run_names(self.out_dir)
+        bucket, role = self._batch_where
+        where = yield from _batch_mode.setup(self._session, bucket, role, prefix)
+        self.batch_options.update(where, job_prefix=job_prefix)
 
-    @staticmethod
-    def _update(bar: Any, run: _nova_ft.BenchmarkRunCore) -> None:
+    def _phases(self) -> list[Callable[[], _nova_ft.BenchmarkRunCore]]:
+        """The runs to make, in order: the online models, then the batch jobs."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        core = self._session._core
+        phases: list[Callable[[], _nova_ft.BenchmarkRunCore]] = []
+        if self.options["model_ids"]:
+            phases.append(lambda: _nova_ft.BenchmarkRunCore.start(core, self.rows, self.options))
+        if self.batch_options["model_ids"]:
+            phases.append(
+                lambda: _nova_ft.BenchmarkRunCore.start_batch(core, self.rows, self.batch_options)
+            )
+        return phases
+
+    def _update(self, bar: Any, run: _nova_ft.BenchmarkRunCore, offset: int) -> None:
         progress = run.progress()
         if bar is None:
             return
-        if progress.total:
-            bar.total = progress.total
-        bar.n = progress.skipped + progress.done
+        bar.n = offset + progress.skipped + progress.done
         bar.set_postfix(
             failed=progress.failed,
             retries=progress.retries,
             concurrency=progress.limit,
             refresh=True,
         )
+
+    def _stopped(self, run: _nova_ft.BenchmarkRunCore) -> None:
+        """After Ctrl-C: stop the run; a batch run first stops its job (a few seconds)."""
+        run.cancel()
+        try:
+            run.wait(30.0)
+        except KeyboardInterrupt:
+            pass
+        log.warning(
+            "benchmark stopped; results so far are in %s: run again to resume",
+            self.results_path,
+        )
+
+    @staticmethod
+    def _merged(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        """One run summary from the phases' (their counts add up)."""
+        merged = dict(summaries[0])
+        for key in ("pairs", "resumed", "called", "failed", "retries", "throttled"):
+            merged[key] = sum(s[key] for s in summaries)
+        merged["elapsed_seconds"] = sum(s["elapsed_seconds"] for s in summaries)
+        merged["cancelled"] = any(s["cancelled"] for s in summaries)
+        elapsed = merged["elapsed_seconds"]
+        merged["requests_per_second"] = merged["called"] / elapsed if elapsed > 0 else 0.0
+        return merged
 
     def _finish(self, run: _nova_ft.BenchmarkRunCore, summary: dict[str, Any]) -> BenchmarkReport:
         options = dict(self.metric_options)
@@ -253,6 +327,7 @@ class Benchmark:
             self.metric_options["kind"],
             self.metric_options.get("db"),
         )
+        report["modes"] = dict(self.modes)
         if self._session.is_local:
             report["tokens_estimated"] = True
             report["notes"] = [*cast("list[str]", report["notes"]), ESTIMATED_NOTE]
@@ -263,45 +338,55 @@ class Benchmark:
     def run(self, progress: bool = True) -> BenchmarkReport:
         """Run what is missing, then score everything in ``results.jsonl``.
 
-        Ctrl-C stops within a fraction of a second; every answer received so far is kept, and
-        running again resumes.
+        Ctrl-C stops within a fraction of a second (a batch job is stopped first); every
+        answer received so far is kept, and running again resumes.
         """
-        run = self._start()
+        _steps.run(self._batch_setup())
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
+        summaries: list[dict[str, Any]] = []
+        offset = 0
         try:
-            while not run.wait(0.1):
-                self._update(bar, run)
-            self._update(bar, run)
-        except KeyboardInterrupt:
-            run.cancel()
-            log.warning(
-                "benchmark stopped; results so far are in %s: run again to resume",
-                self.results_path,
-            )
-            raise
+            for start in self._phases():
+                run = start()
+                try:
+                    while not run.wait(0.1):
+                        self._update(bar, run, offset)
+                    self._update(bar, run, offset)
+                except KeyboardInterrupt:
+                    self._stopped(run)
+                    raise
+                summaries.append(run.result())
+                offset += summaries[-1]["pairs"]
         finally:
             if bar is not None:
                 bar.close()
-        return self._finish(run, run.result())
+        return self._finish(run, self._merged(summaries))
 
     async def run_async(self, progress: bool = False) -> BenchmarkReport:
         """Async twin of :meth:`run` (cancelling the task stops the run, keeping results)."""
         import asyncio  # loaded already by the caller's event loop; sync runs never need it
 
-        run = self._start()
+        await _steps.run_async(self._batch_setup())
         bar = progress_bar(len(self.rows) * len(self.names), "benchmark", progress)
+        summaries: list[dict[str, Any]] = []
+        offset = 0
         try:
-            # A real future: it resolves when the run ends, or after 0.1 s to redraw the bar.
-            while not await run.wait_async(0.1):
-                self._update(bar, run)
-            self._update(bar, run)
-        except asyncio.CancelledError:
-            run.cancel()
-            raise
+            for start in self._phases():
+                run = start()
+                try:
+                    # A real future: it resolves when the run ends, or after 0.1 s to redraw.
+                    while not await run.wait_async(0.1):
+                        self._update(bar, run, offset)
+                    self._update(bar, run, offset)
+                except asyncio.CancelledError:
+                    run.cancel()
+                    raise
+                summaries.append(run.result())
+                offset += summaries[-1]["pairs"]
         finally:
             if bar is not None:
                 bar.close()
-        return self._finish(run, run.result())
+        return self._finish(run, self._merged(summaries))
 
     def __repr__(self) -> str:
         models = ", ".join(self.names.values())
@@ -356,7 +441,15 @@ class BenchmarkReport:
         for key in ("kind", "normalization", "rows", "monthly_queries", "price_source", "notes"):
             out[key] = self.raw[key]
         out["tokens_estimated"] = self.tokens_estimated
+        out["modes"] = self.modes
         return out
+
+    @property
+    def modes(self) -> dict[str, str]:
+        """How each model (by display name) ran: ``online`` (Converse) or ``batch`` (a
+        Bedrock batch inference job)."""
+        found = self.raw.get("modes") or {}
+        return {self.name(m): how for m, how in found.items()}
 
     @property
     def tokens_estimated(self) -> bool:
@@ -389,6 +482,7 @@ class BenchmarkReport:
             rows.append(
                 {
                     "model": name,
+                    "mode": self.modes.get(name, "online"),
                     "accuracy": m["accuracy"],
                     "ci_low": m["accuracy_ci"][0],
                     "ci_high": m["accuracy_ci"][1],

@@ -164,7 +164,10 @@ fn backoff(attempt: u32) -> Duration {
 
 /// The (row id, model) pairs already in `path`; with `retry_failed`, failed lines are
 /// dropped from the file (rewritten atomically) so they are called again.
-fn previous_results(path: &Path, retry_failed: bool) -> Result<HashSet<(String, String)>> {
+pub(crate) fn previous_results(
+    path: &Path,
+    retry_failed: bool,
+) -> Result<HashSet<(String, String)>> {
     let mut done = HashSet::new();
     let file = match std::fs::File::open(path) {
         Ok(file) => file,

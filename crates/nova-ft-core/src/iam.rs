@@ -41,7 +41,7 @@ fn object_arn(bucket: &str, prefix: &str) -> String {
 
 impl RoleSpec {
     /// Only Bedrock, only for this account's customization jobs (and custom model imports,
-    /// which read their artifacts as the role) in this region.
+    /// which read their artifacts as the role, and batch inference jobs) in this region.
     pub fn trust_policy(&self) -> Value {
         let bedrock = format!("arn:aws:bedrock:{}:{}", self.region, self.account);
         json!({
@@ -55,6 +55,7 @@ impl RoleSpec {
                     "ArnLike": {"aws:SourceArn": [
                         format!("{bedrock}:model-customization-job/*"),
                         format!("{bedrock}:custom-model/*"),
+                        format!("{bedrock}:model-invocation-job/*"),
                     ]}
                 }
             }]

@@ -6,6 +6,7 @@
 pub mod adaptive_limit;
 pub mod aws;
 pub mod aws_codes;
+pub mod batch;
 pub mod benchmark;
 pub mod converse;
 pub mod deploy;

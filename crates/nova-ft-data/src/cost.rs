@@ -30,6 +30,20 @@ pub const NOVA_MICRO: PriceTable = PriceTable {
     unverified: &["training_per_thousand", "storage_per_month"],
 };
 
+/// Amazon Nova Micro, us-east-1, batch inference: half the on-demand per-token price.
+pub const NOVA_MICRO_BATCH: PriceTable = PriceTable {
+    input_per_million: 0.0175,
+    output_per_million: 0.07,
+    source: "Amazon Bedrock batch pricing (half of on-demand) as listed by the Presidentlin/llm-pricing-calculator data set; AWS's pricing page was not reachable here",
+    unverified: &[
+        "input_per_million",
+        "output_per_million",
+        "training_per_thousand",
+        "storage_per_month",
+    ],
+    ..NOVA_MICRO
+};
+
 impl PriceTable {
     /// Dollars for one request with these token counts.
     pub fn inference_cost(&self, input_tokens: f64, output_tokens: f64) -> f64 {

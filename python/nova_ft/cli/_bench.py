@@ -50,6 +50,23 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     bench.add_argument("--db", type=Path, help="SQLite database (execution accuracy, --kind sql)")
     bench.add_argument("--retry-failed", action="store_true", help="call failed rows again")
     bench.add_argument("--monthly-queries", type=float, default=22_000)
+    bench.add_argument(
+        "--batch",
+        action="store_true",
+        help="run each model that batch inference can serve as one Bedrock batch job "
+        "(CreateModelInvocationJob; at least 100 rows; about half the on-demand price); "
+        "deployments still run online",
+    )
+    bench.add_argument(
+        "--bucket", help="--batch: the bucket for the jobs' files (default sl-nova-ft-<account>)"
+    )
+    bench.add_argument(
+        "--role-arn",
+        help="--batch: the role the jobs run as (default: one scoped to this run's prefixes)",
+    )
+    bench.add_argument(
+        "--poll-seconds", type=float, default=10.0, help="--batch: seconds between status checks"
+    )
     bench.set_defaults(handler=run_bench)
 
 
@@ -85,12 +102,17 @@ def run_bench(args: argparse.Namespace) -> int:
             monthly_queries=args.monthly_queries,
             retry_failed=args.retry_failed,
             train=args.train,
+            mode="batch" if args.batch else "online",
+            bucket=args.bucket,
+            role=args.role_arn,
+            poll_seconds=args.poll_seconds,
         )
         report = bench.run(progress=not getattr(args, "json", False))
     data: dict[str, Any] = {}
     for name, m in report.models.items():
         data[name] = {
             "model_id": m["model"],
+            "mode": report.modes.get(name, "online"),
             "accuracy": m["accuracy"],
             "accuracy_ci": m["accuracy_ci"],
             "requests": m["requests"],

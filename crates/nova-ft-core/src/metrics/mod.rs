@@ -105,6 +105,9 @@ pub struct MetricsOptions {
     /// Report order (the first is the baseline); default: order of first appearance.
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// Models whose rows ran as batch inference jobs: priced at the batch rate.
+    #[serde(default)]
+    pub batch_models: Vec<String>,
 }
 
 fn classification() -> String {

@@ -8,7 +8,7 @@ use super::{
     Comparison, Latency, LatestResults, MetricsOptions, ModelReport, Report, Scored, SqlScores,
 };
 use crate::benchmark::BenchRow;
-use nova_ft_data::cost::NOVA_MICRO;
+use nova_ft_data::cost::{NOVA_MICRO, NOVA_MICRO_BATCH};
 use nova_ft_data::error::{NovaError, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -54,7 +54,7 @@ pub fn report(results: &Path, rows: &[BenchRow], options: &MetricsOptions) -> Re
         comparisons,
         monthly_queries: options.monthly_queries,
         price_source: NOVA_MICRO.source.to_string(),
-        notes: notes(judge.as_ref()),
+        notes: notes(judge.as_ref(), &options.batch_models),
     })
 }
 
@@ -209,7 +209,12 @@ impl Tally {
             mean: mean(&self.latencies),
         });
         let requests = self.answered + self.failed;
-        let cost = NOVA_MICRO.inference_cost(self.input_tokens as f64, self.output_tokens as f64);
+        let prices = if options.batch_models.iter().any(|m| m == model) {
+            &NOVA_MICRO_BATCH
+        } else {
+            &NOVA_MICRO
+        };
+        let cost = prices.inference_cost(self.input_tokens as f64, self.output_tokens as f64);
         let per_request = if self.answered > 0 {
             cost / self.answered as f64
         } else {
@@ -287,7 +292,7 @@ fn compare(
     }
 }
 
-fn notes(judge: Option<&SqlJudge>) -> Vec<String> {
+fn notes(judge: Option<&SqlJudge>, batch_models: &[String]) -> Vec<String> {
     let mut notes = vec![
         "failed requests count as wrong answers".to_string(),
         format!(
@@ -295,6 +300,12 @@ fn notes(judge: Option<&SqlJudge>) -> Vec<String> {
             NOVA_MICRO.model, NOVA_MICRO.as_of
         ),
     ];
+    if !batch_models.is_empty() {
+        notes.push(format!(
+            "ran as batch inference jobs, priced at the batch rate (half of on-demand; latency is the model's own per record, no network): {}",
+            batch_models.join(", ")
+        ));
+    }
     if judge.is_some_and(|j| j.db.is_none()) {
         notes.push("no database given: SQL accuracy is exact match; 'executes' runs each prediction on an empty database built from the prompt's CREATE TABLE statements".into());
     }
