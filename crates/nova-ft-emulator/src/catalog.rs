@@ -204,7 +204,7 @@ fn geography_regions(geography: &str) -> &'static [&'static str] {
 
 /// An id's parts: an inference profile's geography (from `us.amazon...` or an
 /// `inference-profile/` ARN), and the model id.
-fn split_identifier(identifier: &str) -> (Option<&str>, &str) {
+pub fn split_identifier(identifier: &str) -> (Option<&str>, &str) {
     let id = identifier
         .rsplit_once("foundation-model/")
         .map_or(identifier, |(_, id)| id);

@@ -9,6 +9,8 @@ pub mod bedrock;
 pub mod bedrock_runtime;
 pub mod body_stream;
 pub mod catalog;
+pub mod evaluation_metrics;
+pub mod evaluation_runner;
 pub mod eventstream;
 pub mod faults;
 pub mod iam;

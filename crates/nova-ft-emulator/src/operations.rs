@@ -41,7 +41,7 @@ pub const S3: [&str; 26] = [
 ];
 
 /// Bedrock control-plane operations the emulator serves.
-pub const BEDROCK: [&str; 26] = [
+pub const BEDROCK: [&str; 31] = [
     "ListFoundationModels",
     "GetFoundationModel",
     "CreateModelCustomizationJob",
@@ -68,6 +68,11 @@ pub const BEDROCK: [&str; 26] = [
     "GetModelInvocationJob",
     "ListModelInvocationJobs",
     "StopModelInvocationJob",
+    "CreateEvaluationJob",
+    "GetEvaluationJob",
+    "ListEvaluationJobs",
+    "StopEvaluationJob",
+    "BatchDeleteEvaluationJob",
 ];
 
 /// bedrock-runtime operations the emulator serves.

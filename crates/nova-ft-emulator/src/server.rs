@@ -11,8 +11,8 @@ use super::wire::{
     json_error, query_error, request_id, response, s3_error, AwsError, HttpResponse,
 };
 use super::{
-    batch_runner, bedrock, bedrock_runtime, body_stream, iam, lambda, s3, sts, trainer, Ctx,
-    EmulatorConfig,
+    batch_runner, bedrock, bedrock_runtime, body_stream, evaluation_runner, iam, lambda, s3, sts,
+    trainer, Ctx, EmulatorConfig,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -200,6 +200,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator> {
     let _ = ctx.endpoint.set(format!("http://{addr}"));
     trainer::resume_all(&ctx);
     batch_runner::resume_all(&ctx);
+    evaluation_runner::resume_all(&ctx);
     let app = Router::new().fallback(handle).with_state(Arc::clone(&ctx));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

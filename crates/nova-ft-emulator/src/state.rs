@@ -30,6 +30,9 @@ pub struct State {
     /// Batch inference jobs, keyed by ARN.
     #[serde(default)]
     pub batch_jobs: BTreeMap<String, BatchJob>,
+    /// Model evaluation jobs, keyed by ARN.
+    #[serde(default)]
+    pub evaluation_jobs: BTreeMap<String, EvaluationJob>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +245,60 @@ pub struct BatchJob {
     pub expires: DateTime<Utc>,
     /// Known once validation has counted the records.
     pub counts: Option<RecordCounts>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// An evaluation job's states, as `EvaluationJobStatus` names them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum EvaluationStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Stopping,
+    Stopped,
+    Deleting,
+}
+
+impl EvaluationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvaluationStatus::InProgress => "InProgress",
+            EvaluationStatus::Completed => "Completed",
+            EvaluationStatus::Failed => "Failed",
+            EvaluationStatus::Stopping => "Stopping",
+            EvaluationStatus::Stopped => "Stopped",
+            EvaluationStatus::Deleting => "Deleting",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            EvaluationStatus::Completed | EvaluationStatus::Failed | EvaluationStatus::Stopped
+        )
+    }
+}
+
+/// A model evaluation job (automated: judge or programmatic metrics), as CreateEvaluationJob
+/// received it plus its progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvaluationJob {
+    pub arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub role_arn: String,
+    pub client_request_token: Option<String>,
+    pub request_fingerprint: String,
+    pub application_type: Option<String>,
+    /// `evaluationConfig`, `inferenceConfig` and `outputDataConfig` as sent (their modelled
+    /// members), returned by GetEvaluationJob and read by the runner.
+    pub evaluation_config: serde_json::Value,
+    pub inference_config: serde_json::Value,
+    pub output_uri: String,
+    pub status: EvaluationStatus,
+    pub failure_messages: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
     pub tags: Vec<(String, String)>,
 }
 

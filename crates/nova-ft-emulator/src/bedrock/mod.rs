@@ -6,6 +6,7 @@ mod checks;
 mod custom_models;
 mod customization_jobs;
 mod deployments;
+mod evaluation_jobs;
 mod foundation_models;
 mod imported_models;
 mod inference_profiles;
@@ -33,6 +34,10 @@ use custom_models::{delete_custom_model, find_model, list_custom_models, model_j
 use customization_jobs::{create_job, find_job, list_jobs, stop_job};
 use deployments::{
     create_deployment, deployment_json, find_deployment, list_deployments, update_deployment,
+};
+use evaluation_jobs::{
+    batch_delete_evaluation_jobs, create_evaluation_job, get_evaluation_job, list_evaluation_jobs,
+    stop_evaluation_job,
 };
 use foundation_models::list_foundation_models;
 use inference_profiles::{get_inference_profile, list_inference_profiles};
@@ -112,6 +117,13 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         (&Method::GET, ["provisioned-model-throughput", id]) => get_provisioned(ctx, id),
         (&Method::PATCH, ["provisioned-model-throughput", id]) => update_provisioned(ctx, req, id),
         (&Method::DELETE, ["provisioned-model-throughput", id]) => delete_provisioned(ctx, id),
+        (&Method::POST, ["evaluation-jobs"]) => create_evaluation_job(ctx, req),
+        (&Method::GET, ["evaluation-jobs"]) => list_evaluation_jobs(ctx, req),
+        (&Method::POST, ["evaluation-jobs", "batch-delete"]) => {
+            batch_delete_evaluation_jobs(ctx, req)
+        }
+        (&Method::GET, ["evaluation-jobs", id]) => get_evaluation_job(ctx, id),
+        (&Method::POST, ["evaluation-job", id, "stop"]) => stop_evaluation_job(ctx, id),
         (&Method::POST, ["model-invocation-job"]) => create_batch_job(ctx, req),
         (&Method::GET, ["model-invocation-jobs"]) => list_batch_jobs(ctx, req),
         (&Method::GET, ["model-invocation-job", id]) => get_batch_job(ctx, id),

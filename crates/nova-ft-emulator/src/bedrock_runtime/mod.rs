@@ -272,3 +272,30 @@ impl BatchModel {
         Ok((output, done.input_tokens, done.output_tokens))
     }
 }
+
+/// An evaluation job's generator: `model_id`'s answer to one user turn, cut to `max_tokens`
+/// (a foundation model, an inference profile or a provisioned model; evaluation jobs run on
+/// Bedrock's capacity, so a model that needs a profile on demand is served by its id too).
+pub fn answer_text(
+    ctx: &Ctx,
+    model_id: &str,
+    text: &str,
+    max_tokens: Option<usize>,
+) -> Result<String, AwsError> {
+    let responder = match catalog::invocable(model_id, &ctx.config.region) {
+        Invocable::NeedsProfile(model) => foundation(model),
+        _ => resolve(ctx, model_id)?,
+    };
+    let conversation = conversation::Conversation {
+        system: String::new(),
+        turns: vec![("user".to_string(), text.to_string())],
+        max_tokens,
+        stop_sequences: Vec::new(),
+    };
+    let prompt = Prompt {
+        system: &conversation.system,
+        turns: &conversation.turns,
+    };
+    let raw = responder.answer(ctx.config.models.as_ref(), &prompt);
+    Ok(conversation.complete(&raw, 0).text)
+}

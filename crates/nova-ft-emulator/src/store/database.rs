@@ -45,6 +45,7 @@ pub enum Touched<'a> {
     Provisioned(&'a str),
     Function(&'a str),
     BatchJob(&'a str),
+    EvaluationJob(&'a str),
 }
 
 /// One row to write: `None` deletes it.
@@ -54,7 +55,7 @@ pub(super) enum Row {
     Record(&'static str, String, Option<String>),
 }
 
-const RECORD_KINDS: [&str; 9] = [
+const RECORD_KINDS: [&str; 10] = [
     "upload",
     "role",
     "policy",
@@ -64,6 +65,7 @@ const RECORD_KINDS: [&str; 9] = [
     "provisioned",
     "function",
     "batch_job",
+    "evaluation_job",
 ];
 
 fn to_json(value: &impl Serialize) -> Result<String> {
@@ -105,6 +107,9 @@ impl Touched<'_> {
             Touched::Provisioned(arn) => record("provisioned", arn, state.provisioned.get(arn))?,
             Touched::Function(name) => record("function", name, state.functions.get(name))?,
             Touched::BatchJob(arn) => record("batch_job", arn, state.batch_jobs.get(arn))?,
+            Touched::EvaluationJob(arn) => {
+                record("evaluation_job", arn, state.evaluation_jobs.get(arn))?
+            }
         })
     }
 }
@@ -125,6 +130,12 @@ fn all_rows(state: &State) -> Result<Vec<Row>> {
     touched.extend(state.provisioned.keys().map(|a| Touched::Provisioned(a)));
     touched.extend(state.functions.keys().map(|n| Touched::Function(n)));
     touched.extend(state.batch_jobs.keys().map(|a| Touched::BatchJob(a)));
+    touched.extend(
+        state
+            .evaluation_jobs
+            .keys()
+            .map(|a| Touched::EvaluationJob(a)),
+    );
     touched.into_iter().map(|t| t.row(state)).collect()
 }
 
@@ -272,6 +283,11 @@ pub(super) fn load(conn: &Connection, path: &Path) -> Result<State> {
             "provisioned" => drop(state.provisioned.insert(id, parse(path, &name, &value)?)),
             "function" => drop(state.functions.insert(id, parse(path, &name, &value)?)),
             "batch_job" => drop(state.batch_jobs.insert(id, parse(path, &name, &value)?)),
+            "evaluation_job" => drop(
+                state
+                    .evaluation_jobs
+                    .insert(id, parse(path, &name, &value)?),
+            ),
             // A kind a newer version wrote: left in place, not ours to read.
             _ => debug_assert!(!RECORD_KINDS.contains(&kind.as_str())),
         }
