@@ -13,6 +13,7 @@ use super::tokio_runtime::{py_runtime, wait_for};
 use nova_ft_core::aws::{AwsSession, SessionConfig};
 use nova_ft_core::converse::ConverseSpec;
 use nova_ft_core::deploy::{DeploymentSpec, ProvisionedSpec};
+use nova_ft_core::evaluation::EvaluationSpec;
 use nova_ft_core::grader::GraderSpec;
 use nova_ft_core::iam::RoleSpec;
 use nova_ft_core::job::JobSpec;
@@ -164,7 +165,7 @@ impl PySession {
     // -- IAM -----------------------------------------------------------------------------
 
     /// Create or update the training role, trusted by Bedrock and scoped to the prefixes.
-    #[pyo3(signature = (name, account, region, bucket, read_prefixes, write_prefix, policy_name="s3-scoped".to_string()))]
+    #[pyo3(signature = (name, account, region, bucket, read_prefixes, write_prefix, policy_name="s3-scoped".to_string(), invoke_models=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn ensure_role(
         &self,
@@ -175,6 +176,7 @@ impl PySession {
         read_prefixes: Vec<String>,
         write_prefix: String,
         policy_name: String,
+        invoke_models: Vec<String>,
     ) -> PyPending {
         let spec = RoleSpec {
             name,
@@ -184,6 +186,7 @@ impl PySession {
             read_prefixes,
             write_prefix,
             policy_name,
+            invoke_models,
         };
         call!(
             self,
@@ -191,6 +194,31 @@ impl PySession {
             |s| s.ensure_role(&spec),
             PyRoleInfo::from
         )
+    }
+
+    // -- evaluation jobs -------------------------------------------------------------------
+
+    /// Start an evaluation job on precomputed responses (`spec` as
+    /// `workflow::evaluation::EvaluationSpec`); its ARN.
+    fn create_evaluation_job(&self, spec: &Bound<'_, PyAny>) -> PyResult<PyPending> {
+        let spec: EvaluationSpec = pythonize::depythonize(spec).map_err(|e| {
+            to_pyerr(
+                spec.py(),
+                nova_ft_data::error::NovaError::invalid(format!("bad evaluation job: {e}")),
+            )
+        })?;
+        Ok(call!(self, "create_evaluation_job", |s| s
+            .create_evaluation_job(&spec)))
+    }
+
+    /// An evaluation job's (status, failure messages).
+    fn describe_evaluation_job(&self, job: String) -> PyPending {
+        call!(self, "describe_evaluation_job", |s| s
+            .describe_evaluation_job(&job))
+    }
+
+    fn stop_evaluation_job(&self, job: String) -> PyPending {
+        call!(self, "stop_evaluation_job", |s| s.stop_evaluation_job(&job))
     }
 
     /// Delete a role and its inline policies; whether it existed.

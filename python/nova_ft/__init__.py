@@ -31,11 +31,13 @@ if TYPE_CHECKING:
         UploadedObject,
         __version__,
     )
-    from .benchmark import Benchmark, BenchmarkReport
+    from .benchmark import Benchmark
+    from .benchmark_report import BenchmarkReport
     from .data_report import CostEstimate, DataStats, OverlapReport, PriceTable, ValidationReport
     from .dataset import Dataset, estimate_tokens, price_table, validate
     from .deployment import Deployment
     from .emulator import LocalEmulator
+    from .evaluation import CustomMetric, EvaluationJob
     from .exceptions import (
         AuthError,
         AwsError,
@@ -89,13 +91,15 @@ _WHERE: dict[str, str] = {
     "UploadedObject": "._nova_ft",
     "__version__": "._nova_ft",
     "Benchmark": ".benchmark",
-    "BenchmarkReport": ".benchmark",
+    "BenchmarkReport": ".benchmark_report",
     "Dataset": ".dataset",
     "estimate_tokens": ".dataset",
     "price_table": ".dataset",
     "validate": ".dataset",
     "Deployment": ".deployment",
     "LocalEmulator": ".emulator",
+    "CustomMetric": ".evaluation",
+    "EvaluationJob": ".evaluation",
     "AuthError": ".exceptions",
     "AwsError": ".exceptions",
     "ConflictError": ".exceptions",
@@ -169,6 +173,7 @@ __all__ = [
     "BucketInfo",
     "ConflictError",
     "CostEstimate",
+    "CustomMetric",
     "CustomModel",
     "CustomModelInfo",
     "DataFileError",
@@ -181,6 +186,7 @@ __all__ = [
     "DeploymentFailedError",
     "DeploymentInfo",
     "EmulatorError",
+    "EvaluationJob",
     "FineTuneJob",
     "FoundationModel",
     "Grader",

@@ -40,8 +40,11 @@ class TrainingRole:
         output_prefix: str,
         name: str = "BedrockNovaFineTune",
         policy_name: str = "s3-scoped",
+        invoke_models: Sequence[str] = (),
     ) -> None:
         self._session = session
+        #: Models the role may also invoke (an evaluation job's judge).
+        self.invoke_models = list(invoke_models)
         self.name = name
         self.bucket = bucket
         self.data_prefixes = list(data_prefixes)
@@ -62,6 +65,7 @@ class TrainingRole:
             self.data_prefixes,
             self.output_prefix,
             self.policy_name,
+            self.invoke_models,
         )
         self.arn = info.arn
         self.created = info.created

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     # Imported where used: a session that runs no benchmark and no RFT does not pay for them
     # (start-up counts in the benchmark loop's wall time, benches/converse_loop.py).
     from .benchmark import Benchmark
+    from .benchmark_report import BenchmarkReport
     from .dataset import Dataset
+    from .evaluation import CustomMetric, EvaluationJob
     from .reward import Grader, RewardFunction
     from .rft import RftHyperparameters
 
@@ -466,6 +468,53 @@ class Session(Closing):
         from .benchmark import Benchmark
 
         return Benchmark(self, data, models, **options)
+
+    @_steps.step
+    def evaluate(
+        self,
+        data: BenchmarkReport | str | os.PathLike[str],
+        *,
+        metrics: Sequence[str] = ("Builtin.Correctness", "Builtin.Completeness"),
+        evaluator: str = "amazon.nova-pro-v1:0",
+        custom_metrics: Sequence[CustomMetric | Mapping[str, Any]] | None = None,
+        models: Sequence[str] | None = None,
+        limit: int | None = None,
+        bucket: str | None = None,
+        role: str | None = None,
+        job_name: str | None = None,
+        task_type: str = "QuestionAndAnswer",
+        sources: Sequence[str] | None = None,
+    ) -> _steps.Steps[EvaluationJob]:
+        """Start a Bedrock model evaluation job on your own answers; see
+        :class:`~nova_ft.evaluation.EvaluationJob` (``.wait()``, ``.summary()``).
+
+        ``data`` is a :class:`~nova_ft.BenchmarkReport` (its answers, one or two ``models`` by
+        display name, at most 1,000 rows: ``limit=``) or an evaluation dataset file whose
+        ``modelResponses`` carry the ``sources`` identifiers. The judge (``evaluator``) scores
+        ``metrics`` (built-in judge metrics) and ``custom_metrics``
+        (:class:`~nova_ft.evaluation.CustomMetric`). The dataset goes to
+        ``s3://<bucket>/nova-ft-eval/<job>/``, and a role scoped to it (and allowed to invoke
+        the judge) is created unless ``role`` is given.
+        """
+        from .evaluation import evaluate_steps, normalise_custom
+
+        job: EvaluationJob = yield from evaluate_steps(
+            self,
+            data if not isinstance(data, os.PathLike) else os.fspath(data),
+            metrics=list(metrics),
+            evaluator=evaluator,
+            custom_metrics=normalise_custom(custom_metrics),
+            models=models,
+            limit=limit,
+            bucket=bucket,
+            role=role,
+            job_name=job_name,
+            task_type=task_type,
+            sources=sources,
+        )
+        return job
+
+    evaluate_async = _steps.async_twin(evaluate)
 
     # -- step 6: clean up -------------------------------------------------------------------
 

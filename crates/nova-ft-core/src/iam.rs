@@ -19,6 +19,9 @@ pub struct RoleSpec {
     pub write_prefix: String,
     #[serde(default = "default_policy_name")]
     pub policy_name: String,
+    /// Models the role may invoke (an evaluation job's judge), by id or ARN.
+    #[serde(default)]
+    pub invoke_models: Vec<String>,
 }
 
 fn default_policy_name() -> String {
@@ -41,7 +44,8 @@ fn object_arn(bucket: &str, prefix: &str) -> String {
 
 impl RoleSpec {
     /// Only Bedrock, only for this account's customization jobs (and custom model imports,
-    /// which read their artifacts as the role, and batch inference jobs) in this region.
+    /// which read their artifacts as the role, batch inference and evaluation jobs) in this
+    /// region.
     pub fn trust_policy(&self) -> Value {
         let bedrock = format!("arn:aws:bedrock:{}:{}", self.region, self.account);
         json!({
@@ -56,6 +60,7 @@ impl RoleSpec {
                         format!("{bedrock}:model-customization-job/*"),
                         format!("{bedrock}:custom-model/*"),
                         format!("{bedrock}:model-invocation-job/*"),
+                        format!("{bedrock}:evaluation-job/*"),
                     ]}
                 }
             }]
@@ -69,16 +74,29 @@ impl RoleSpec {
             .iter()
             .map(|p| object_arn(&self.bucket, p))
             .collect();
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ReadTrainingData", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": reads},
-                {"Sid": "WriteOutput", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                 "Resource": [object_arn(&self.bucket, &self.write_prefix)]},
-                {"Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                 "Resource": [format!("arn:aws:s3:::{}", self.bucket)]}
-            ]
-        })
+        let mut statements = vec![
+            json!({"Sid": "ReadTrainingData", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": reads}),
+            json!({"Sid": "WriteOutput", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                   "Resource": [object_arn(&self.bucket, &self.write_prefix)]}),
+            json!({"Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                   "Resource": [format!("arn:aws:s3:::{}", self.bucket)]}),
+        ];
+        if !self.invoke_models.is_empty() {
+            let models: Vec<String> = self
+                .invoke_models
+                .iter()
+                .map(|m| {
+                    if m.starts_with("arn:") {
+                        m.clone()
+                    } else {
+                        format!("arn:aws:bedrock:{}::foundation-model/{m}", self.region)
+                    }
+                })
+                .collect();
+            statements.push(json!({"Sid": "InvokeJudge", "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob"], "Resource": models}));
+        }
+        json!({"Version": "2012-10-17", "Statement": statements})
     }
 }
 
@@ -207,6 +225,7 @@ mod tests {
             read_prefixes: vec!["training-data/".into(), "validation-data/".into()],
             write_prefix: "output-data/".into(),
             policy_name: default_policy_name(),
+            invoke_models: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod benchmark;
 pub mod converse;
 pub mod deploy;
+pub mod evaluation;
 pub mod grader;
 pub mod iam;
 pub mod job;
