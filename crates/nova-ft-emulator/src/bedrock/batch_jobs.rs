@@ -7,6 +7,7 @@ use super::paging::{page, with_next};
 use super::{body, required, tags};
 use crate::batch_runner;
 use crate::bedrock_runtime::BatchModel;
+use crate::catalog::foundation_arn;
 use crate::request::AwsRequest;
 use crate::state::{BatchJob, BatchStatus, State};
 use crate::store::Touched;
@@ -38,12 +39,13 @@ pub(super) fn find_batch_job<'s>(state: &'s State, id: &str) -> Result<&'s Batch
 }
 
 /// The modelled members of `inputDataConfig.s3InputDataConfig` (or the output's), as sent,
-/// and its `s3Uri`.
+/// with `s3BucketOwner` filled in as Bedrock reports it, and its `s3Uri`.
 fn s3_config(
     map: &Map<String, Value>,
     outer: &str,
     inner: &str,
     members: &[&str],
+    account: &str,
 ) -> Result<(Value, String), AwsError> {
     let config = map
         .get(outer)
@@ -68,6 +70,8 @@ fn s3_config(
             kept.insert((*member).to_string(), value.clone());
         }
     }
+    kept.entry("s3BucketOwner")
+        .or_insert_with(|| json!(account));
     Ok((json!({ inner: kept }), uri.to_string()))
 }
 
@@ -87,6 +91,7 @@ pub(super) fn create_batch_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         "inputDataConfig",
         "s3InputDataConfig",
         &["s3Uri", "s3InputFormat", "s3BucketOwner"],
+        &ctx.config.account_id,
     )?;
     if let Some(format) = input_config.pointer("/s3InputDataConfig/s3InputFormat") {
         if format != "JSONL" {
@@ -100,6 +105,7 @@ pub(super) fn create_batch_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         "outputDataConfig",
         "s3OutputDataConfig",
         &["s3Uri", "s3EncryptionKeyId", "s3BucketOwner"],
+        &ctx.config.account_id,
     )?;
     let invocation_type = match map.get("modelInvocationType") {
         None | Some(Value::Null) => None,
@@ -120,6 +126,13 @@ pub(super) fn create_batch_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         })?),
     };
     BatchModel::resolve(ctx, model_id)?;
+    // Bedrock reports a foundation model by its ARN, however it was named.
+    let model_id = match crate::catalog::split_identifier(model_id) {
+        (None, id) if !model_id.starts_with("arn:") && crate::catalog::find(id).is_some() => {
+            foundation_arn(&ctx.config.region, id)
+        }
+        _ => model_id.to_string(),
+    };
 
     let fingerprint = fingerprint(&map);
     let mut state = ctx.store.lock();
@@ -154,7 +167,7 @@ pub(super) fn create_batch_job(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
     let job = BatchJob {
         arn: arn.clone(),
         name: name.to_string(),
-        model_id: model_id.to_string(),
+        model_id,
         role_arn: role_arn.to_string(),
         client_request_token: token.map(str::to_string),
         request_fingerprint: fingerprint,
