@@ -72,6 +72,25 @@ def aws(emulator: Any) -> Callable[[str], Any]:
     return client
 
 
+@pytest.fixture
+def checked_aws(emulator: Any) -> Iterator[Callable[[str], Any]]:
+    """As ``aws``, and every JSON answer is checked against botocore's model
+    (``botocore_shapes``): the test fails on any that does not conform."""
+    pytest.importorskip("boto3")
+    from botocore_shapes import watch
+
+    found: list[str] = []
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = watch(emulator.client(service), found)
+        return clients[service]
+
+    yield client
+    assert not found, "answers that do not conform to botocore's model:\n" + "\n".join(found)
+
+
 TRUST_BEDROCK: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from botocore_shapes import watch
 from conftest import TRUST_BEDROCK
 
 MODEL = "amazon.nova-micro-v1:0"
@@ -103,19 +102,9 @@ def read_jsonl(aws: Callable[[str], Any], bucket: str, key: str) -> list[dict[st
 
 
 @pytest.fixture
-def aws(emulator: Any) -> Any:
-    """boto3 clients on the emulator whose every answer is checked against botocore's model."""
-    pytest.importorskip("boto3")
-    found: list[str] = []
-    clients: dict[str, Any] = {}
-
-    def client(service: str) -> Any:
-        if service not in clients:
-            clients[service] = watch(emulator.client(service), found)
-        return clients[service]
-
-    yield client
-    assert not found, "answers that do not conform to botocore's model:\n" + "\n".join(found)
+def aws(checked_aws: Any) -> Any:
+    """Every answer checked against botocore's model (``conftest.checked_aws``)."""
+    return checked_aws
 
 
 @pytest.fixture(scope="module")

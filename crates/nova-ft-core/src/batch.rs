@@ -9,6 +9,7 @@
 
 use crate::aws::{aws_error, AwsSession};
 use crate::benchmark::{previous_results, BenchResult, BenchRow, Progress, RunSummary};
+use crate::storage::read_error;
 use aws_sdk_bedrock::types::{
     ModelInvocationJobInputDataConfig, ModelInvocationJobOutputDataConfig,
     ModelInvocationJobS3InputDataConfig, ModelInvocationJobS3OutputDataConfig,
@@ -294,15 +295,7 @@ async fn read_output(
     results: &mut impl Write,
     output_path: &std::path::Path,
 ) -> Result<(u64, u64)> {
-    let object = session
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| aws_error("GetObject", e))?;
-    let mut body = object.body;
+    let mut body = session.get_body(bucket, key).await?;
     let mut pending: Vec<u8> = Vec::new();
     let (mut answered, mut failed) = (0u64, 0u64);
     let mut handle = |line: &[u8], results: &mut dyn Write| -> Result<()> {
@@ -330,13 +323,7 @@ async fn read_output(
             .map_err(|e| NovaError::io(output_path, e))
     };
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| NovaError::Aws {
-            operation: "GetObject".into(),
-            code: "ConnectionError".into(),
-            message: format!("reading s3://{bucket}/{key}: {e}"),
-            request_id: None,
-            status: None,
-        })?;
+        let chunk = chunk.map_err(|e| read_error(bucket, key, e))?;
         pending.extend_from_slice(&chunk);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
@@ -476,23 +463,12 @@ pub async fn run(
         );
         progress.failed.fetch_add(bad, Ordering::Relaxed);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(RunSummary {
-        output: options.output.clone(),
-        pairs,
-        resumed,
-        called,
-        failed,
-        retries: 0,
-        throttled: 0,
-        elapsed_seconds: elapsed,
-        requests_per_second: if elapsed > 0.0 {
-            called as f64 / elapsed
-        } else {
-            0.0
-        },
-        cancelled: progress.cancelled.load(Ordering::Relaxed),
-    })
+    Ok(RunSummary::new(
+        options.output.clone(),
+        (pairs, resumed, called, failed),
+        &progress,
+        started,
+    ))
 }
 
 #[cfg(test)]

@@ -127,6 +127,35 @@ pub struct RunSummary {
     pub cancelled: bool,
 }
 
+impl RunSummary {
+    /// The summary of a run that started at `started`: (pairs, resumed, called, failed), and
+    /// the retries, throttling and cancellation its progress counted.
+    pub fn new(
+        output: PathBuf,
+        (pairs, resumed, called, failed): (u64, u64, u64, u64),
+        progress: &Progress,
+        started: Instant,
+    ) -> RunSummary {
+        let elapsed = started.elapsed().as_secs_f64();
+        RunSummary {
+            output,
+            pairs,
+            resumed,
+            called,
+            failed,
+            retries: progress.retries.load(Ordering::Relaxed),
+            throttled: progress.throttled.load(Ordering::Relaxed),
+            elapsed_seconds: elapsed,
+            requests_per_second: if elapsed > 0.0 {
+                called as f64 / elapsed
+            } else {
+                0.0
+            },
+            cancelled: progress.cancelled.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Benchmark rows from a `bedrock-conversation-2024` file: the system prompt and the turns
 /// before the answer in (a multi-turn record as its conversation), the final assistant turn
 /// (if any) as the gold answer, ids `1`, `2`, ... by record.
@@ -424,23 +453,12 @@ pub async fn run(
         }
     }
     while tasks.join_next().await.is_some() {}
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(RunSummary {
+    Ok(RunSummary::new(
         output,
-        pairs,
-        resumed,
-        called,
-        failed,
-        retries: progress.retries.load(Ordering::Relaxed),
-        throttled: progress.throttled.load(Ordering::Relaxed),
-        elapsed_seconds: elapsed,
-        requests_per_second: if elapsed > 0.0 {
-            called as f64 / elapsed
-        } else {
-            0.0
-        },
-        cancelled: progress.cancelled.load(Ordering::Relaxed),
-    })
+        (pairs, resumed, called, failed),
+        &progress,
+        started,
+    ))
 }
 
 #[cfg(test)]

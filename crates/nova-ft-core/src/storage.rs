@@ -53,6 +53,17 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
+/// A body that broke off while it was read.
+pub fn read_error(bucket: &str, key: &str, error: impl std::fmt::Display) -> NovaError {
+    NovaError::Aws {
+        operation: "GetObject".into(),
+        code: "ConnectionError".into(),
+        message: format!("reading s3://{bucket}/{key}: {error}"),
+        request_id: None,
+        status: None,
+    }
+}
+
 impl AwsSession {
     /// Create the bucket if it is missing, then block public access and turn on default
     /// encryption (SSE-S3). Safe to call again.
@@ -261,8 +272,8 @@ impl AwsSession {
         )
     }
 
-    /// An object's body as text (metrics CSVs, small reports).
-    pub async fn get_text(&self, bucket: &str, key: &str) -> Result<String> {
+    /// An object's body, to read as it arrives (its chunks' errors: [`read_error`]).
+    pub async fn get_body(&self, bucket: &str, key: &str) -> Result<ByteStream> {
         let out = self
             .s3
             .get_object()
@@ -271,17 +282,17 @@ impl AwsSession {
             .send()
             .await
             .map_err(|e| aws_error("GetObject", e))?;
-        let bytes = out
-            .body
+        Ok(out.body)
+    }
+
+    /// An object's body as text (metrics CSVs, small reports).
+    pub async fn get_text(&self, bucket: &str, key: &str) -> Result<String> {
+        let bytes = self
+            .get_body(bucket, key)
+            .await?
             .collect()
             .await
-            .map_err(|e| NovaError::Aws {
-                operation: "GetObject".into(),
-                code: "ConnectionError".into(),
-                message: format!("reading s3://{bucket}/{key}: {e}"),
-                request_id: None,
-                status: None,
-            })?
+            .map_err(|e| read_error(bucket, key, e))?
             .into_bytes();
         String::from_utf8(bytes.to_vec())
             .map_err(|e| NovaError::data_file(format!("s3://{bucket}/{key}"), "not UTF-8 text", e))

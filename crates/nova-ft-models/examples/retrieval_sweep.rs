@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{fields, fold, short};
+use common::{best_first, fields, fold, header_cells, mean, score_cells, short};
 use nova_ft_models::retrieval::{Retrieval, TermWeights, TERM_WEIGHTS};
 
 const FOLDS: usize = 5;
@@ -74,15 +74,11 @@ fn main() {
             }
         }
     }
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    results.sort_by(|a, b| mean(&b.1).total_cmp(&mean(&a.1)));
+    best_first(&mut results);
     let names: Vec<String> = files.iter().map(|f| short(f)).collect();
     println!(
         "slot table column {}   mean  ({FOLDS}-fold CV exact match on training files)",
-        names
-            .iter()
-            .map(|n| format!(" {n:>10}"))
-            .collect::<String>()
+        header_cells(&names)
     );
     for (w, scores) in &results {
         println!(
@@ -90,11 +86,7 @@ fn main() {
             w.slot,
             w.table,
             w.column,
-            scores
-                .iter()
-                .zip(&names)
-                .map(|(s, n)| format!(" {:>w$.1}%", s * 100.0, w = n.len().max(10) - 1))
-                .collect::<String>(),
+            score_cells(scores, &names),
             mean(scores) * 100.0,
             if *w == TERM_WEIGHTS {
                 "  <- TERM_WEIGHTS"

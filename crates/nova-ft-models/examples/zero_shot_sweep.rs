@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{arg, label_prompt, rows, short};
+use common::{arg, best_first, header_cells, label_prompt, mean, rows, score_cells, short};
 use nova_ft_models::zero_shot::{classify_with, label_list, PartialMatch, PARTIAL_MATCH};
 
 /// The labels as the base reader reads them from the prompt, and the file's (text, label) rows.
@@ -59,15 +59,11 @@ fn main() {
             }
         }
     }
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    results.sort_by(|a, b| mean(&b.1).total_cmp(&mean(&a.1)));
+    best_first(&mut results);
     let names: Vec<String> = files.iter().map(|f| short(f)).collect();
     println!(
         "min_chars prefix inside {}   mean  (base reader accuracy on training files)",
-        names
-            .iter()
-            .map(|n| format!(" {n:>10}"))
-            .collect::<String>()
+        header_cells(&names)
     );
     let best = mean(&results[0].1);
     let tied = results.iter().filter(|(_, s)| mean(s) == best).count();
@@ -85,11 +81,7 @@ fn main() {
             p.min_chars,
             p.prefix,
             p.inside,
-            scores
-                .iter()
-                .zip(&names)
-                .map(|(s, n)| format!(" {:>w$.1}%", s * 100.0, w = n.len().max(10) - 1))
-                .collect::<String>(),
+            score_cells(scores, &names),
             mean(scores) * 100.0,
             if current { "  <- PARTIAL_MATCH" } else { "" }
         );

@@ -77,3 +77,27 @@ pub fn short(path: &str) -> String {
         .unwrap_or_default();
     format!("{parent}/{name}")
 }
+
+/// Mean of the per-file scores (each file counts the same).
+pub fn mean(scores: &[f64]) -> f64 {
+    scores.iter().sum::<f64>() / scores.len() as f64
+}
+
+/// Best mean first (a stable sort: among equals, the order they were tried in).
+pub fn best_first<T>(results: &mut [(T, Vec<f64>)]) {
+    results.sort_by(|a, b| mean(&b.1).total_cmp(&mean(&a.1)));
+}
+
+/// The header cells of the per-file columns, one per file name.
+pub fn header_cells(names: &[String]) -> String {
+    names.iter().map(|n| format!(" {n:>10}")).collect()
+}
+
+/// A row's per-file percentages, each as wide as its column's header.
+pub fn score_cells(scores: &[f64], names: &[String]) -> String {
+    scores
+        .iter()
+        .zip(names)
+        .map(|(s, n)| format!(" {:>w$.1}%", s * 100.0, w = n.len().max(10) - 1))
+        .collect()
+}
