@@ -111,3 +111,25 @@ def test_fewer_rows_than_a_batch_job_takes_are_refused_with_what_to_do(
         bench.run(progress=False)
     with pytest.raises(InvalidParameterError, match="mode must be online or batch"):
         session.benchmark(small, ["amazon.nova-micro-v1:0"], mode="offline")
+
+
+def test_a_teacher_labels_prompts_through_batch_and_a_student_trains_on_them(
+    session: nf.Session, tmp_path: Path
+) -> None:
+    prompts = nf.Dataset.synthetic(seed=3, train=120, valid=0)
+    labelled = session.teacher_answers(prompts, out_dir=tmp_path, max_tokens=16, progress=False)
+    records = labelled.records("train")
+    assert len(records) == 120
+    # Each answer is the teacher's own for that prompt (what Converse on it says).
+    first = records[0]
+    user = first["messages"][0]["content"][0]["text"]
+    reply = session.converse(
+        "amazon.nova-pro-v1:0", user, system=first["system"][0]["text"], max_tokens=16
+    )
+    assert first["messages"][-1]["content"][0]["text"] == reply.text
+    assert (tmp_path / "teacher-train.jsonl").exists()
+    location = labelled.upload(session.bucket().ensure(), prefix="teacher-data/")
+    role = session.training_role(location).ensure()
+    job = session.fine_tune(location, role, job_name="student-from-batch")
+    student = job.wait(progress=False)
+    assert job.status == "Completed" and student.arn.startswith("arn:aws:bedrock:")

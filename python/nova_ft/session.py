@@ -516,6 +516,36 @@ class Session(Closing):
 
     evaluate_async = _steps.async_twin(evaluate)
 
+    def teacher_answers(
+        self,
+        prompts: Dataset | str | os.PathLike[str],
+        teacher: str = "amazon.nova-pro-v1:0",
+        *,
+        out_dir: str | os.PathLike[str] | None = None,
+        max_tokens: int = 512,
+        bucket: str | Bucket | None = None,
+        role: str | None = None,
+        progress: bool = True,
+    ) -> Dataset:
+        """Distillation data through batch inference: ``teacher`` answers every prompt (a
+        :class:`Dataset`'s train split, or a JSONL of prompts with or without answers) in one
+        Bedrock batch job, and the answers come back as a validated training
+        :class:`Dataset` (``<out_dir>/teacher-train.jsonl``) to fine-tune a student on.
+        Prompts the teacher did not answer are left out, with a warning. At least 100
+        prompts (a batch job's minimum)."""
+        from .teacher_batch import teacher_answers
+
+        return teacher_answers(
+            self,
+            prompts,
+            teacher,
+            out_dir=out_dir,
+            max_tokens=max_tokens,
+            bucket=bucket,
+            role=role,
+            progress=progress,
+        )
+
     # -- step 6: clean up -------------------------------------------------------------------
 
     @_steps.step
