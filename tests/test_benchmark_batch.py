@@ -59,7 +59,7 @@ def test_batch_scores_what_online_scores_at_the_batch_price(
     assert any("batch inference jobs" in n for n in batch.raw["notes"])
     assert batch.summary().loc["base", "mode"] == "batch"
     # What was sent is kept beside the results, one Converse request per row.
-    sent = (tmp_path / "batch" / "batch-input-amazon-nova-micro-v1-0.jsonl").read_text()
+    sent = (tmp_path / "batch" / "batch-input-amazon-nova-micro-v1-0-0000.jsonl").read_text()
     first = json.loads(sent.splitlines()[0])
     assert first["modelInput"]["messages"][0]["role"] == "user"
     # The role the job ran as may touch only this run's prefixes.
@@ -100,6 +100,22 @@ def test_a_deployment_runs_online_beside_the_batch_base(
     batch_cost = report.models["base"]["cost_usd"] / report.models["base"]["input_tokens"]
     assert batch_cost < online_cost
     assert report.raw["comparisons"][0]["rows"] == 150
+
+
+def test_an_input_over_one_files_records_is_split_into_a_folder(
+    session: nf.Session, tmp_path: Path
+) -> None:
+    base = {"base": "amazon.nova-micro-v1:0"}
+    bench = session.benchmark(TEST, base, out_dir=tmp_path, mode="batch", records_per_file=60)
+    report = bench.run(progress=False)
+    parts = sorted(p.name for p in tmp_path.glob("batch-input-*.jsonl"))
+    assert [len(p.read_text().splitlines()) for p in sorted(tmp_path.glob("batch-input-*"))] == [
+        60,
+        60,
+        30,
+    ]
+    assert parts[0].endswith("-0000.jsonl") and report.models["base"]["requests"] == 150
+    assert report.models["base"]["failed"] == 0
 
 
 def test_fewer_rows_than_a_batch_job_takes_are_refused_with_what_to_do(

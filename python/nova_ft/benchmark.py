@@ -144,6 +144,8 @@ class Benchmark:
             run's prefixes is created or rescoped (``BedrockNovaBatchInference``).
         poll_seconds: batch mode: seconds between job status checks (default 10; 0.1 on the
             local emulator).
+        records_per_file: batch mode: a job's input is split into files of at most this many
+            records (Bedrock's default quota per input file), uploaded as one folder.
 
     Examples:
         >>> import nova_ft as nf
@@ -187,6 +189,7 @@ class Benchmark:
         bucket: str | Bucket | None = None,
         role: str | None = None,
         poll_seconds: float | None = None,
+        records_per_file: int = 50_000,
     ) -> None:
         self._session = session
         self.rows = _rows_from(data, system)
@@ -237,6 +240,7 @@ class Benchmark:
             "temperature": self.options["temperature"],
             "top_p": self.options.get("top_p"),
             "stop_sequences": self.options.get("stop_sequences", []),
+            "records_per_file": records_per_file,
             "poll_seconds": poll_seconds
             if poll_seconds is not None
             else (0.1 if session.is_local else 10.0),

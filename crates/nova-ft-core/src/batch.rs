@@ -53,6 +53,14 @@ pub struct BatchOptions {
     pub poll_seconds: f64,
     /// A job's name is `<job_prefix>-<model>`; the same run resumes its jobs by name.
     pub job_prefix: String,
+    /// Records per input file: a job's input is split into files of at most this many (the
+    /// default is Bedrock's default quota "Records per input file per batch inference job").
+    #[serde(default = "default_records_per_file")]
+    pub records_per_file: usize,
+}
+
+fn default_records_per_file() -> usize {
+    50_000
 }
 
 fn default_max_tokens() -> i32 {
@@ -384,14 +392,16 @@ pub async fn run(
             continue;
         }
         let name = slug(model);
-        // The input file, written row by row beside the results (kept: it is what was sent).
-        let input = options
-            .output
-            .with_file_name(format!("batch-input-{name}.jsonl"));
-        {
+        // The input files, written row by row beside the results (kept: they are what was
+        // sent), each at most `records_per_file` records, uploaded into one folder.
+        let input_dir = format!("{prefix}/input/{name}/");
+        for (part, chunk) in missing.chunks(options.records_per_file.max(1)).enumerate() {
+            let input = options
+                .output
+                .with_file_name(format!("batch-input-{name}-{part:04}.jsonl"));
             let file = std::fs::File::create(&input).map_err(|e| NovaError::io(&input, e))?;
             let mut writer = std::io::BufWriter::new(file);
-            for row in missing {
+            for row in chunk {
                 serde_json::to_writer(&mut writer, &record(row, &options))
                     .map_err(|e| NovaError::internal("could not write a batch record", e))?;
                 writer
@@ -399,11 +409,10 @@ pub async fn run(
                     .map_err(|e| NovaError::io(&input, e))?;
             }
             writer.flush().map_err(|e| NovaError::io(&input, e))?;
+            drop(writer);
+            let key = format!("{input_dir}part-{part:04}.jsonl");
+            session.upload_file(&input, &options.bucket, &key).await?;
         }
-        let input_key = format!("{prefix}/input/{name}.jsonl");
-        session
-            .upload_file(&input, &options.bucket, &input_key)
-            .await?;
         let job_name = format!("{}-{name}", options.job_prefix)
             .chars()
             .take(63)
@@ -413,7 +422,7 @@ pub async fn run(
                 &job_name,
                 model,
                 &options,
-                &format!("s3://{}/{input_key}", options.bucket),
+                &format!("s3://{}/{input_dir}", options.bucket),
                 &format!("s3://{}/{prefix}/output/", options.bucket),
             )
             .await?;
@@ -444,17 +453,25 @@ pub async fn run(
             .iter()
             .map(|r| (r.id.as_str(), r.gold.as_ref()))
             .collect();
-        let out_key = format!("{prefix}/output/{job_id}/{name}.jsonl.out");
-        let (ok, bad) = read_output(
-            &session,
-            &options.bucket,
-            &out_key,
-            model,
-            &gold,
-            &mut results,
-            &options.output,
-        )
-        .await?;
+        let out_dir = format!("{prefix}/output/{job_id}/");
+        let (mut ok, mut bad) = (0, 0);
+        for key in session.list_keys(&options.bucket, &out_dir).await? {
+            if !key.ends_with(".jsonl.out") {
+                continue; // the manifest
+            }
+            let (answered, errors) = read_output(
+                &session,
+                &options.bucket,
+                &key,
+                model,
+                &gold,
+                &mut results,
+                &options.output,
+            )
+            .await?;
+            ok += answered;
+            bad += errors;
+        }
         called += ok + bad;
         failed += bad;
         progress.done.store(
