@@ -90,6 +90,26 @@ def test_the_tutorial_step_by_step(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     assert (batch["base"]["mode"], batch["tuned"]["mode"]) == ("batch", "online")
     assert batch["base"]["requests"] == batch["tuned"]["requests"] == 120
+    judged = run_json(
+        capsys,
+        "bench",
+        *local,
+        "--evaluate",
+        "--model-id",
+        "amazon.nova-micro-v1:0",
+        "--model-id",
+        deployed["arn"],
+        "--data",
+        str(tmp_path / "data" / "test.jsonl"),
+        "--out",
+        str(tmp_path / "bench"),
+        "--max-tokens",
+        "8",
+    )
+    evaluation = judged["evaluation"]
+    assert set(evaluation) == {"base", "tuned"}
+    assert evaluation["tuned"]["benchmark accuracy"] == judged["tuned"]["accuracy"]
+    assert evaluation["tuned"]["Builtin.Correctness"] > evaluation["base"]["Builtin.Correctness"]
     reply = run_json(
         capsys, "converse", *local, "--model-id", deployed["arn"], "car rental in boston"
     )
@@ -98,7 +118,7 @@ def test_the_tutorial_step_by_step(tmp_path: Path, capsys: pytest.CaptureFixture
     kinds = {d["kind"] for d in deleted}
     assert kinds >= {"deployment", "provisioned", "custom_model", "object", "prefix", "role"}
     roles = {d["id"] for d in deleted if d["kind"] == "role"}
-    assert roles == {"BedrockNovaFineTune", "BedrockNovaBatchInference"}
+    assert roles == {"BedrockNovaFineTune", "BedrockNovaBatchInference", "BedrockNovaEvaluation"}
     assert run_json(capsys, "cleanup", *local) == []
 
 

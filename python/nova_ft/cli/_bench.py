@@ -69,6 +69,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         type=float,
         help="--batch: seconds between status checks (default 10; 0.1 on the local emulator)",
     )
+    bench.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="then have a Bedrock evaluation job judge the answers (one or two models, at most "
+        "1,000 rows: the first ones) and print its means beside the accuracy",
+    )
+    bench.add_argument(
+        "--metric",
+        action="append",
+        help="--evaluate: a built-in metric; repeat for several "
+        "(default Builtin.Correctness and Builtin.Completeness)",
+    )
+    bench.add_argument(
+        "--evaluator", default="amazon.nova-pro-v1:0", help="--evaluate: the judge model"
+    )
     bench.set_defaults(handler=run_bench)
 
 
@@ -110,6 +125,18 @@ def run_bench(args: argparse.Namespace) -> int:
             poll_seconds=args.poll_seconds,
         )
         report = bench.run(progress=not getattr(args, "json", False))
+        judged = None
+        if args.evaluate:
+            names = list(report.models)[:2]
+            job = session.evaluate(
+                report,
+                metrics=args.metric or ["Builtin.Correctness", "Builtin.Completeness"],
+                evaluator=args.evaluator,
+                models=names,
+                limit=1000,
+                bucket=args.bucket,
+            )
+            judged = job.wait(progress=not getattr(args, "json", False)).summary()
     data: dict[str, Any] = {}
     for name, m in report.models.items():
         data[name] = {
@@ -129,6 +156,12 @@ def run_bench(args: argparse.Namespace) -> int:
     data["baselines"] = report.baselines
     data["run"] = report.run
     text = f"{report}\nresults: {bench.results_path}\nreport: {args.out / 'report.json'}"
+    if judged is not None:
+        data["evaluation"] = {
+            name: {k: (None if v != v else v) for k, v in row.items()}
+            for name, row in judged.to_dict(orient="index").items()
+        }
+        text += f"\n\nevaluation job (judge {args.evaluator}):\n{judged.to_string()}"
     from ..benchmark_report import _plain
 
     emit(args, text, _plain(data))
