@@ -7,7 +7,7 @@ rows, wall seconds, rows per second, peak RSS, accuracy (the two must agree: the
 the same requests) and the estimated cost (batch is priced at half of on-demand), and the
 ratios batch/online.
 
-    python benches/batch_scale.py [--rows 100000] [--concurrency 32]
+    python benches/batch_scale.py [--rows 100000] [--concurrency 32] [--repeat 3]
 
 The online loop is the baseline a careful user would run: nova_ft's own Converse loop (the
 fastest client measured in benches/converse_loop.py), at the given concurrency.
@@ -73,46 +73,67 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each mode (min-max shown)")
     parser.add_argument("--one", choices=["online", "batch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.rows, args.concurrency)))
         return
-    results = {}
-    for mode in ("online", "batch"):
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--one",
-                mode,
-                "--rows",
-                str(args.rows),
-                "--concurrency",
-                str(args.concurrency),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{args.rows:,} rows on the emulator (local stand-in model; costs estimated)")
+    runs: dict[str, list[dict[str, Any]]] = {"online": [], "batch": []}
+    for _ in range(args.repeat):
+        for mode in runs:  # alternating, so drift in the machine's speed hits both alike
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    mode,
+                    "--rows",
+                    str(args.rows),
+                    "--concurrency",
+                    str(args.concurrency),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def spread(mode: str, key: str, fmt: str) -> str:
+        values = [r[key] for r in runs[mode]]
+        low, high = min(values), max(values)
+        return format(low, fmt) if low == high else f"{low:{fmt}}-{high:{fmt}}"
+
     print(
-        f"{'mode':<8} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'accuracy':>9} "
-        f"{'~cost $':>9} {'failed':>7}"
+        f"{args.rows:,} rows on the emulator (local stand-in model; costs estimated), "
+        f"{args.repeat} runs each, min-max"
     )
-    for mode, r in results.items():
-        print(
-            f"{mode:<8} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>9.0f} "
-            f"{r['peak_rss_mb']:>12.0f} {r['accuracy']:>9.1%} {r['cost_usd']:>9.4f} "
-            f"{r['failed']:>7}"
-        )
-    on, ba = results["online"], results["batch"]
     print(
-        f"batch/online: time x{ba['seconds'] / on['seconds']:.2f}, "
-        f"peak memory x{ba['peak_rss_mb'] / on['peak_rss_mb']:.2f}, "
-        f"cost x{ba['cost_usd'] / on['cost_usd']:.2f}; same accuracy: "
-        f"{ba['accuracy'] == on['accuracy']}"
+        f"{'mode':<8} {'seconds':>11} {'peak RSS MB':>12} {'accuracy':>9} {'~cost $':>9} "
+        f"{'failed':>7}"
+    )
+    for mode in runs:
+        print(
+            f"{mode:<8} {spread(mode, 'seconds', '.1f'):>11} "
+            f"{spread(mode, 'peak_rss_mb', '.0f'):>12} "
+            f"{spread(mode, 'accuracy', '.1%'):>9} {spread(mode, 'cost_usd', '.4f'):>9} "
+            f"{spread(mode, 'failed', 'd'):>7}"
+        )
+    ratio = [
+        b["seconds"] / o["seconds"] for o, b in zip(runs["online"], runs["batch"], strict=True)
+    ]
+    memory = [
+        b["peak_rss_mb"] / o["peak_rss_mb"]
+        for o, b in zip(runs["online"], runs["batch"], strict=True)
+    ]
+    same = all(
+        b["accuracy"] == o["accuracy"] for o, b in zip(runs["online"], runs["batch"], strict=True)
+    )
+    print(
+        f"batch/online, run by run: time x{min(ratio):.2f}-{max(ratio):.2f}, "
+        f"peak memory x{min(memory):.2f}-{max(memory):.2f}, "
+        f"cost x{runs['batch'][0]['cost_usd'] / runs['online'][0]['cost_usd']:.2f}; "
+        f"same accuracy: {same}"
     )
 
 
