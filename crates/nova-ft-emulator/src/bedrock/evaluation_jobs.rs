@@ -99,7 +99,7 @@ fn evaluator(config: Option<&Value>, field: &str) -> Result<Option<String>, AwsE
     Ok(Some(id.to_string()))
 }
 
-/// The checks of `evaluationConfig.automated`; returns the names of its custom metrics.
+/// The checks of `evaluationConfig.automated`: datasets, metrics, evaluators, custom metrics.
 fn check_automated(automated: &Value) -> Result<(), AwsError> {
     let configs = automated
         .get("datasetMetricConfigs")
