@@ -8,6 +8,7 @@
 //! Custom metrics are the user's instructions with `{{prompt}}`, `{{prediction}}` and
 //! `{{ground_truth}}` filled in, scored on the metric's own rating scale.
 
+use nova_ft_models::text::token_f1;
 use nova_ft_models::{ModelFamily, Prompt};
 use serde_json::Value;
 
@@ -84,34 +85,6 @@ fn judge(
     let score = tag(&reply, "SCORE")?.parse::<f64>().ok()?;
     let reason = tag(&reply, "REASON").unwrap_or_default().to_string();
     Some((score, reason))
-}
-
-/// Token F1 of two texts (lower-cased words), Bedrock's programmatic accuracy for open text.
-fn token_f1(a: &str, b: &str) -> f64 {
-    let words = |t: &str| -> Vec<String> {
-        t.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let (a, b) = (words(a), words(b));
-    if a.is_empty() || b.is_empty() {
-        return f64::from(u8::from(a == b));
-    }
-    let mut pool = b.clone();
-    let mut common = 0usize;
-    for w in &a {
-        if let Some(i) = pool.iter().position(|x| x == w) {
-            pool.swap_remove(i);
-            common += 1;
-        }
-    }
-    if common == 0 {
-        return 0.0;
-    }
-    let precision = common as f64 / a.len() as f64;
-    let recall = common as f64 / b.len() as f64;
-    2.0 * precision * recall / (precision + recall)
 }
 
 /// A built-in metric for one record.

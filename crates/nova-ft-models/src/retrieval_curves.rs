@@ -11,47 +11,13 @@
 //! 20,000-record job stays quick.
 
 use super::retrieval::Retrieval;
-use super::text::tokens_keeping;
-use std::collections::HashMap;
+use super::text::token_f1;
 
 /// Steps per epoch (fewer when there are fewer records).
 const STEPS_PER_EPOCH: usize = 40;
 /// Records scored per training step, and per validation pass.
 const SCORED_PER_STEP: usize = 16;
 const SCORED_VALIDATION: usize = 400;
-
-fn tokens(text: &str) -> Vec<String> {
-    tokens_keeping(text, |c| c == '_')
-}
-
-/// Token F1 of an answer against the reference (multiset overlap).
-pub fn token_f1(answer: &str, reference: &str) -> f64 {
-    let (a, r) = (tokens(answer), tokens(reference));
-    if a.is_empty() || r.is_empty() {
-        return if a.is_empty() && r.is_empty() {
-            1.0
-        } else {
-            0.0
-        };
-    }
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for t in &r {
-        *counts.entry(t).or_default() += 1;
-    }
-    let mut common = 0usize;
-    for t in &a {
-        if let Some(n) = counts.get_mut(t.as_str()).filter(|n| **n > 0) {
-            *n -= 1;
-            common += 1;
-        }
-    }
-    if common == 0 {
-        return 0.0;
-    }
-    let precision = common as f64 / a.len() as f64;
-    let recall = common as f64 / r.len() as f64;
-    2.0 * precision * recall / (precision + recall)
-}
 
 /// Mean `1 - F1` of `index`'s answers to (at most `cap` evenly spread) pairs; an empty index
 /// answers nothing (loss 1).

@@ -177,3 +177,37 @@ mod tests {
         assert_ne!(a, features("cheapest fare to denver", 1 << 16));
     }
 }
+
+/// Lower-cased word tokens, `_` kept inside words (`atis_flight` is one token).
+fn f1_tokens(text: &str) -> Vec<String> {
+    tokens_keeping(text, |c| c == '_')
+}
+
+/// Token F1 of an answer against the reference (multiset overlap).
+pub fn token_f1(answer: &str, reference: &str) -> f64 {
+    let (a, r) = (f1_tokens(answer), f1_tokens(reference));
+    if a.is_empty() || r.is_empty() {
+        return if a.is_empty() && r.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for t in &r {
+        *counts.entry(t).or_default() += 1;
+    }
+    let mut common = 0usize;
+    for t in &a {
+        if let Some(n) = counts.get_mut(t.as_str()).filter(|n| **n > 0) {
+            *n -= 1;
+            common += 1;
+        }
+    }
+    if common == 0 {
+        return 0.0;
+    }
+    let precision = common as f64 / a.len() as f64;
+    let recall = common as f64 / r.len() as f64;
+    2.0 * precision * recall / (precision + recall)
+}
