@@ -151,33 +151,6 @@ pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
     merged
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_and_stems() {
-        assert_eq!(
-            words("What's the FARE, to st. louis?"),
-            vec!["what's", "the", "fare", "to", "st", "louis"]
-        );
-        assert_eq!(stem("flights"), "flight");
-        assert_eq!(stem("fares"), "fare");
-        assert_eq!(stem("classes"), "class");
-        assert_eq!(stem("cities"), "city");
-        assert_eq!(stem("class"), "class");
-    }
-
-    #[test]
-    fn features_are_deterministic_and_bounded() {
-        let a = features("show me flights from boston", 1 << 16);
-        assert_eq!(a, features("show me flights from boston", 1 << 16));
-        assert!(a.iter().all(|(b, _)| *b < (1 << 16)));
-        assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_ne!(a, features("cheapest fare to denver", 1 << 16));
-    }
-}
-
 /// Lower-cased word tokens, `_` kept inside words (`atis_flight` is one token).
 fn f1_tokens(text: &str) -> Vec<String> {
     tokens_keeping(text, |c| c == '_')
@@ -210,4 +183,31 @@ pub fn token_f1(answer: &str, reference: &str) -> f64 {
     let precision = common as f64 / a.len() as f64;
     let recall = common as f64 / r.len() as f64;
     2.0 * precision * recall / (precision + recall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_stems() {
+        assert_eq!(
+            words("What's the FARE, to st. louis?"),
+            vec!["what's", "the", "fare", "to", "st", "louis"]
+        );
+        assert_eq!(stem("flights"), "flight");
+        assert_eq!(stem("fares"), "fare");
+        assert_eq!(stem("classes"), "class");
+        assert_eq!(stem("cities"), "city");
+        assert_eq!(stem("class"), "class");
+    }
+
+    #[test]
+    fn features_are_deterministic_and_bounded() {
+        let a = features("show me flights from boston", 1 << 16);
+        assert_eq!(a, features("show me flights from boston", 1 << 16));
+        assert!(a.iter().all(|(b, _)| *b < (1 << 16)));
+        assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_ne!(a, features("cheapest fare to denver", 1 << 16));
+    }
 }
