@@ -533,7 +533,7 @@ class Session(Closing):
         :class:`Dataset` (``<out_dir>/teacher-train.jsonl``) to fine-tune a student on.
         Prompts the teacher did not answer are left out, with a warning. At least 100
         prompts (a batch job's minimum)."""
-        from .teacher_batch import teacher_answers
+        from ._teacher_batch import teacher_answers
 
         return teacher_answers(
             self,
