@@ -482,7 +482,7 @@ class Session(Closing):
         bucket: str | None = None,
         role: str | None = None,
         job_name: str | None = None,
-        task_type: str = "QuestionAndAnswer",
+        task_type: str = "General",
         sources: Sequence[str] | None = None,
     ) -> _steps.Steps[EvaluationJob]:
         """Start a Bedrock model evaluation job on your own answers; see
@@ -494,7 +494,8 @@ class Session(Closing):
         ``metrics`` (built-in judge metrics) and ``custom_metrics``
         (:class:`~nova_ft.evaluation.CustomMetric`). The dataset goes to
         ``s3://<bucket>/nova-ft-eval/<job>/``, and a role scoped to it (and allowed to invoke
-        the judge) is created unless ``role`` is given.
+        the judge) is created unless ``role`` is given. ``task_type`` is ``General``, what
+        AWS's judge samples send for judge jobs.
         """
         from .evaluation import evaluate_steps, normalise_custom
 
