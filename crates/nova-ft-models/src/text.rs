@@ -151,7 +151,7 @@ pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
     merged
 }
 
-/// Lower-cased word tokens, `_` kept inside words (`atis_flight` is one token).
+/// Lower-cased word tokens, `_` kept inside words (`password_reset` is one token).
 fn f1_tokens(text: &str) -> Vec<String> {
     tokens_keeping(text, |c| c == '_')
 }
