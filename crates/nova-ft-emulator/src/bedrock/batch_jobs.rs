@@ -3,7 +3,7 @@
 
 use super::checks::{check_job_name, check_role_arn, check_s3_uri, check_token};
 use super::customization_jobs::fingerprint;
-use super::paging::{page, with_next};
+use super::paging::{find_by_arn_or_id, page, with_next};
 use super::{body, required, tags};
 use crate::batch_runner;
 use crate::bedrock_runtime::BatchModel;
@@ -22,20 +22,7 @@ const TIMEOUT_HOURS: (i64, i64, i64) = (24, 168, 24);
 
 /// A job by ARN or by its id (the ARN's last 12 characters), as `jobIdentifier` names it.
 pub(super) fn find_batch_job<'s>(state: &'s State, id: &str) -> Result<&'s BatchJob, AwsError> {
-    state
-        .batch_jobs
-        .get(id)
-        .or_else(|| {
-            state
-                .batch_jobs
-                .values()
-                .find(|j| j.arn.rsplit('/').next() == Some(id))
-        })
-        .ok_or_else(|| {
-            AwsError::not_found(format!(
-                "Could not find a model invocation job with identifier {id}."
-            ))
-        })
+    find_by_arn_or_id(&state.batch_jobs, id, "a model invocation job")
 }
 
 /// The modelled members of `inputDataConfig.s3InputDataConfig` (or the output's), as sent,

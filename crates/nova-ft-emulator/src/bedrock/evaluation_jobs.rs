@@ -5,7 +5,7 @@
 
 use super::checks::{check_role_arn, check_s3_uri, check_token, pattern_error};
 use super::customization_jobs::fingerprint;
-use super::paging::{page, with_next};
+use super::paging::{find_by_arn_or_id, page, with_next};
 use super::{body, required, tags};
 use crate::catalog;
 use crate::evaluation_metrics::{is_judge_metric, PROGRAMMATIC_METRICS, UNSERVED_METRICS};
@@ -33,20 +33,7 @@ pub(super) fn find_evaluation_job<'s>(
     state: &'s State,
     id: &str,
 ) -> Result<&'s EvaluationJob, AwsError> {
-    state
-        .evaluation_jobs
-        .get(id)
-        .or_else(|| {
-            state
-                .evaluation_jobs
-                .values()
-                .find(|j| j.arn.rsplit('/').next() == Some(id))
-        })
-        .ok_or_else(|| {
-            AwsError::not_found(format!(
-                "Could not find an evaluation job with identifier {id}."
-            ))
-        })
+    find_by_arn_or_id(&state.evaluation_jobs, id, "an evaluation job")
 }
 
 fn check_name(name: &str) -> Result<(), AwsError> {

@@ -25,6 +25,23 @@ pub(super) fn find_by_id<'s, T>(
         })
 }
 
+/// A job by ARN (its key) or by the ARN's last segment, its id: how batch inference and
+/// evaluation jobs are named in `jobIdentifier` (not by name); `ResourceNotFoundException`
+/// naming the kind otherwise.
+pub(super) fn find_by_arn_or_id<'s, T>(
+    jobs: &'s BTreeMap<String, T>,
+    id: &str,
+    kind: &str,
+) -> Result<&'s T, AwsError> {
+    jobs.get(id)
+        .or_else(|| {
+            jobs.iter()
+                .find(|(arn, _)| arn.rsplit('/').next() == Some(id))
+                .map(|(_, job)| job)
+        })
+        .ok_or_else(|| AwsError::not_found(format!("Could not find {kind} with identifier {id}.")))
+}
+
 /// Sort, filter and page a listing the way Bedrock's List* calls do.
 pub(super) fn page<T>(
     req: &AwsRequest,
