@@ -6,6 +6,7 @@
 //! ([`TrainingConfig`]), reinforcement fine-tuning a [`Policy`] it samples from and rewards.
 
 use crate::candidate_policy::{CandidateGroup, CandidateOptimizer, CandidatePolicy, CandidateView};
+use crate::generation::{Generation, GenerationParams};
 use crate::reward_policy::RewardPolicy;
 use crate::{judge, Prompt, Teacher, TrainedModel, TrainingConfig, TrainingRun};
 use nova_ft_data::cpython_random::CPythonRandom;
@@ -18,6 +19,18 @@ use std::sync::Arc;
 /// Something that answers prompts.
 pub trait Answerer: Send + Sync {
     fn answer(&self, prompt: &Prompt<'_>) -> String;
+
+    /// Generation as the request asks (budget, sampling, stop sequences), handing each piece
+    /// of text to `on_text` as it is produced. `None`: this model answers whole, and the caller
+    /// cuts the answer to the request's limits.
+    fn generate(
+        &self,
+        _prompt: &Prompt<'_>,
+        _params: &GenerationParams,
+        _on_text: &mut dyn FnMut(&str),
+    ) -> Option<Result<Generation>> {
+        None
+    }
 }
 
 /// A model a customization job produced: it answers, describes itself, and is saved as the
@@ -76,6 +89,21 @@ pub trait ModelFamily: Send + Sync + Debug {
     fn answer(&self, prompt: &Prompt<'_>) -> String;
     /// A larger foundation model's answer (Nova Pro, Premier: distillation teachers).
     fn answer_as_teacher(&self, prompt: &Prompt<'_>) -> String;
+    /// A foundation model's generation as the request asks ([`Answerer::generate`]); `teacher`
+    /// for the larger Nova models.
+    fn generate(
+        &self,
+        _teacher: bool,
+        _prompt: &Prompt<'_>,
+        _params: &GenerationParams,
+        _on_text: &mut dyn FnMut(&str),
+    ) -> Option<Result<Generation>> {
+        None
+    }
+    /// What answers for the Nova ids, for model descriptions.
+    fn describe_base(&self) -> String {
+        "answered locally by a stand-in model (not a language model; not Amazon Nova)".to_string()
+    }
     /// A judge model's answer (the Claude ids evaluations use).
     fn judge(&self, prompt: &Prompt<'_>) -> String;
     /// Supervised fine-tuning on records with answers.

@@ -14,11 +14,15 @@ pub mod candidate_policy;
 pub mod candidates;
 pub mod classifier;
 mod family;
+pub mod generation;
 mod grpo;
 pub mod judge;
+#[cfg(feature = "lm")]
+pub mod lm;
 pub mod retrieval;
 mod retrieval_curves;
 pub mod reward_policy;
+pub mod sampling;
 mod teacher;
 pub mod text;
 pub mod zero_shot;

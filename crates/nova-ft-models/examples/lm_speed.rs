@@ -1,0 +1,59 @@
+//! Generation speed of the local language model on one prompt, single stream:
+//! `cargo run --release -p nova-ft-models --features lm --example lm_speed -- <gguf> [q8|stored]`.
+//! `benches/lm_speed.py` runs it beside llama.cpp.
+
+use nova_ft_models::generation::GenerationParams;
+use nova_ft_models::lm::model::WeightFormat;
+use nova_ft_models::lm::LanguageModel;
+use nova_ft_models::sampling::Sampling;
+use nova_ft_models::Prompt;
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .expect("usage: lm_speed <gguf> [q8|stored] [tokens]");
+    let format = match args.next().as_deref() {
+        Some("stored") => WeightFormat::AsStored,
+        _ => WeightFormat::Q8,
+    };
+    let tokens: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(128);
+    let started = Instant::now();
+    let lm = LanguageModel::open(std::path::Path::new(&path), format).expect("model");
+    println!("loaded in {:.2} s", started.elapsed().as_secs_f64());
+    let turns = vec![(
+        "user".to_string(),
+        "Write a short story about a lighthouse keeper who finds a message in a bottle."
+            .to_string(),
+    )];
+    let prompt = Prompt {
+        system: "",
+        turns: &turns,
+    };
+    let params = GenerationParams {
+        max_tokens: tokens,
+        sampling: Sampling::GREEDY,
+        stop_sequences: vec![],
+        seed: 0,
+    };
+    let ids = lm.prompt_ids(&prompt);
+    let started = Instant::now();
+    let mut first = None;
+    let g = lm
+        .chat(&prompt, &params, None, &mut |_| {
+            first.get_or_insert_with(|| started.elapsed().as_secs_f64());
+        })
+        .expect("generation");
+    let total = started.elapsed().as_secs_f64();
+    let ttft = first.unwrap_or(total);
+    println!("{}", g.text);
+    println!(
+        "prompt {} tokens, answer {} tokens ({:?}); first token after {:.3} s; decoding {:.1} tokens/s",
+        ids.len(),
+        g.output_tokens,
+        g.stop_reason,
+        ttft,
+        (g.output_tokens.saturating_sub(1)) as f64 / (total - ttft).max(1e-9)
+    );
+}

@@ -1,0 +1,237 @@
+//! Reinforcement fine-tuning of the language model: group-relative policy optimisation (GRPO,
+//! as in DeepSeekMath) over sampled completions. For each prompt the job samples a group of
+//! answers (its `trainingSamplePerPrompt`), the Lambda grader scores them, and each answer's
+//! advantage is its reward's distance from the group's mean in standard deviations. The
+//! adapters then take [`INNER_STEPS`] AdamW steps on the clipped surrogate
+//! `min(r A, clip(r, 1 - EPSILON, 1 + EPSILON) A) - BETA * KL(policy || base)` per answer
+//! token, `r` the ratio of the answer's probability now to when it was sampled.
+
+use super::family::{LanguageModel, LoraModel};
+use super::generate::GenerationParams;
+use super::lora::{Adapters, LoraConfig};
+use super::model::candle_err;
+use super::train::{DenseLlama, Example, LORA_RATE_SCALE};
+use crate::family::{Policy, PromptGroup, TunedModel};
+use crate::sampling::Sampling;
+use crate::Prompt;
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use nova_ft_data::cpython_random::CPythonRandom;
+use nova_ft_data::error::Result;
+use std::sync::Arc;
+
+/// PPO's clip range, DeepSeekMath's value.
+pub const EPSILON: f64 = 0.2;
+/// Weight of the KL penalty towards the base model, DeepSeekMath's value.
+pub const BETA: f64 = 0.04;
+/// Optimisation steps per sampled batch: the second and later see a ratio away from 1, where
+/// clipping acts.
+pub const INNER_STEPS: usize = 2;
+/// Longest sampled answer, unless the job says otherwise.
+pub const MAX_ANSWER_TOKENS: usize = 128;
+
+pub struct LmPolicy {
+    lm: Arc<LanguageModel>,
+    dense: DenseLlama,
+    /// Trainable adapters (the tensors share storage with `vars`).
+    adapters: Adapters,
+    /// The base model: no adapters, for the KL term.
+    base: Adapters,
+    vars: Vec<Var>,
+    optimizer: Option<AdamW>,
+    prompts: Vec<(String, Vec<(String, String)>)>,
+    /// Longest sampled answer.
+    pub max_answer_tokens: usize,
+}
+
+impl LmPolicy {
+    pub fn new(
+        lm: Arc<LanguageModel>,
+        lora: LoraConfig,
+        prompts: &[Prompt<'_>],
+    ) -> Result<LmPolicy> {
+        let dense = DenseLlama::new(&lm.llama)?;
+        let trainable = Adapters::trainable(&lora, dense.layers(), &dense.dims(), 17, None)?;
+        let base = Adapters {
+            config: lora,
+            layers: (0..dense.layers()).map(|_| Default::default()).collect(),
+        };
+        Ok(LmPolicy {
+            lm,
+            dense,
+            adapters: trainable.adapters,
+            base,
+            vars: trainable.vars,
+            optimizer: None,
+            prompts: prompts
+                .iter()
+                .map(|p| (p.system.to_string(), p.turns.to_vec()))
+                .collect(),
+            max_answer_tokens: MAX_ANSWER_TOKENS,
+        })
+    }
+
+    fn generate(&self, prompt: usize, sampling: Sampling, seed: u64) -> String {
+        let (system, turns) = &self.prompts[prompt];
+        let params = GenerationParams {
+            max_tokens: self.max_answer_tokens,
+            sampling,
+            stop_sequences: Vec::new(),
+            seed,
+        };
+        let prompt = Prompt { system, turns };
+        let adapters = self.adapters.detached();
+        match self.lm.chat(&prompt, &params, Some(&adapters), &mut |_| {}) {
+            Ok(g) => g.text,
+            Err(e) => {
+                log::warn!("RFT sampling: {e}");
+                String::new()
+            }
+        }
+    }
+
+    /// The prompt followed by `answer` as a training example (targets: the answer's tokens).
+    fn example(&self, prompt: usize, answer: &str) -> Example {
+        let (system, turns) = &self.prompts[prompt];
+        let mut record = nova_ft_data::dataset::record::Conversation {
+            system: if system.is_empty() {
+                vec![]
+            } else {
+                vec![system.clone()]
+            },
+            messages: Vec::new(),
+        };
+        for (role, text) in turns {
+            record.messages.push(if role == "assistant" {
+                nova_ft_data::dataset::record::Message::assistant(text.clone())
+            } else {
+                nova_ft_data::dataset::record::Message::user(text.clone())
+            });
+        }
+        record
+            .messages
+            .push(nova_ft_data::dataset::record::Message::assistant(answer));
+        let mut e = self.lm.example(&record, 1024);
+        // Only the sampled answer is a target, not earlier assistant turns.
+        let opening = self.lm.prompt_ids(&Prompt { system, turns }).len();
+        for t in e.targets.iter_mut().take(opening.saturating_sub(1)) {
+            *t = false;
+        }
+        e
+    }
+
+    fn step(&mut self, examples: &[Example], advantages: &[f64], rate: f64) -> Result<()> {
+        let refs: Vec<&Example> = examples.iter().collect();
+        let (old, weight) = self
+            .dense
+            .next_token_logprobs(&refs, &self.adapters.detached())?;
+        let old = old.detach();
+        let (reference, _) = self.dense.next_token_logprobs(&refs, &self.base)?;
+        let reference = reference.detach();
+        let t = weight.len() / examples.len();
+        // Each answer's tokens weigh 1/len, each answer 1/n: the mean of per-answer means.
+        let mut w = vec![0f32; weight.len()];
+        let mut adv = vec![0f32; weight.len()];
+        for (i, a) in advantages.iter().enumerate() {
+            let row = &weight[i * t..(i + 1) * t];
+            let len = row.iter().filter(|x| **x > 0.0).count().max(1) as f32;
+            for j in 0..t {
+                w[i * t + j] = row[j] / len / examples.len() as f32;
+                adv[i * t + j] = *a as f32;
+            }
+        }
+        let n = w.len();
+        let w = Tensor::from_vec(w, n, &Device::Cpu).map_err(candle_err)?;
+        let adv = Tensor::from_vec(adv, n, &Device::Cpu).map_err(candle_err)?;
+        let optimizer = match &mut self.optimizer {
+            Some(o) => o,
+            None => {
+                let params = ParamsAdamW {
+                    lr: rate,
+                    weight_decay: 0.0,
+                    ..ParamsAdamW::default()
+                };
+                self.optimizer = Some(AdamW::new(self.vars.clone(), params).map_err(candle_err)?);
+                self.optimizer.as_mut().expect("just set")
+            }
+        };
+        optimizer.set_learning_rate(rate);
+        for _ in 0..INNER_STEPS {
+            let (logp, _) = self.dense.next_token_logprobs(&refs, &self.adapters)?;
+            let objective = || -> candle_core::Result<Tensor> {
+                let ratio = (&logp - &old)?.exp()?;
+                let unclipped = (&ratio * &adv)?;
+                let clipped = (ratio.clamp(1.0 - EPSILON, 1.0 + EPSILON)? * &adv)?;
+                let surrogate = unclipped.minimum(&clipped)?;
+                let diff = (&reference - &logp)?;
+                let kl = ((diff.exp()? - &diff)? - 1.0)?;
+                let per_token = (surrogate - (kl * BETA)?)?;
+                (per_token * &w)?.sum_all()?.neg()
+            };
+            let loss = objective().map_err(candle_err)?;
+            let grads = loss.backward().map_err(candle_err)?;
+            optimizer.step(&grads).map_err(candle_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl Policy for LmPolicy {
+    fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String {
+        let seed = random.getrandbits(64);
+        let sampling = Sampling {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+        };
+        self.generate(prompt, sampling, seed)
+    }
+
+    fn greedy(&self, prompt: usize) -> String {
+        self.generate(prompt, Sampling::GREEDY, 0)
+    }
+
+    fn learn(&mut self, batch: &[PromptGroup<'_>], learning_rate: f64) -> usize {
+        let mut examples = Vec::new();
+        let mut advantages = Vec::new();
+        let mut groups = 0;
+        for g in batch {
+            let n = g.rewards.len().max(1) as f64;
+            let mean = g.rewards.iter().sum::<f64>() / n;
+            let std = (g.rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+            if std < 1e-9 {
+                continue;
+            }
+            groups += 1;
+            for (answer, reward) in g.answers.iter().zip(g.rewards) {
+                let e = self.example(g.prompt, answer);
+                if e.targets.iter().any(|t| *t) {
+                    examples.push(e);
+                    advantages.push((reward - mean) / (std + 1e-4));
+                }
+            }
+        }
+        if examples.is_empty() {
+            return 0;
+        }
+        if let Err(e) = self.step(&examples, &advantages, learning_rate * LORA_RATE_SCALE) {
+            log::warn!("RFT step: {e}");
+            return 0;
+        }
+        groups
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "local language model {} with LoRA adapters trained by GRPO (rank {}): a real small model standing in for Nova, not Amazon Nova",
+            self.lm.name, self.adapters.config.rank
+        )
+    }
+
+    fn into_model(self: Box<Self>) -> Box<dyn TunedModel> {
+        Box::new(LoraModel::new(
+            Arc::clone(&self.lm),
+            self.adapters.detached(),
+        ))
+    }
+}

@@ -1,0 +1,24 @@
+//! A real small language model behind the emulator's Nova ids: SmolLM2-135M-Instruct
+//! (Apache-2.0), read from its GGUF file and run on `candle`.
+//!
+//! - [`gguf`]: the file (hyperparameters, tokenizer, tensors), refused with a clear error when
+//!   malformed or truncated;
+//! - [`tokenizer`]: byte-level BPE from the file's own vocabulary and merges;
+//! - [`chat`]: SmolLM2's chat template over Converse's system prompt and turns;
+//! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
+//! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
+//! - [`lora`], [`train`]: LoRA adapters and their training (fine-tuning, distillation);
+//! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
+
+pub mod chat;
+pub mod family;
+pub mod generate;
+pub mod gguf;
+pub mod grpo;
+pub mod lora;
+pub mod model;
+pub mod tiny;
+pub mod tokenizer;
+pub mod train;
+
+pub use family::{LanguageModel, LmFamily};

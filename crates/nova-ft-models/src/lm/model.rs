@@ -1,0 +1,350 @@
+//! The Llama transformer that serves SmolLM2: quantized weights as the GGUF stores them (or
+//! requantized, see [`WeightFormat`]), LoRA adapters beside any linear layer, a KV cache per
+//! sequence, and one forward pass over the new tokens of many sequences at once (prefill and
+//! batched decoding are the same call).
+//!
+//! The linear layers run on candle's quantized matmuls; normalisation, rotary embeddings and
+//! attention are written over plain slices, which for a model this small costs less than a
+//! chain of tensor operations would allocate.
+
+use super::gguf::{Config, LmFile};
+use super::lora::Adapters;
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+use nova_ft_data::error::{NovaError, Result};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+pub(crate) fn candle_err(e: candle_core::Error) -> NovaError {
+    NovaError::invalid(format!("language model: {e}"))
+}
+
+/// How the linear weights are held in memory for serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// As stored in the file.
+    AsStored,
+    /// Requantized to 8-bit blocks (Q8_0), whose dot product has a SIMD kernel in candle where
+    /// the file's 4-bit format (Q4_1) has only a scalar one; twice the memory, closer to f32.
+    Q8,
+}
+
+/// A copy of a quantized tensor (QTensor is not Clone): the same bytes, read again.
+fn copy(t: &QTensor) -> Result<QTensor> {
+    let data = t.data().map_err(candle_err)?;
+    let storage = QStorage::from_data(data, &Device::Cpu, t.dtype()).map_err(candle_err)?;
+    QTensor::new(storage, t.shape().clone()).map_err(candle_err)
+}
+
+/// The frozen weights of one linear layer (`out x in`).
+pub struct Linear {
+    pub(crate) matmul: QMatMul,
+}
+
+impl Linear {
+    fn new(t: &QTensor, format: WeightFormat) -> Result<Linear> {
+        let t = match (format, t.dtype()) {
+            (
+                WeightFormat::Q8,
+                GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1,
+            ) if t.shape().dims()[1].is_multiple_of(32) => {
+                let dense = t.dequantize(&Device::Cpu).map_err(candle_err)?;
+                QTensor::quantize(&dense, GgmlDType::Q8_0).map_err(candle_err)?
+            }
+            _ => copy(t)?,
+        };
+        let matmul = QMatMul::from_qtensor(t).map_err(candle_err)?;
+        Ok(Linear { matmul })
+    }
+
+    /// `x W^T` for rows `x` (`n x in`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.matmul.forward(x).map_err(candle_err)
+    }
+
+    /// The weights as a dense f32 matrix (`out x in`), for training.
+    pub fn dense(&self) -> Result<Tensor> {
+        match &self.matmul {
+            QMatMul::QTensor(t) => t.dequantize(&Device::Cpu).map_err(candle_err),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => {
+                t.to_dtype(DType::F32).map_err(candle_err)
+            }
+        }
+    }
+}
+
+/// The linear layers of a block, in the order LoRA targets name them.
+pub const TARGETS: [&str; 7] = ["q", "k", "v", "o", "gate", "up", "down"];
+
+pub struct Block {
+    pub attn_norm: Vec<f32>,
+    pub ffn_norm: Vec<f32>,
+    /// q, k, v, o, gate, up, down (see [`TARGETS`]).
+    pub linears: [Linear; 7],
+}
+
+/// SmolLM2 (any Llama GGUF) ready to run.
+pub struct Llama {
+    pub config: Config,
+    pub blocks: Vec<Block>,
+    pub final_norm: Vec<f32>,
+    embedding: Arc<QTensor>,
+    /// The output head (tied to the embedding in SmolLM2; `output.weight` when the file has one).
+    pub head: Linear,
+    /// cos and sin of every position's rotation, `position * head_dim/2 + pair`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+/// One sequence's keys and values, per layer, `position * kv_dim + i`.
+#[derive(Clone, Default)]
+pub struct KvCache {
+    pub keys: Vec<Vec<f32>>,
+    pub values: Vec<Vec<f32>>,
+    pub len: usize,
+}
+
+impl KvCache {
+    pub fn new(layers: usize) -> KvCache {
+        KvCache {
+            keys: vec![Vec::new(); layers],
+            values: vec![Vec::new(); layers],
+            len: 0,
+        }
+    }
+}
+
+fn rms_norm(x: &mut [f32], weight: &[f32], eps: f32) {
+    for row in x.chunks_mut(weight.len()) {
+        let mean = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for (v, w) in row.iter_mut().zip(weight) {
+            *v *= scale * w;
+        }
+    }
+}
+
+fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+fn rows(x: &[f32], n: usize, width: usize) -> Result<Tensor> {
+    Tensor::from_slice(x, (n, width), &Device::Cpu).map_err(candle_err)
+}
+
+fn flat(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(candle_err)
+}
+
+impl Llama {
+    /// The model in `file`, its linear weights held as `format` says.
+    pub fn new(file: &LmFile, format: WeightFormat) -> Result<Llama> {
+        let c = file.config;
+        let vec = |key: &str| -> Result<Vec<f32>> {
+            file.tensor(key)
+                .dequantize(&Device::Cpu)
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(candle_err)
+        };
+        let mut blocks = Vec::with_capacity(c.layers);
+        for l in 0..c.layers {
+            let lin = |s: &str| Linear::new(file.tensor(&format!("blk.{l}.{s}.weight")), format);
+            blocks.push(Block {
+                attn_norm: vec(&format!("blk.{l}.attn_norm.weight"))?,
+                ffn_norm: vec(&format!("blk.{l}.ffn_norm.weight"))?,
+                linears: [
+                    lin("attn_q")?,
+                    lin("attn_k")?,
+                    lin("attn_v")?,
+                    lin("attn_output")?,
+                    lin("ffn_gate")?,
+                    lin("ffn_up")?,
+                    lin("ffn_down")?,
+                ],
+            });
+        }
+        let embedding_tensor = file.tensor("token_embd.weight");
+        let head = match file.tensors.get("output.weight") {
+            Some(t) => Linear::new(t, WeightFormat::AsStored)?,
+            None => Linear::new(embedding_tensor, WeightFormat::AsStored)?,
+        };
+        let embedding = copy(embedding_tensor)?;
+        let half = c.head_dim() / 2;
+        let positions = c.context.clamp(1, 32_768);
+        let mut cos = Vec::with_capacity(positions * half);
+        let mut sin = Vec::with_capacity(positions * half);
+        for p in 0..positions {
+            for i in 0..half {
+                let freq = 1.0 / c.rope_base.powf(2.0 * i as f64 / c.head_dim() as f64);
+                let angle = p as f64 * freq;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        Ok(Llama {
+            config: c,
+            blocks,
+            final_norm: vec("output_norm.weight")?,
+            embedding: Arc::new(embedding),
+            head,
+            cos,
+            sin,
+        })
+    }
+
+    /// The longest sequence (prompt and answer) the model can hold.
+    pub fn max_positions(&self) -> usize {
+        self.cos.len() / (self.config.head_dim() / 2)
+    }
+
+    /// Embedding rows of `ids`.
+    pub fn embed(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        let ids = Tensor::from_slice(ids, ids.len(), &Device::Cpu).map_err(candle_err)?;
+        flat(&self.embedding.embedding(&ids).map_err(candle_err)?)
+    }
+
+    fn rope(&self, x: &mut [f32], positions: &[usize], heads: usize) {
+        let hd = self.config.head_dim();
+        let half = hd / 2;
+        for (row, &pos) in x.chunks_mut(heads * hd).zip(positions) {
+            let cos = &self.cos[pos * half..(pos + 1) * half];
+            let sin = &self.sin[pos * half..(pos + 1) * half];
+            for head in row.chunks_mut(hd) {
+                for i in 0..half {
+                    let (a, b) = (head[2 * i], head[2 * i + 1]);
+                    head[2 * i] = a * cos[i] - b * sin[i];
+                    head[2 * i + 1] = a * sin[i] + b * cos[i];
+                }
+            }
+        }
+    }
+
+    fn linear(
+        &self,
+        l: usize,
+        which: usize,
+        x: &Tensor,
+        adapters: Option<&Adapters>,
+    ) -> Result<Tensor> {
+        let y = self.blocks[l].linears[which].forward(x)?;
+        match adapters.and_then(|a| a.get(l, which)) {
+            Some(lora) => lora.add_to(x, &y),
+            None => Ok(y),
+        }
+    }
+
+    /// Run `tokens[s]` (new tokens of sequence `s`) through the model after what `caches[s]`
+    /// holds, appending to the caches; returns each sequence's logits after its last new token.
+    pub fn forward(
+        &self,
+        tokens: &[&[u32]],
+        caches: &mut [&mut KvCache],
+        adapters: Option<&Adapters>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let c = self.config;
+        let (d, kv, hd) = (c.hidden, c.kv_dim(), c.head_dim());
+        let all: Vec<u32> = tokens.iter().flat_map(|t| t.iter().copied()).collect();
+        let n = all.len();
+        if n == 0 || tokens.iter().any(|t| t.is_empty()) {
+            return Err(NovaError::invalid(
+                "language model: a sequence has no new tokens",
+            ));
+        }
+        let mut positions = Vec::with_capacity(n);
+        let mut spans = Vec::with_capacity(tokens.len());
+        for (t, cache) in tokens.iter().zip(caches.iter()) {
+            let start = positions.len();
+            positions.extend(cache.len..cache.len + t.len());
+            spans.push((start, t.len(), cache.len));
+        }
+        if positions.iter().any(|p| *p >= self.max_positions()) {
+            return Err(NovaError::invalid(format!(
+                "language model: the conversation is longer than the model's {} positions",
+                self.max_positions()
+            )));
+        }
+        if let Some(bad) = all.iter().find(|id| **id as usize >= c.vocab) {
+            return Err(NovaError::invalid(format!(
+                "language model: token id {bad} is outside the vocabulary"
+            )));
+        }
+        let eps = c.rms_eps as f32;
+        let mut h = self.embed(&all)?;
+        for l in 0..c.layers {
+            let block = &self.blocks[l];
+            let mut x = h.clone();
+            rms_norm(&mut x, &block.attn_norm, eps);
+            let xt = rows(&x, n, d)?;
+            let mut q = flat(&self.linear(l, 0, &xt, adapters)?)?;
+            let mut k = flat(&self.linear(l, 1, &xt, adapters)?)?;
+            let v = flat(&self.linear(l, 2, &xt, adapters)?)?;
+            self.rope(&mut q, &positions, c.heads);
+            self.rope(&mut k, &positions, c.kv_heads);
+            for (s, (start, len, _)) in spans.iter().enumerate() {
+                caches[s].keys[l].extend_from_slice(&k[start * kv..(start + len) * kv]);
+                caches[s].values[l].extend_from_slice(&v[start * kv..(start + len) * kv]);
+            }
+            // Attention, one (row, head) at a time over that row's sequence.
+            let group = c.heads / c.kv_heads;
+            let scale = 1.0 / (hd as f32).sqrt();
+            let mut out = vec![0f32; n * d];
+            let seq_of: Vec<usize> = spans
+                .iter()
+                .enumerate()
+                .flat_map(|(s, (_, len, _))| std::iter::repeat_n(s, *len))
+                .collect();
+            let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
+            out.par_chunks_mut(hd).enumerate().for_each(|(i, o)| {
+                let (row, head) = (i / c.heads, i % c.heads);
+                let cache = caches_ref[seq_of[row]];
+                let visible = positions[row] + 1;
+                let qv = &q[row * d + head * hd..row * d + (head + 1) * hd];
+                let kh = (head / group) * hd;
+                let keys = &cache.keys[l];
+                let values = &cache.values[l];
+                let mut scores: Vec<f32> = (0..visible)
+                    .map(|p| {
+                        let kr = &keys[p * kv + kh..p * kv + kh + hd];
+                        qv.iter().zip(kr).map(|(a, b)| a * b).sum::<f32>() * scale
+                    })
+                    .collect();
+                crate::text::softmax_in_place(&mut scores);
+                for (p, w) in scores.iter().enumerate() {
+                    let vr = &values[p * kv + kh..p * kv + kh + hd];
+                    for (o, v) in o.iter_mut().zip(vr) {
+                        *o += w * v;
+                    }
+                }
+            });
+            let attn = self.linear(l, 3, &rows(&out, n, d)?, adapters)?;
+            for (h, a) in h.iter_mut().zip(flat(&attn)?) {
+                *h += a;
+            }
+            let mut x = h.clone();
+            rms_norm(&mut x, &block.ffn_norm, eps);
+            let xt = rows(&x, n, d)?;
+            let mut gate = flat(&self.linear(l, 4, &xt, adapters)?)?;
+            let up = flat(&self.linear(l, 5, &xt, adapters)?)?;
+            silu_mul(&mut gate, &up);
+            let down = self.linear(l, 6, &rows(&gate, n, c.ffn)?, adapters)?;
+            for (h, a) in h.iter_mut().zip(flat(&down)?) {
+                *h += a;
+            }
+        }
+        for (s, (_, len, _)) in spans.iter().enumerate() {
+            caches[s].len += len;
+        }
+        // Logits after each sequence's last new token.
+        let mut last = Vec::with_capacity(spans.len() * d);
+        for (start, len, _) in &spans {
+            last.extend_from_slice(&h[(start + len - 1) * d..(start + len) * d]);
+        }
+        rms_norm(&mut last, &self.final_norm, eps);
+        let logits = self.head.forward(&rows(&last, spans.len(), d)?)?;
+        logits.to_vec2::<f32>().map_err(candle_err)
+    }
+}

@@ -1,0 +1,410 @@
+//! LoRA training: the model in f32 with its weights frozen, adapters trained by AdamW on the
+//! answer tokens only (the prompt is context, not a target), as PEFT does on a GPU.
+//!
+//! Bedrock's hyperparameters map to local ones in [`LocalSchedule::from_job`], the one place
+//! that says how.
+
+use super::lora::{Adapters, LoraConfig};
+use super::model::{candle_err, Llama, TARGETS};
+use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use nova_ft_data::error::{NovaError, Result};
+
+/// A frozen linear layer as one autograd operation: forward `x W^T`, backward only `dY W`.
+/// (candle's matmul would also compute the weight's gradient, as large as the forward pass,
+/// and throw it away.)
+struct Frozen(Tensor);
+
+impl CustomOp1 for Frozen {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let data = storage.as_slice::<f32>()?;
+        let x = match layout.contiguous_offsets() {
+            Some((a, b)) => Tensor::from_slice(&data[a..b], layout.shape(), &Device::Cpu)?,
+            None => candle_core::bail!("frozen-linear: input is not contiguous"),
+        };
+        let y = x.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.0)?))
+    }
+}
+
+/// The model's weights in f32, frozen, for training.
+pub struct DenseLlama {
+    config: super::gguf::Config,
+    embedding: Tensor,
+    head: Tensor,
+    final_norm: Tensor,
+    blocks: Vec<DenseBlock>,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+struct DenseBlock {
+    attn_norm: Tensor,
+    ffn_norm: Tensor,
+    weights: Vec<Tensor>,
+}
+
+/// One training example: token ids and, per position, whether the next token is a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub ids: Vec<u32>,
+    /// `targets[i]`: position `i` predicts `ids[i + 1]` and that counts in the loss.
+    pub targets: Vec<bool>,
+}
+
+impl DenseLlama {
+    pub fn new(model: &Llama) -> Result<DenseLlama> {
+        let c = model.config;
+        let vec = |v: &[f32]| Tensor::from_slice(v, v.len(), &Device::Cpu).map_err(candle_err);
+        let mut blocks = Vec::with_capacity(c.layers);
+        for b in &model.blocks {
+            blocks.push(DenseBlock {
+                attn_norm: vec(&b.attn_norm)?,
+                ffn_norm: vec(&b.ffn_norm)?,
+                weights: b.linears.iter().map(|l| l.dense()).collect::<Result<_>>()?,
+            });
+        }
+        let all: Vec<u32> = (0..c.vocab as u32).collect();
+        let embedding = Tensor::from_vec(model.embed(&all)?, (c.vocab, c.hidden), &Device::Cpu)
+            .map_err(candle_err)?;
+        let half = c.head_dim() / 2;
+        let positions = model.max_positions();
+        let (cos, sin): (Vec<f32>, Vec<f32>) = (0..positions)
+            .flat_map(|p| {
+                (0..half).map(move |i| {
+                    let freq = 1.0 / c.rope_base.powf(2.0 * i as f64 / c.head_dim() as f64);
+                    let a = p as f64 * freq;
+                    (a.cos() as f32, a.sin() as f32)
+                })
+            })
+            .unzip();
+        Ok(DenseLlama {
+            config: c,
+            head: model.head.dense()?,
+            embedding,
+            final_norm: vec(&model.final_norm)?,
+            blocks,
+            cos: Tensor::from_vec(cos, (positions, half), &Device::Cpu).map_err(candle_err)?,
+            sin: Tensor::from_vec(sin, (positions, half), &Device::Cpu).map_err(candle_err)?,
+        })
+    }
+
+    /// Output and input width of each of a block's linear layers.
+    pub fn dims(&self) -> [(usize, usize); 7] {
+        let c = self.config;
+        let (d, kv, f) = (c.hidden, c.kv_dim(), c.ffn);
+        [(d, d), (kv, d), (kv, d), (d, d), (f, d), (f, d), (d, f)]
+    }
+
+    pub fn layers(&self) -> usize {
+        self.config.layers
+    }
+
+    fn rms(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        let mean = x.sqr()?.mean_keepdim(D::Minus1)?;
+        let x = x.broadcast_div(&(mean + self.config.rms_eps)?.sqrt()?)?;
+        x.broadcast_mul(w)
+    }
+
+    fn rope(&self, x: &Tensor, t: usize) -> candle_core::Result<Tensor> {
+        // x: (b, heads, t, hd), pairs (2i, 2i + 1) rotate together.
+        let (b, h, _, hd) = x.dims4()?;
+        let pairs = x.reshape((b, h, t, hd / 2, 2))?;
+        let x0 = pairs.narrow(4, 0, 1)?.squeeze(4)?;
+        let x1 = pairs.narrow(4, 1, 1)?.squeeze(4)?;
+        let cos = self.cos.narrow(0, 0, t)?;
+        let sin = self.sin.narrow(0, 0, t)?;
+        let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
+        let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
+        Tensor::stack(&[r0, r1], 4)?.reshape((b, h, t, hd))
+    }
+
+    fn linear(
+        &self,
+        x: &Tensor,
+        layer: usize,
+        which: usize,
+        adapters: &Adapters,
+    ) -> candle_core::Result<Tensor> {
+        let y = x.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(
+            self.blocks[layer].weights[which].clone(),
+        ))))?;
+        match adapters.get(layer, which) {
+            Some(lora) => {
+                let low = x.matmul(&lora.a.t()?)?;
+                y + (low.matmul(&lora.b.t()?)? * lora.scale)?
+            }
+            None => Ok(y),
+        }
+    }
+
+    /// Logits `(b * t, vocab)` for a padded batch of ids `(b, t)`.
+    pub fn logits(&self, ids: &Tensor, adapters: &Adapters) -> candle_core::Result<Tensor> {
+        let c = self.config;
+        let (b, t) = ids.dims2()?;
+        let (d, hd, heads, kvh) = (c.hidden, c.head_dim(), c.heads, c.kv_heads);
+        let group = heads / kvh;
+        let mut h = self.embedding.index_select(&ids.flatten_all()?, 0)?;
+        let mask: Vec<f32> = (0..t)
+            .flat_map(|i| (0..t).map(move |j| if j > i { -1e9 } else { 0.0 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), &Device::Cpu)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        for l in 0..c.layers {
+            let blk = &self.blocks[l];
+            let x = self.rms(&h, &blk.attn_norm)?;
+            let heads_of = |y: Tensor, n: usize| -> candle_core::Result<Tensor> {
+                y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()
+            };
+            let q = self.rope(&heads_of(self.linear(&x, l, 0, adapters)?, heads)?, t)?;
+            let k = self.rope(&heads_of(self.linear(&x, l, 1, adapters)?, kvh)?, t)?;
+            let v = heads_of(self.linear(&x, l, 2, adapters)?, kvh)?;
+            let widen = |y: Tensor| -> candle_core::Result<Tensor> {
+                y.unsqueeze(2)?
+                    .broadcast_as((b, kvh, group, t, hd))?
+                    .reshape((b, heads, t, hd))
+            };
+            let (k, v) = (widen(k)?, widen(v)?);
+            let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
+            let max = scores.max_keepdim(D::Minus1)?.detach();
+            let e = scores.broadcast_sub(&max)?.exp()?;
+            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+            let out = att.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
+            h = (h + self.linear(&out, l, 3, adapters)?)?;
+            let x = self.rms(&h, &blk.ffn_norm)?;
+            let gate = self.linear(&x, l, 4, adapters)?;
+            let up = self.linear(&x, l, 5, adapters)?;
+            let act = (gate.silu()? * up)?;
+            h = (h + self.linear(&act, l, 6, adapters)?)?;
+        }
+        let h = self.rms(&h, &self.final_norm)?;
+        h.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(self.head.clone()))))
+    }
+
+    /// Log-probabilities of each next token in `batch` (padded to its longest), flattened to
+    /// `b * t`, with a per-position weight of 1 where the position is a target, else 0.
+    pub fn next_token_logprobs(
+        &self,
+        batch: &[&Example],
+        adapters: &Adapters,
+    ) -> Result<(Tensor, Vec<f32>)> {
+        let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+        if t < 2 {
+            return Err(NovaError::invalid(
+                "a training example needs at least two tokens",
+            ));
+        }
+        let mut ids = Vec::with_capacity(batch.len() * t);
+        let mut next = Vec::with_capacity(batch.len() * t);
+        let mut weight = Vec::with_capacity(batch.len() * t);
+        for e in batch {
+            for i in 0..t {
+                ids.push(e.ids.get(i).copied().unwrap_or(0));
+                let target = e.targets.get(i).copied().unwrap_or(false) && i + 1 < e.ids.len();
+                next.push(if target { e.ids[i + 1] } else { 0 });
+                weight.push(if target { 1f32 } else { 0.0 });
+            }
+        }
+        let run = || -> candle_core::Result<Tensor> {
+            let ids = Tensor::from_vec(ids, (batch.len(), t), &Device::Cpu)?;
+            let logits = self.logits(&ids, adapters)?;
+            let lse = logits.log_sum_exp(D::Minus1)?;
+            let next = Tensor::from_vec(next, (batch.len() * t, 1), &Device::Cpu)?;
+            logits.gather(&next, 1)?.squeeze(1)? - lse
+        };
+        Ok((run().map_err(candle_err)?, weight))
+    }
+
+    /// Mean cross-entropy over the target positions of `batch`, and how many there are.
+    pub fn loss(&self, batch: &[&Example], adapters: &Adapters) -> Result<(Tensor, usize)> {
+        let (logp, weight) = self.next_token_logprobs(batch, adapters)?;
+        let count = weight.iter().filter(|w| **w > 0.0).count();
+        if count == 0 {
+            return Err(NovaError::invalid(
+                "no answer tokens to learn from in this batch",
+            ));
+        }
+        let n = weight.len();
+        let weight = Tensor::from_vec(weight, n, &Device::Cpu).map_err(candle_err)?;
+        let loss = ((logp * weight)
+            .and_then(|l| l.sum_all())
+            .and_then(|l| l / -(count as f64)))
+        .map_err(candle_err)?;
+        Ok((loss, count))
+    }
+}
+
+/// How a job's hyperparameters become the local training run. The one place that says so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalSchedule {
+    pub epochs: u32,
+    /// AdamW's learning rate for the adapters.
+    pub learning_rate: f64,
+    pub warmup_steps: u32,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Longer examples keep their first tokens up to this many (the answer's end may be cut).
+    pub max_tokens: usize,
+}
+
+/// Bedrock's learning rates for Nova (1e-6 to 1e-4, default 1e-5) are full-model rates; LoRA
+/// adapters learn at rates about 50 times larger (PEFT's usual 1e-4 to 1e-3), so the job's
+/// rate is multiplied by this. Set from that common practice, not tuned on any data set.
+pub const LORA_RATE_SCALE: f64 = 50.0;
+
+impl LocalSchedule {
+    /// The job's epochs and warm-up steps as they are; its learning rate times
+    /// [`LORA_RATE_SCALE`]; 8 examples per step; examples cut at 512 tokens.
+    pub fn from_job(config: &crate::TrainingConfig) -> LocalSchedule {
+        LocalSchedule {
+            epochs: config.epochs.max(1),
+            learning_rate: config.learning_rate * LORA_RATE_SCALE,
+            warmup_steps: config.warmup_steps,
+            batch_size: 8,
+            max_tokens: 512,
+        }
+    }
+}
+
+/// A LoRA training run's result.
+pub struct LoraRun {
+    pub adapters: Adapters,
+    /// (step, epoch, training loss).
+    pub training_loss: Vec<(usize, u32, f64)>,
+    /// (step, epoch, validation loss), one per epoch.
+    pub validation_loss: Vec<(usize, u32, f64)>,
+    pub tokens_trained: usize,
+}
+
+/// Mean loss over `examples` (no gradients).
+pub fn evaluate(
+    dense: &DenseLlama,
+    adapters: &Adapters,
+    examples: &[Example],
+    batch_size: usize,
+) -> Result<f64> {
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for chunk in examples.chunks(batch_size.max(1)) {
+        let refs: Vec<&Example> = chunk.iter().collect();
+        let (loss, n) = dense.loss(&refs, adapters)?;
+        total += loss.to_scalar::<f32>().map_err(candle_err)? as f64 * n as f64;
+        count += n;
+    }
+    Ok(if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    })
+}
+
+/// What a LoRA training run is given.
+pub struct LoraJob<'a> {
+    pub lora: &'a LoraConfig,
+    pub schedule: LocalSchedule,
+    pub train: &'a [Example],
+    pub validation: &'a [Example],
+    /// Orders the examples and draws the fresh adapters.
+    pub seed: u64,
+    /// Adapters to continue from (iterative fine-tuning).
+    pub start: Option<&'a Adapters>,
+}
+
+/// Train adapters as `job` says, reporting each step's loss to `on_step` (step, epoch, loss).
+pub fn train_lora(
+    dense: &DenseLlama,
+    job: LoraJob<'_>,
+    on_step: &mut dyn FnMut(usize, u32, f64),
+) -> Result<LoraRun> {
+    let LoraJob {
+        lora,
+        schedule,
+        train,
+        validation,
+        seed,
+        start,
+    } = job;
+    if train.is_empty() {
+        return Err(NovaError::invalid("no training examples"));
+    }
+    let dims = dense.dims();
+    if let Some(start) = start {
+        start.check_fits(dense.layers(), &dims, "the parent model's adapters")?;
+    }
+    let trainable = Adapters::trainable(lora, dense.layers(), &dims, seed, start)?;
+    let params = ParamsAdamW {
+        lr: schedule.learning_rate,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut optimizer = AdamW::new(trainable.vars.clone(), params).map_err(candle_err)?;
+    let mut random = crate::sampling::SplitMix::new(seed ^ 0x5EED);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut step = 0usize;
+    let mut training_loss = Vec::new();
+    let mut validation_loss = Vec::new();
+    let mut tokens = 0usize;
+    for epoch in 1..=schedule.epochs {
+        // Fisher-Yates with the run's seed.
+        for i in (1..order.len()).rev() {
+            let j = (random.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        for chunk in order.chunks(schedule.batch_size.max(1)) {
+            step += 1;
+            let warm = schedule.warmup_steps as f64;
+            let rate = if warm > 0.0 && (step as f64) < warm {
+                schedule.learning_rate * step as f64 / warm
+            } else {
+                schedule.learning_rate
+            };
+            optimizer.set_learning_rate(rate);
+            let batch: Vec<&Example> = chunk.iter().map(|i| &train[*i]).collect();
+            tokens += batch.iter().map(|e| e.ids.len()).sum::<usize>();
+            let (loss, _) = match dense.loss(&batch, &trainable.adapters) {
+                Ok(l) => l,
+                // A batch whose answers were all cut away teaches nothing: skip it.
+                Err(_) => continue,
+            };
+            let grads: GradStore = loss.backward().map_err(candle_err)?;
+            optimizer.step(&grads).map_err(candle_err)?;
+            let value = loss.to_scalar::<f32>().map_err(candle_err)? as f64;
+            training_loss.push((step, epoch, value));
+            on_step(step, epoch, value);
+        }
+        if !validation.is_empty() {
+            let loss = evaluate(dense, &trainable.adapters, validation, schedule.batch_size)?;
+            validation_loss.push((step, epoch, loss));
+        }
+    }
+    Ok(LoraRun {
+        adapters: trainable.adapters.detached(),
+        training_loss,
+        validation_loss,
+        tokens_trained: tokens,
+    })
+}
+
+/// Names of the linear layers LoRA may target, for documentation and errors.
+pub fn target_names() -> &'static [&'static str] {
+    &TARGETS
+}

@@ -1,0 +1,335 @@
+//! The language model's path end to end on a tiny randomly initialised model of SmolLM2's
+//! architecture (written at test time): reading and refusing files, tokenizing, generating
+//! (deterministic, cached = uncached, batched = unbatched, stop reasons, streaming order),
+//! LoRA and GRPO learning.
+#![cfg(feature = "lm")]
+
+use nova_ft_data::cpython_random::CPythonRandom;
+use nova_ft_data::dataset::record::Conversation;
+use nova_ft_models::generation::{GenerationParams, StopReason};
+use nova_ft_models::lm::gguf::LmFile;
+use nova_ft_models::lm::grpo::LmPolicy;
+use nova_ft_models::lm::lora::LoraConfig;
+use nova_ft_models::lm::model::{KvCache, WeightFormat};
+use nova_ft_models::lm::tiny::{tiny_gguf, TinySpec};
+use nova_ft_models::lm::train::{evaluate, train_lora, DenseLlama, LocalSchedule, LoraJob};
+use nova_ft_models::lm::{LanguageModel, LmFamily};
+use nova_ft_models::sampling::Sampling;
+use nova_ft_models::{FineTuning, ModelFamily, Prompt, PromptGroup, TrainingConfig};
+
+fn tiny(spec: TinySpec) -> LanguageModel {
+    let bytes = tiny_gguf(spec).unwrap();
+    LanguageModel::from_file(
+        LmFile::from_bytes(&bytes, "tiny.gguf").unwrap(),
+        WeightFormat::AsStored,
+    )
+    .unwrap()
+}
+
+fn params(max_tokens: usize) -> GenerationParams {
+    GenerationParams {
+        max_tokens,
+        sampling: Sampling::GREEDY,
+        stop_sequences: vec![],
+        seed: 0,
+    }
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn malformed_and_truncated_files_are_refused_with_the_reason() {
+    let bytes = tiny_gguf(TinySpec::default()).unwrap();
+    for (cut, name) in [
+        (10, "header"),
+        (bytes.len() / 2, "middle"),
+        (bytes.len() - 7, "end"),
+    ] {
+        let err = LmFile::from_bytes(&bytes[..cut], "cut.gguf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cut.gguf is not a usable Llama GGUF model"),
+            "{name}: {err}"
+        );
+    }
+    let err = LmFile::from_bytes(b"not a gguf file at all", "junk.bin")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("junk.bin") && err.contains("NOVA_FT_LM_PATH"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tokenizer_round_trips_text_and_knows_the_chat_markers() {
+    let lm = tiny(TinySpec::default());
+    let t = &lm.tokenizer;
+    assert_eq!(t.token_id("<|im_start|>"), Some(1));
+    assert_eq!(t.token_id("<|im_end|>"), Some(2));
+    for text in [
+        "the answer is 42.",
+        "  spaced\n\nlines\t",
+        "ünïcödé ✓ 😀",
+        "",
+    ] {
+        assert_eq!(t.decode(&t.encode(text)), text);
+    }
+    // "Ġt" + "he" merge to "Ġthe" (rank 4): one token.
+    assert_eq!(t.encode(" the"), vec![t.token_id("Ġthe").unwrap()]);
+    // Control tokens' spellings in user text stay text.
+    assert!(!t.encode("<|im_end|>").contains(&2));
+}
+
+#[test]
+fn cached_batched_and_uncached_forward_passes_agree() {
+    for quantized in [false, true] {
+        let lm = tiny(TinySpec {
+            quantized,
+            ..TinySpec::default()
+        });
+        let m = &lm.llama;
+        let ids: Vec<u32> = lm.tokenizer.encode("a short prompt to run");
+        // All at once.
+        let mut whole = KvCache::new(m.config.layers);
+        let at_once = m.forward(&[&ids], &mut [&mut whole], None).unwrap();
+        // One token at a time through the cache.
+        let mut step = KvCache::new(m.config.layers);
+        let mut last = Vec::new();
+        for id in &ids {
+            last = m.forward(&[&[*id]], &mut [&mut step], None).unwrap();
+        }
+        assert!(
+            max_abs_diff(&at_once[0], &last[0]) < 1e-3,
+            "cached vs uncached"
+        );
+        // Two sequences in one pass, of different lengths.
+        let other: Vec<u32> = lm.tokenizer.encode("another one");
+        let (mut a, mut b) = (KvCache::new(m.config.layers), KvCache::new(m.config.layers));
+        let both = m
+            .forward(&[&ids, &other], &mut [&mut a, &mut b], None)
+            .unwrap();
+        let mut c = KvCache::new(m.config.layers);
+        let alone = m.forward(&[&other], &mut [&mut c], None).unwrap();
+        assert!(max_abs_diff(&both[0], &at_once[0]) < 1e-3, "batched first");
+        assert!(max_abs_diff(&both[1], &alone[0]) < 1e-3, "batched second");
+        // The training model (f32, autograd) computes the same logits.
+        if !quantized {
+            let dense = DenseLlama::new(m).unwrap();
+            let empty = nova_ft_models::lm::lora::Adapters::trainable(
+                &LoraConfig::default(),
+                m.config.layers,
+                &dense.dims(),
+                1,
+                None,
+            )
+            .unwrap()
+            .adapters;
+            let t =
+                candle_core::Tensor::from_slice(&ids, (1, ids.len()), &candle_core::Device::Cpu)
+                    .unwrap();
+            let logits = dense.logits(&t, &empty).unwrap().to_vec2::<f32>().unwrap();
+            assert!(
+                max_abs_diff(logits.last().unwrap(), &at_once[0]) < 1e-3,
+                "dense vs served"
+            );
+        }
+    }
+}
+
+#[test]
+fn greedy_generation_is_deterministic_and_streams_in_order() {
+    let lm = tiny(TinySpec::default());
+    let turns = vec![("user".to_string(), "hello there".to_string())];
+    let prompt = Prompt {
+        system: "be brief",
+        turns: &turns,
+    };
+    let mut pieces = Vec::new();
+    let first = lm
+        .chat(&prompt, &params(12), None, &mut |p| {
+            pieces.push(p.to_string())
+        })
+        .unwrap();
+    let second = lm.chat(&prompt, &params(12), None, &mut |_| {}).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(pieces.concat(), first.text);
+    assert_eq!(first.input_tokens, lm.prompt_ids(&prompt).len());
+    assert!(first.output_tokens <= 12);
+    if first.output_tokens == 12 {
+        assert_eq!(first.stop_reason, StopReason::MaxTokens);
+    }
+}
+
+#[test]
+fn stop_sequences_cut_the_answer_and_say_so() {
+    let lm = tiny(TinySpec::default());
+    let turns = vec![("user".to_string(), "x".to_string())];
+    let prompt = Prompt {
+        system: "",
+        turns: &turns,
+    };
+    let full = lm.chat(&prompt, &params(40), None, &mut |_| {}).unwrap();
+    // Stop at a piece of what greedy decoding writes anyway.
+    let chars: Vec<char> = full.text.chars().collect();
+    if chars.len() < 4 {
+        return; // the random model ended at once: nothing to cut
+    }
+    let stop: String = chars[2..4].iter().collect();
+    let mut p = params(40);
+    p.stop_sequences = vec![stop.clone()];
+    let mut streamed = String::new();
+    let cut = lm
+        .chat(&prompt, &p, None, &mut |t| streamed.push_str(t))
+        .unwrap();
+    assert_eq!(cut.stop_reason, StopReason::StopSequence);
+    assert!(!cut.text.contains(&stop));
+    assert!(full.text.starts_with(&cut.text));
+    assert_eq!(
+        streamed, cut.text,
+        "nothing past the stop sequence was streamed"
+    );
+}
+
+fn record(user: &str, answer: &str) -> Conversation {
+    Conversation::single_turn("Answer with the colour.", user, Some(answer.to_string()))
+}
+
+#[test]
+fn lora_lowers_the_loss_and_round_trips_as_an_artifact() {
+    let lm = tiny(TinySpec::default());
+    let train: Vec<Conversation> = (0..16)
+        .map(|i| {
+            record(
+                &format!("item {i}"),
+                if i % 2 == 0 { "red" } else { "blue" },
+            )
+        })
+        .collect();
+    let examples: Vec<_> = train.iter().map(|r| lm.example(r, 256)).collect();
+    assert!(examples.iter().all(|e| e.targets.iter().any(|t| *t)));
+    let dense = DenseLlama::new(&lm.llama).unwrap();
+    let lora = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        ..LoraConfig::default()
+    };
+    let schedule = LocalSchedule {
+        epochs: 8,
+        learning_rate: 1e-2,
+        warmup_steps: 0,
+        batch_size: 4,
+        max_tokens: 256,
+    };
+    let fresh = nova_ft_models::lm::lora::Adapters::trainable(&lora, 2, &dense.dims(), 3, None)
+        .unwrap()
+        .adapters;
+    let before = evaluate(&dense, &fresh, &examples, 4).unwrap();
+    let job = LoraJob {
+        lora: &lora,
+        schedule,
+        train: &examples,
+        validation: &examples[..4],
+        seed: 3,
+        start: None,
+    };
+    let run = train_lora(&dense, job, &mut |_, _, _| {}).unwrap();
+    let after = evaluate(&dense, &run.adapters, &examples, 4).unwrap();
+    assert!(after < before * 0.7, "loss {before} -> {after}");
+    assert_eq!(run.validation_loss.len(), 8);
+    // Through the family: the tuned model answers like the training data, and its artifact loads.
+    let family = LmFamily::new(tiny(TinySpec::default()));
+    let config = TrainingConfig {
+        epochs: 3,
+        learning_rate: 2e-4,
+        warmup_steps: 0,
+        seed: 5,
+    };
+    let job = FineTuning {
+        records: &train,
+        validation: &[],
+        config,
+        parent: None,
+    };
+    let tuned = family.fine_tune(job).unwrap();
+    assert!(tuned.training_loss.last().unwrap().2 < tuned.training_loss[0].2);
+    let bytes = tuned.model.to_bytes();
+    let loaded = family.load(&bytes, "adapter.bin").unwrap();
+    let turns = vec![("user".to_string(), "item 3".to_string())];
+    let prompt = Prompt {
+        system: "Answer with the colour.",
+        turns: &turns,
+    };
+    assert_eq!(loaded.answer(&prompt), tuned.model.answer(&prompt));
+    assert!(loaded.describe().contains("LoRA"));
+    let err = family
+        .load(b"{\"format\":\"nova-ft-lora-1\" broken", "bad.bin")
+        .unwrap_err();
+    assert!(err.to_string().contains("bad.bin"), "{err}");
+}
+
+#[test]
+fn grpo_raises_the_reward_of_a_toy_task() {
+    // Reward: the share of the answer's characters that are lowercase ASCII letters, which a
+    // random model over bytes writes about a tenth of the time.
+    let lm = std::sync::Arc::new(tiny(TinySpec::default()));
+    let lora = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        ..LoraConfig::default()
+    };
+    let turns: Vec<Vec<(String, String)>> = (0..4)
+        .map(|i| vec![("user".to_string(), format!("q{i}"))])
+        .collect();
+    let prompts: Vec<Prompt<'_>> = turns
+        .iter()
+        .map(|t| Prompt {
+            system: "",
+            turns: t,
+        })
+        .collect();
+    let mut lm_policy = LmPolicy::new(lm, lora, &prompts).unwrap();
+    lm_policy.max_answer_tokens = 8;
+    let mut policy: Box<dyn nova_ft_models::Policy> = Box::new(lm_policy);
+    let reward = |a: &str| {
+        let n = a.chars().count().max(1) as f64;
+        a.chars().filter(|c| c.is_ascii_lowercase()).count() as f64 / n
+    };
+    let mut random = CPythonRandom::new(11);
+    let mean_reward = |policy: &dyn nova_ft_models::Policy, random: &mut CPythonRandom| {
+        let mut total = 0.0;
+        for p in 0..4 {
+            for _ in 0..8 {
+                total += reward(&policy.sample(p, random));
+            }
+        }
+        total / 32.0
+    };
+    let before = mean_reward(policy.as_ref(), &mut random);
+    for _ in 0..20 {
+        let groups: Vec<(usize, Vec<String>, Vec<f64>)> = (0..4)
+            .map(|p| {
+                let answers: Vec<String> = (0..6).map(|_| policy.sample(p, &mut random)).collect();
+                let rewards = answers.iter().map(|a| reward(a)).collect();
+                (p, answers, rewards)
+            })
+            .collect();
+        let batch: Vec<PromptGroup<'_>> = groups
+            .iter()
+            .map(|(p, a, r)| PromptGroup {
+                prompt: *p,
+                answers: a,
+                rewards: r,
+            })
+            .collect();
+        policy.learn(&batch, 4e-4);
+    }
+    let after = mean_reward(policy.as_ref(), &mut random);
+    assert!(after > before + 0.15, "mean reward {before} -> {after}");
+}
