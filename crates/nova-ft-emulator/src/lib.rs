@@ -35,6 +35,10 @@ pub mod xml_writer;
 
 use faults::Faults;
 use nova_ft_data::error::{NovaError, Result};
+/// A tiny random language model file, for tests of `--models lm` without the real one.
+pub use nova_ft_models::lm::tiny::{tiny_gguf as tiny_language_model, TinySpec};
+/// The local models a front end chooses (`--models`, `NOVA_FT_LOCAL_MODELS`).
+pub use nova_ft_models::{choose as choose_models, CHOICES as MODEL_CHOICES};
 use nova_ft_models::{ModelFamily, StandIns, TunedModel};
 use state::State;
 use std::collections::HashMap;

@@ -90,6 +90,14 @@ struct ServeArgs {
     /// The Python that runs Lambda handlers (default: python3 on the PATH).
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Which local models answer behind the Nova ids: `stand-ins` (fast, not language
+    /// models) or `lm` (SmolLM2-135M, a real small language model). Default:
+    /// NOVA_FT_LOCAL_MODELS, else stand-ins.
+    #[arg(long)]
+    models: Option<String>,
+    /// The language model's GGUF file for `--models lm` (default: NOVA_FT_LM_PATH).
+    #[arg(long)]
+    lm_path: Option<PathBuf>,
 }
 
 fn non_negative(text: &str) -> Result<f64, String> {
@@ -100,8 +108,9 @@ fn non_negative(text: &str) -> Result<f64, String> {
 }
 
 impl ServeArgs {
-    fn config(self) -> EmulatorConfig {
-        EmulatorConfig {
+    fn config(self) -> nova_ft_data::error::Result<EmulatorConfig> {
+        let models = nova_ft_models::choose(self.models.as_deref(), self.lm_path.as_deref())?;
+        Ok(EmulatorConfig {
             host: self.host,
             allow_remote: self.allow_remote,
             credentials: (!self.no_verify_signatures).then_some(Credentials {
@@ -122,8 +131,9 @@ impl ServeArgs {
             rate_limit: self.rate_limit,
             deployment_delay: Duration::from_secs_f64(self.deployment_delay),
             python: self.python,
+            models,
             ..EmulatorConfig::default()
-        }
+        })
     }
 }
 
@@ -137,7 +147,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
                 .init();
-            match serve((*args).config()) {
+            match (*args).config().and_then(serve) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("nova-ft-emulator: {e}");
@@ -162,6 +172,7 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
             running.endpoint_url(),
             running.ctx.store.dir().display()
         );
+        println!("local models: {}", running.ctx.config.models.describe_base());
         match credentials {
             Some(c) => {
                 println!(

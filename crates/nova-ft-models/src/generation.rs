@@ -38,4 +38,6 @@ pub struct Generation {
     pub input_tokens: usize,
     pub output_tokens: usize,
     pub stop_reason: StopReason,
+    /// The stop sequence that ended it, when one did.
+    pub stop_sequence: Option<String>,
 }

@@ -12,6 +12,7 @@
 
 pub mod candidate_policy;
 pub mod candidates;
+mod choice;
 pub mod classifier;
 mod family;
 pub mod generation;
@@ -27,6 +28,7 @@ mod teacher;
 pub mod text;
 pub mod zero_shot;
 
+pub use choice::{choose, CHOICES};
 pub use family::{Answerer, FineTuning, ModelFamily, Policy, PromptGroup, StandIns, TunedModel};
 pub use teacher::{Teacher, TeacherSettings};
 

@@ -197,6 +197,58 @@ fn stop_sequences_cut_the_answer_and_say_so() {
     );
 }
 
+#[test]
+fn a_shared_prefix_runs_once_with_the_same_result() {
+    let lm = tiny(TinySpec::default());
+    let dense = DenseLlama::new(&lm.llama).unwrap();
+    let adapters = nova_ft_models::lm::lora::Adapters::trainable(
+        &LoraConfig::default(),
+        2,
+        &dense.dims(),
+        9,
+        None,
+    )
+    .unwrap()
+    .adapters;
+    let examples: Vec<_> = [("one", "red"), ("a longer question", "blue sky")]
+        .iter()
+        .map(|(u, a)| lm.example(&record(u, a), 256))
+        .collect();
+    let refs: Vec<_> = examples.iter().collect();
+    let (shared, owner) = dense.target_logprobs(&refs, &adapters).unwrap();
+    let shared: f32 = shared.sum_all().unwrap().to_scalar().unwrap();
+    // The same sum from full logits of each example alone, no prefix.
+    let mut direct = 0f32;
+    for e in &examples {
+        let ids =
+            candle_core::Tensor::from_slice(&e.ids, (1, e.ids.len()), &candle_core::Device::Cpu)
+                .unwrap();
+        let logits = dense
+            .logits(&ids, &adapters)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (i, row) in logits.iter().enumerate() {
+            if e.targets[i] && i + 1 < e.ids.len() {
+                let max = row.iter().cloned().fold(f32::MIN, f32::max);
+                let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
+                direct += row[e.ids[i + 1] as usize] - lse;
+            }
+        }
+    }
+    assert_eq!(
+        owner.len(),
+        examples
+            .iter()
+            .map(|e| e.targets.iter().filter(|t| **t).count())
+            .sum::<usize>()
+    );
+    assert!(
+        (shared - direct).abs() < 1e-3 * direct.abs().max(1.0),
+        "{shared} vs {direct}"
+    );
+}
+
 fn record(user: &str, answer: &str) -> Conversation {
     Conversation::single_turn("Answer with the colour.", user, Some(answer.to_string()))
 }

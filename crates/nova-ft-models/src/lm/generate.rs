@@ -22,6 +22,7 @@ pub struct Decoding {
     released: usize,
     pub next: Option<u32>,
     pub done: Option<StopReason>,
+    stop_sequence: Option<String>,
 }
 
 impl Decoding {
@@ -36,6 +37,7 @@ impl Decoding {
             released: 0,
             next: None,
             done: None,
+            stop_sequence: None,
         }
     }
 
@@ -64,6 +66,7 @@ impl Decoding {
             if let Some(at) = find(&self.bytes, stop.as_bytes()) {
                 self.bytes.truncate(at);
                 self.done = Some(StopReason::StopSequence);
+                self.stop_sequence = Some(stop.clone());
                 return self.flush(at);
             }
         }
@@ -101,6 +104,7 @@ impl Decoding {
             input_tokens: self.input_tokens,
             output_tokens: self.generated.len(),
             stop_reason: self.done.unwrap_or(StopReason::MaxTokens),
+            stop_sequence: self.stop_sequence.clone(),
         }
     }
 }

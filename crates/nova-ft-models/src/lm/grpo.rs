@@ -122,24 +122,22 @@ impl LmPolicy {
 
     fn step(&mut self, examples: &[Example], advantages: &[f64], rate: f64) -> Result<()> {
         let refs: Vec<&Example> = examples.iter().collect();
-        let (old, weight) = self
+        let (old, owner) = self
             .dense
-            .next_token_logprobs(&refs, &self.adapters.detached())?;
+            .target_logprobs(&refs, &self.adapters.detached())?;
         let old = old.detach();
-        let (reference, _) = self.dense.next_token_logprobs(&refs, &self.base)?;
+        let (reference, _) = self.dense.target_logprobs(&refs, &self.base)?;
         let reference = reference.detach();
-        let t = weight.len() / examples.len();
         // Each answer's tokens weigh 1/len, each answer 1/n: the mean of per-answer means.
-        let mut w = vec![0f32; weight.len()];
-        let mut adv = vec![0f32; weight.len()];
-        for (i, a) in advantages.iter().enumerate() {
-            let row = &weight[i * t..(i + 1) * t];
-            let len = row.iter().filter(|x| **x > 0.0).count().max(1) as f32;
-            for j in 0..t {
-                w[i * t + j] = row[j] / len / examples.len() as f32;
-                adv[i * t + j] = *a as f32;
-            }
+        let mut lengths = vec![0usize; examples.len()];
+        for row in &owner {
+            lengths[*row] += 1;
         }
+        let w: Vec<f32> = owner
+            .iter()
+            .map(|row| 1.0 / lengths[*row] as f32 / examples.len() as f32)
+            .collect();
+        let adv: Vec<f32> = owner.iter().map(|row| advantages[*row] as f32).collect();
         let n = w.len();
         let w = Tensor::from_vec(w, n, &Device::Cpu).map_err(candle_err)?;
         let adv = Tensor::from_vec(adv, n, &Device::Cpu).map_err(candle_err)?;
@@ -157,7 +155,7 @@ impl LmPolicy {
         };
         optimizer.set_learning_rate(rate);
         for _ in 0..INNER_STEPS {
-            let (logp, _) = self.dense.next_token_logprobs(&refs, &self.adapters)?;
+            let (logp, _) = self.dense.target_logprobs(&refs, &self.adapters)?;
             let objective = || -> candle_core::Result<Tensor> {
                 let ratio = (&logp - &old)?.exp()?;
                 let unclipped = (&ratio * &adv)?;

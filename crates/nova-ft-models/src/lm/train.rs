@@ -125,14 +125,14 @@ impl DenseLlama {
         x.broadcast_mul(w)
     }
 
-    fn rope(&self, x: &Tensor, t: usize) -> candle_core::Result<Tensor> {
-        // x: (b, heads, t, hd), pairs (2i, 2i + 1) rotate together.
-        let (b, h, _, hd) = x.dims4()?;
+    fn rope(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        // x: (b, heads, t, hd) at positions start.., pairs (2i, 2i + 1) rotate together.
+        let (b, h, t, hd) = x.dims4()?;
         let pairs = x.reshape((b, h, t, hd / 2, 2))?;
         let x0 = pairs.narrow(4, 0, 1)?.squeeze(4)?;
         let x1 = pairs.narrow(4, 1, 1)?.squeeze(4)?;
-        let cos = self.cos.narrow(0, 0, t)?;
-        let sin = self.sin.narrow(0, 0, t)?;
+        let cos = self.cos.narrow(0, start, t)?;
+        let sin = self.sin.narrow(0, start, t)?;
         let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
         let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
         Tensor::stack(&[r0, r1], 4)?.reshape((b, h, t, hd))
@@ -157,38 +157,101 @@ impl DenseLlama {
         }
     }
 
-    /// Logits `(b * t, vocab)` for a padded batch of ids `(b, t)`.
-    pub fn logits(&self, ids: &Tensor, adapters: &Adapters) -> candle_core::Result<Tensor> {
+    /// Causal attention of queries `q` (b, heads, s, hd) over keys and values `k`, `v`
+    /// (b, kv_heads, p + s, hd) whose first `p` positions every query sees.
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, p: usize) -> candle_core::Result<Tensor> {
         let c = self.config;
-        let (b, t) = ids.dims2()?;
-        let (d, hd, heads, kvh) = (c.hidden, c.head_dim(), c.heads, c.kv_heads);
-        let group = heads / kvh;
-        let mut h = self.embedding.index_select(&ids.flatten_all()?, 0)?;
-        let mask: Vec<f32> = (0..t)
-            .flat_map(|i| (0..t).map(move |j| if j > i { -1e9 } else { 0.0 }))
+        let (b, heads, s, hd) = q.dims4()?;
+        let (kvh, group) = (c.kv_heads, c.heads / c.kv_heads);
+        let widen = |y: &Tensor| -> candle_core::Result<Tensor> {
+            y.unsqueeze(2)?
+                .broadcast_as((b, kvh, group, p + s, hd))?
+                .reshape((b, heads, p + s, hd))
+        };
+        let (k, v) = (widen(k)?, widen(v)?);
+        let mask: Vec<f32> = (0..s)
+            .flat_map(|i| (0..p + s).map(move |j| if j > p + i { -1e9 } else { 0.0 }))
             .collect();
-        let mask = Tensor::from_vec(mask, (t, t), &Device::Cpu)?;
+        let mask = Tensor::from_vec(mask, (s, p + s), &Device::Cpu)?;
         let scale = 1.0 / (hd as f64).sqrt();
+        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
+        let max = scores.max_keepdim(D::Minus1)?.detach();
+        let e = scores.broadcast_sub(&max)?.exp()?;
+        let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+        att.matmul(&v)
+    }
+
+    /// Final hidden states `(b * s, hidden)` of a padded batch `ids` `(b, s)` that all follow
+    /// the same `prefix` (often the system prompt). The prefix runs once and every row attends
+    /// to it: the same arithmetic as running it in each row, and gradients through it add up
+    /// over the rows as they would.
+    pub fn hidden(
+        &self,
+        prefix: &[u32],
+        ids: &Tensor,
+        adapters: &Adapters,
+    ) -> candle_core::Result<Tensor> {
+        let c = self.config;
+        let (b, s) = ids.dims2()?;
+        let p = prefix.len();
+        let (d, hd, heads, kvh) = (c.hidden, c.head_dim(), c.heads, c.kv_heads);
+        let rows = b * s;
+        let mut h = self.embedding.index_select(&ids.flatten_all()?, 0)?;
+        if p > 0 {
+            let prefix = Tensor::from_slice(prefix, p, &Device::Cpu)?;
+            h = Tensor::cat(&[&self.embedding.index_select(&prefix, 0)?, &h], 0)?;
+        }
         for l in 0..c.layers {
             let blk = &self.blocks[l];
             let x = self.rms(&h, &blk.attn_norm)?;
-            let heads_of = |y: Tensor, n: usize| -> candle_core::Result<Tensor> {
-                y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()
+            let q = self.linear(&x, l, 0, adapters)?;
+            let k = self.linear(&x, l, 1, adapters)?;
+            let v = self.linear(&x, l, 2, adapters)?;
+            // Rows [0, p) are the prefix, then the batch's b x s.
+            let split = |y: &Tensor, n: usize| -> candle_core::Result<(Option<Tensor>, Tensor)> {
+                let batch = y
+                    .narrow(0, p, rows)?
+                    .reshape((b, s, n, hd))?
+                    .transpose(1, 2)?
+                    .contiguous()?;
+                let pre = if p > 0 {
+                    Some(
+                        y.narrow(0, 0, p)?
+                            .reshape((1, p, n, hd))?
+                            .transpose(1, 2)?
+                            .contiguous()?,
+                    )
+                } else {
+                    None
+                };
+                Ok((pre, batch))
             };
-            let q = self.rope(&heads_of(self.linear(&x, l, 0, adapters)?, heads)?, t)?;
-            let k = self.rope(&heads_of(self.linear(&x, l, 1, adapters)?, kvh)?, t)?;
-            let v = heads_of(self.linear(&x, l, 2, adapters)?, kvh)?;
-            let widen = |y: Tensor| -> candle_core::Result<Tensor> {
-                y.unsqueeze(2)?
-                    .broadcast_as((b, kvh, group, t, hd))?
-                    .reshape((b, heads, t, hd))
+            let (qp, qs) = split(&q, heads)?;
+            let (kp, ks) = split(&k, kvh)?;
+            let (vp, vs) = split(&v, kvh)?;
+            let qs = self.rope(&qs, p)?;
+            let ks = self.rope(&ks, p)?;
+            let out = match (qp, kp, vp) {
+                (Some(qp), Some(kp), Some(vp)) => {
+                    let (qp, kp) = (self.rope(&qp, 0)?, self.rope(&kp, 0)?);
+                    let pre = self.attend(&qp, &kp, &vp, 0)?;
+                    let shared = |t: &Tensor| t.broadcast_as((b, kvh, p, hd))?.contiguous();
+                    let keys = Tensor::cat(&[&shared(&kp)?, &ks], 2)?;
+                    let values = Tensor::cat(&[&shared(&vp)?, &vs], 2)?;
+                    let batch = self.attend(&qs, &keys, &values, p)?;
+                    Tensor::cat(
+                        &[
+                            &pre.transpose(1, 2)?.reshape((p, d))?,
+                            &batch.transpose(1, 2)?.reshape((rows, d))?,
+                        ],
+                        0,
+                    )?
+                }
+                _ => self
+                    .attend(&qs, &ks, &vs, 0)?
+                    .transpose(1, 2)?
+                    .reshape((rows, d))?,
             };
-            let (k, v) = (widen(k)?, widen(v)?);
-            let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
-            let max = scores.max_keepdim(D::Minus1)?.detach();
-            let e = scores.broadcast_sub(&max)?.exp()?;
-            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
-            let out = att.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
             h = (h + self.linear(&out, l, 3, adapters)?)?;
             let x = self.rms(&h, &blk.ffn_norm)?;
             let gate = self.linear(&x, l, 4, adapters)?;
@@ -196,59 +259,75 @@ impl DenseLlama {
             let act = (gate.silu()? * up)?;
             h = (h + self.linear(&act, l, 6, adapters)?)?;
         }
-        let h = self.rms(&h, &self.final_norm)?;
+        self.rms(&h.narrow(0, p, rows)?, &self.final_norm)
+    }
+
+    /// Logits `(b * t, vocab)` for a padded batch of ids `(b, t)`.
+    pub fn logits(&self, ids: &Tensor, adapters: &Adapters) -> candle_core::Result<Tensor> {
+        let h = self.hidden(&[], ids, adapters)?;
         h.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(self.head.clone()))))
     }
 
-    /// Log-probabilities of each next token in `batch` (padded to its longest), flattened to
-    /// `b * t`, with a per-position weight of 1 where the position is a target, else 0.
-    pub fn next_token_logprobs(
+    /// Log-probabilities of the target tokens of `batch`, one per target position in row
+    /// order, with the row each belongs to. Rows share their longest common prefix that holds
+    /// no target ([`DenseLlama::hidden`]); logits are computed only where a target is.
+    pub fn target_logprobs(
         &self,
         batch: &[&Example],
         adapters: &Adapters,
-    ) -> Result<(Tensor, Vec<f32>)> {
-        let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
-        if t < 2 {
-            return Err(NovaError::invalid(
-                "a training example needs at least two tokens",
-            ));
+    ) -> Result<(Tensor, Vec<usize>)> {
+        let shortest = batch.iter().map(|e| e.ids.len()).min().unwrap_or(0);
+        let mut p = 0;
+        while p + 1 < shortest
+            && batch
+                .iter()
+                .all(|e| e.ids[p] == batch[0].ids[p] && !e.targets[p])
+        {
+            p += 1;
         }
-        let mut ids = Vec::with_capacity(batch.len() * t);
-        let mut next = Vec::with_capacity(batch.len() * t);
-        let mut weight = Vec::with_capacity(batch.len() * t);
-        for e in batch {
-            for i in 0..t {
-                ids.push(e.ids.get(i).copied().unwrap_or(0));
-                let target = e.targets.get(i).copied().unwrap_or(false) && i + 1 < e.ids.len();
-                next.push(if target { e.ids[i + 1] } else { 0 });
-                weight.push(if target { 1f32 } else { 0.0 });
+        let s = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0) - p;
+        let mut ids = Vec::with_capacity(batch.len() * s);
+        let mut at = Vec::new();
+        let mut next = Vec::new();
+        let mut owner = Vec::new();
+        for (row, e) in batch.iter().enumerate() {
+            for i in 0..s {
+                let k = p + i;
+                ids.push(e.ids.get(k).copied().unwrap_or(0));
+                if e.targets.get(k).copied().unwrap_or(false) && k + 1 < e.ids.len() {
+                    at.push((row * s + i) as u32);
+                    next.push(e.ids[k + 1]);
+                    owner.push(row);
+                }
             }
         }
-        let run = || -> candle_core::Result<Tensor> {
-            let ids = Tensor::from_vec(ids, (batch.len(), t), &Device::Cpu)?;
-            let logits = self.logits(&ids, adapters)?;
-            let lse = logits.log_sum_exp(D::Minus1)?;
-            let next = Tensor::from_vec(next, (batch.len() * t, 1), &Device::Cpu)?;
-            logits.gather(&next, 1)?.squeeze(1)? - lse
-        };
-        Ok((run().map_err(candle_err)?, weight))
-    }
-
-    /// Mean cross-entropy over the target positions of `batch`, and how many there are.
-    pub fn loss(&self, batch: &[&Example], adapters: &Adapters) -> Result<(Tensor, usize)> {
-        let (logp, weight) = self.next_token_logprobs(batch, adapters)?;
-        let count = weight.iter().filter(|w| **w > 0.0).count();
-        if count == 0 {
+        if at.is_empty() {
             return Err(NovaError::invalid(
                 "no answer tokens to learn from in this batch",
             ));
         }
-        let n = weight.len();
-        let weight = Tensor::from_vec(weight, n, &Device::Cpu).map_err(candle_err)?;
-        let loss = ((logp * weight)
-            .and_then(|l| l.sum_all())
-            .and_then(|l| l / -(count as f64)))
-        .map_err(candle_err)?;
+        let n = at.len();
+        let run = || -> candle_core::Result<Tensor> {
+            let ids = Tensor::from_vec(ids, (batch.len(), s), &Device::Cpu)?;
+            let hidden = self.hidden(&batch[0].ids[..p], &ids, adapters)?;
+            let picked = hidden.index_select(&Tensor::from_vec(at, n, &Device::Cpu)?, 0)?;
+            let logits =
+                picked.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(self.head.clone()))))?;
+            let lse = logits.log_sum_exp(D::Minus1)?;
+            let next = Tensor::from_vec(next, (n, 1), &Device::Cpu)?;
+            logits.gather(&next, 1)?.squeeze(1)? - lse
+        };
+        Ok((run().map_err(candle_err)?, owner))
+    }
+
+    /// Mean cross-entropy over the target positions of `batch`, and how many there are.
+    pub fn loss(&self, batch: &[&Example], adapters: &Adapters) -> Result<(Tensor, usize)> {
+        let (logp, owner) = self.target_logprobs(batch, adapters)?;
+        let count = owner.len();
+        let loss = logp
+            .sum_all()
+            .and_then(|l| l / -(count as f64))
+            .map_err(candle_err)?;
         Ok((loss, count))
     }
 }

