@@ -135,3 +135,30 @@ def test_the_real_smollm2_answers_a_prompt(tmp_path: Path) -> None:
     text = reply["output"]["message"]["content"][0]["text"]
     assert "Paris" in text, text
     assert reply["stopReason"] == "end_turn"
+
+
+def test_converse_stream_sends_the_generated_text_as_events(session: nf.Session) -> None:
+    client = runtime(session)
+    whole = converse(client, MICRO, "tell me", maxTokens=12, temperature=0.0)
+    streamed = client.converse_stream(
+        modelId=MICRO,
+        messages=[{"role": "user", "content": [{"text": "tell me"}]}],
+        inferenceConfig={"maxTokens": 12, "temperature": 0.0},
+    )
+    kinds, text, usage, stop = [], "", None, None
+    for event in streamed["stream"]:
+        kind = next(iter(event))
+        kinds.append(kind)
+        if kind == "contentBlockDelta":
+            text += event[kind]["delta"]["text"]
+        elif kind == "messageStop":
+            stop = event[kind]["stopReason"]
+        elif kind == "metadata":
+            usage = event[kind]["usage"]
+    assert kinds[0] == "messageStart" and kinds[-3:] == [
+        "contentBlockStop",
+        "messageStop",
+        "metadata",
+    ]
+    assert text == whole["output"]["message"]["content"][0]["text"]
+    assert stop == whole["stopReason"] and usage == whole["usage"]

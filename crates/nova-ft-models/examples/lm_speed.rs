@@ -48,6 +48,42 @@ fn main() {
     let total = started.elapsed().as_secs_f64();
     let ttft = first.unwrap_or(total);
     println!("{}", g.text);
+    let concurrent: usize = std::env::var("CONCURRENT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    if concurrent > 0 {
+        let lm = std::sync::Arc::new(lm);
+        let started = Instant::now();
+        let total: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..concurrent)
+                .map(|i| {
+                    let lm = std::sync::Arc::clone(&lm);
+                    let params = params.clone();
+                    scope.spawn(move || {
+                        let turns = vec![(
+                            "user".to_string(),
+                            format!("Write a short story about topic {i}."),
+                        )];
+                        let prompt = Prompt {
+                            system: "",
+                            turns: &turns,
+                        };
+                        lm.serve(None, &prompt, &params, &mut |_| {})
+                            .expect("generation")
+                            .output_tokens
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        println!(
+            "{concurrent} concurrent: {total} tokens in {:.2} s: {:.1} tokens/s",
+            started.elapsed().as_secs_f64(),
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+        return;
+    }
     println!(
         "prompt {} tokens, answer {} tokens ({:?}); first token after {:.3} s; decoding {:.1} tokens/s",
         ids.len(),

@@ -20,6 +20,12 @@ use std::sync::Arc;
 pub trait Answerer: Send + Sync {
     fn answer(&self, prompt: &Prompt<'_>) -> String;
 
+    /// Whether [`Answerer::generate`] produces text token by token (streams can go out as it
+    /// writes).
+    fn streams(&self) -> bool {
+        false
+    }
+
     /// Generation as the request asks (budget, sampling, stop sequences), handing each piece
     /// of text to `on_text` as it is produced. `None`: this model answers whole, and the caller
     /// cuts the answer to the request's limits.
@@ -99,6 +105,10 @@ pub trait ModelFamily: Send + Sync + Debug {
         _on_text: &mut dyn FnMut(&str),
     ) -> Option<Result<Generation>> {
         None
+    }
+    /// Whether the base models generate token by token ([`ModelFamily::generate`]).
+    fn streams(&self) -> bool {
+        false
     }
     /// What answers for the Nova ids, for model descriptions.
     fn describe_base(&self) -> String {

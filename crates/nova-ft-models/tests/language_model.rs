@@ -385,3 +385,47 @@ fn grpo_raises_the_reward_of_a_toy_task() {
     let after = mean_reward(policy.as_ref(), &mut random);
     assert!(after > before + 0.15, "mean reward {before} -> {after}");
 }
+
+#[test]
+fn concurrent_requests_decoded_together_answer_as_alone() {
+    let lm = std::sync::Arc::new(tiny(TinySpec::default()));
+    let questions: Vec<String> = (0..6).map(|i| format!("question number {i}")).collect();
+    let alone: Vec<String> = questions
+        .iter()
+        .map(|q| {
+            let turns = vec![("user".to_string(), q.clone())];
+            let prompt = Prompt {
+                system: "shared system prompt",
+                turns: &turns,
+            };
+            lm.chat(&prompt, &params(10), None, &mut |_| {})
+                .unwrap()
+                .text
+        })
+        .collect();
+    // The same prompts at once through the decoding thread (batched, the system prompt's keys
+    // and values computed once and reused).
+    let together: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = questions
+            .iter()
+            .map(|q| {
+                let lm = std::sync::Arc::clone(&lm);
+                scope.spawn(move || {
+                    let turns = vec![("user".to_string(), q.clone())];
+                    let prompt = Prompt {
+                        system: "shared system prompt",
+                        turns: &turns,
+                    };
+                    let mut streamed = String::new();
+                    let g = lm
+                        .serve(None, &prompt, &params(10), &mut |t| streamed.push_str(t))
+                        .unwrap();
+                    assert_eq!(streamed, g.text);
+                    g.text
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(together, alone);
+}

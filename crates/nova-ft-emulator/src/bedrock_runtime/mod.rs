@@ -51,11 +51,29 @@ impl Responder {
         prompt: &Prompt<'_>,
         params: &GenerationParams,
     ) -> Option<nova_ft_data::error::Result<Generation>> {
-        let mut ignore = |_: &str| {};
+        self.generate_streaming(models, prompt, params, &mut |_| {})
+    }
+
+    fn generate_streaming(
+        &self,
+        models: &dyn ModelFamily,
+        prompt: &Prompt<'_>,
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Option<nova_ft_data::error::Result<Generation>> {
         match self {
-            Responder::Base { teacher } => models.generate(*teacher, prompt, params, &mut ignore),
+            Responder::Base { teacher } => models.generate(*teacher, prompt, params, on_text),
             Responder::Claude { .. } => None,
-            Responder::Trained(model) => model.generate(prompt, params, &mut ignore),
+            Responder::Trained(model) => model.generate(prompt, params, on_text),
+        }
+    }
+
+    /// Whether this model generates token by token (its streams can go out as it writes).
+    fn streams(&self, models: &dyn ModelFamily) -> bool {
+        match self {
+            Responder::Base { .. } => models.streams(),
+            Responder::Claude { .. } => false,
+            Responder::Trained(model) => model.streams(),
         }
     }
 
@@ -245,6 +263,25 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     } else {
         from_converse(&body)?
     };
+    if stream && !native && responder.streams(ctx.config.models.as_ref()) {
+        let models = Arc::clone(&ctx.config.models);
+        let started = req.received;
+        return converse::live(move |on_text| {
+            let prompt = Prompt {
+                system: &conversation.system,
+                turns: &conversation.turns,
+            };
+            let params = conversation.generation_params();
+            match responder.generate_streaming(models.as_ref(), &prompt, &params, on_text) {
+                Some(Ok(g)) => {
+                    let latency = started.elapsed().as_millis() as u64;
+                    Ok(conversation.generated(g, latency))
+                }
+                Some(Err(e)) => Err(AwsError::validation(e.to_string())),
+                None => Err(AwsError::validation("this model does not stream")),
+            }
+        });
+    }
     // The answer goes out once the injected latency has passed, so that is its latency at least.
     let done = responder.complete(
         ctx.config.models.as_ref(),

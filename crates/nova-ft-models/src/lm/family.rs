@@ -4,6 +4,7 @@
 //! no judge, and the descriptions say so.
 
 use super::chat::{self, Markers};
+use super::engine::{Engine, Shared};
 use super::generate::{generate, Generation, GenerationParams};
 use super::gguf::LmFile;
 use super::lora::{Adapters, LoraConfig};
@@ -17,7 +18,7 @@ use nova_ft_data::dataset::record::{Conversation, Role};
 use nova_ft_data::error::{NovaError, Result};
 use std::any::Any;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// Answers `answer()` gives when the request sets no limit (calls without inference
@@ -26,12 +27,14 @@ const DEFAULT_MAX_TOKENS: usize = 512;
 
 /// SmolLM2 (or any Llama GGUF) ready to answer and to be fine-tuned.
 pub struct LanguageModel {
-    pub llama: Llama,
-    pub tokenizer: Tokenizer,
+    pub llama: Arc<Llama>,
+    pub tokenizer: Arc<Tokenizer>,
     markers: Markers,
     end_ids: Vec<u32>,
     /// The file's `general.name` or path, for descriptions and artifacts.
     pub name: String,
+    /// The base model's decoding thread, started on first use.
+    engine: OnceLock<Engine>,
 }
 
 impl std::fmt::Debug for LanguageModel {
@@ -64,11 +67,12 @@ impl LanguageModel {
             .unwrap_or(&file.name)
             .to_string();
         Ok(LanguageModel {
-            llama,
-            tokenizer: file.tokenizer,
+            llama: Arc::new(llama),
+            tokenizer: Arc::new(file.tokenizer),
             markers,
             end_ids,
             name,
+            engine: OnceLock::new(),
         })
     }
 
@@ -97,15 +101,40 @@ impl LanguageModel {
         )
     }
 
-    /// Greedy answer with the default budget.
-    pub fn answer_greedy(&self, prompt: &Prompt<'_>, adapters: Option<&Adapters>) -> String {
+    /// A decoding thread for this model with `adapters` (batched decoding, prefix cache).
+    pub fn engine(&self, adapters: Option<Adapters>) -> Engine {
+        Engine::start(Shared {
+            llama: Arc::clone(&self.llama),
+            tokenizer: Arc::clone(&self.tokenizer),
+            end_ids: self.end_ids.clone(),
+            adapters,
+        })
+    }
+
+    /// Generate through `engine` (or the base model's), batched with whatever else it serves.
+    pub fn serve(
+        &self,
+        engine: Option<&Engine>,
+        prompt: &Prompt<'_>,
+        params: &GenerationParams,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        let engine = engine.unwrap_or_else(|| self.engine.get_or_init(|| self.engine(None)));
+        let prefix = chat::system_prefix(&self.tokenizer, self.markers, prompt.system);
+        let ids = self.prompt_ids(prompt);
+        let rest = ids[prefix.len()..].to_vec();
+        engine.generate(prefix, rest, params.clone(), on_text)
+    }
+
+    /// Greedy answer with the default budget, served by `engine` (or the base model's).
+    pub fn answer_greedy(&self, prompt: &Prompt<'_>, engine: Option<&Engine>) -> String {
         let params = GenerationParams {
             max_tokens: DEFAULT_MAX_TOKENS,
             sampling: Sampling::GREEDY,
             stop_sequences: Vec::new(),
             seed: 0,
         };
-        match self.chat(prompt, &params, adapters, &mut |_| {}) {
+        match self.serve(engine, prompt, &params, &mut |_| {}) {
             Ok(g) => g.text,
             Err(e) => {
                 log::warn!("language model: {e}");
@@ -169,11 +198,22 @@ impl LmFamily {
 pub struct LoraModel {
     lm: Arc<LanguageModel>,
     pub adapters: Adapters,
+    /// Its decoding thread, started on first use.
+    engine: OnceLock<Engine>,
 }
 
 impl LoraModel {
     pub fn new(lm: Arc<LanguageModel>, adapters: Adapters) -> LoraModel {
-        LoraModel { lm, adapters }
+        LoraModel {
+            lm,
+            adapters,
+            engine: OnceLock::new(),
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        self.engine
+            .get_or_init(|| self.lm.engine(Some(self.adapters.clone())))
     }
 }
 
@@ -185,7 +225,11 @@ impl std::fmt::Debug for LoraModel {
 
 impl Answerer for LoraModel {
     fn answer(&self, prompt: &Prompt<'_>) -> String {
-        self.lm.answer_greedy(prompt, Some(&self.adapters))
+        self.lm.answer_greedy(prompt, Some(self.engine()))
+    }
+
+    fn streams(&self) -> bool {
+        true
     }
 
     fn generate(
@@ -194,7 +238,7 @@ impl Answerer for LoraModel {
         params: &GenerationParams,
         on_text: &mut dyn FnMut(&str),
     ) -> Option<Result<Generation>> {
-        Some(self.lm.chat(prompt, params, Some(&self.adapters), on_text))
+        Some(self.lm.serve(Some(self.engine()), prompt, params, on_text))
     }
 }
 
@@ -281,7 +325,11 @@ impl ModelFamily for LmFamily {
         params: &GenerationParams,
         on_text: &mut dyn FnMut(&str),
     ) -> Option<Result<Generation>> {
-        Some(self.lm.chat(prompt, params, None, on_text))
+        Some(self.lm.serve(None, prompt, params, on_text))
+    }
+
+    fn streams(&self) -> bool {
+        true
     }
 
     fn judge(&self, prompt: &Prompt<'_>) -> String {
@@ -322,10 +370,7 @@ impl ModelFamily for LmFamily {
             log::debug!("LoRA step {step} (epoch {epoch}): loss {loss:.4}")
         })?;
         Ok(TrainingRun {
-            model: Box::new(LoraModel {
-                lm: Arc::clone(&self.lm),
-                adapters: run.adapters,
-            }),
+            model: Box::new(LoraModel::new(Arc::clone(&self.lm), run.adapters)),
             training_loss: run.training_loss,
             validation_loss: run.validation_loss,
             cross_entropy: true,
@@ -362,10 +407,7 @@ impl ModelFamily for LmFamily {
             [(d, d), (kv, d), (kv, d), (d, d), (f, d), (f, d), (d, f)]
         };
         adapters.check_fits(self.lm.llama.config.layers, &dims, name)?;
-        Ok(Arc::new(LoraModel {
-            lm: Arc::clone(&self.lm),
-            adapters,
-        }))
+        Ok(Arc::new(LoraModel::new(Arc::clone(&self.lm), adapters)))
     }
 
     fn describe_base(&self) -> String {

@@ -11,6 +11,7 @@
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod chat;
+pub mod engine;
 pub mod family;
 pub mod generate;
 pub mod gguf;

@@ -1,0 +1,144 @@
+"""Generation speed of the local language model (``--models lm``) through the emulator's
+Converse API, beside llama.cpp on the same GGUF file and the same threads when
+``llama-cpp-python`` is installed (``pip install llama-cpp-python`` builds it).
+
+    python benches/lm_speed.py [--tokens 128] [--concurrent 32] [--repeat 3]
+
+Prints, per repeat: single-stream decoding tokens/s (a streamed Converse: tokens after the
+first over the time after the first), time to first token, and the aggregate tokens/s of
+``--concurrent`` Converse requests at once (each with its own question); then llama.cpp's
+single-stream decoding and prefill tokens/s (2 threads). Peak memory (RSS) of this process,
+which runs the emulator, is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.config import Config
+
+import nova_ft
+from nova_ft import _local_models
+
+MICRO = "amazon.nova-micro-v1:0"
+QUESTION = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+TOPICS = ["a lighthouse", "a bakery", "a glacier", "a violin", "a desert town", "a robot"]
+
+
+def streamed(client: Any, tokens: int) -> tuple[float, float, int]:
+    """(time to first token, decoding tokens/s, tokens) of one streamed answer."""
+    started = time.perf_counter()
+    reply = client.converse_stream(
+        modelId=MICRO,
+        messages=[{"role": "user", "content": [{"text": QUESTION}]}],
+        inferenceConfig={"maxTokens": tokens, "temperature": 0.0},
+    )
+    first = None
+    out = 0
+    for event in reply["stream"]:
+        if "contentBlockDelta" in event and first is None:
+            first = time.perf_counter()
+        if "metadata" in event:
+            out = event["metadata"]["usage"]["outputTokens"]
+    end = time.perf_counter()
+    assert first is not None
+    return first - started, (out - 1) / (end - first), out
+
+
+def aggregate(client: Any, tokens: int, concurrent: int) -> float:
+    """Output tokens/s over ``concurrent`` Converse requests sent at once."""
+
+    def one(i: int) -> int:
+        reply = client.converse(
+            modelId=MICRO,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"text": f"Write a short story about {TOPICS[i % 6]}."}],
+                }
+            ],
+            inferenceConfig={"maxTokens": tokens, "temperature": 0.0},
+        )
+        return int(reply["usage"]["outputTokens"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrent) as pool:
+        total = sum(pool.map(one, range(concurrent)))
+    return total / (time.perf_counter() - started)
+
+
+def llama_cpp(path: str, tokens: int) -> tuple[float, float] | None:
+    """llama.cpp's (decoding, prefill) tokens/s on the same file, 2 threads, or None."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=path, n_threads=2, n_ctx=2048, verbose=False)
+    messages = [{"role": "user", "content": QUESTION}]
+    llm.create_chat_completion(messages=messages, max_tokens=8, temperature=0.0)  # warm up
+    started = time.perf_counter()
+    first = None
+    count = 0
+    for chunk in llm.create_chat_completion(
+        messages=messages, max_tokens=tokens, temperature=0.0, stream=True
+    ):
+        if chunk["choices"][0]["delta"].get("content"):
+            first = first or time.perf_counter()
+            count += 1
+    end = time.perf_counter()
+    assert first is not None
+    prompt_tokens = len(llm.tokenize(QUESTION.encode())) + 20
+    return (count - 1) / (end - first), prompt_tokens / (first - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--concurrent", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    path = os.environ.get("NOVA_FT_LM_PATH") or str(_local_models.installed_file() or "")
+    if not path:
+        raise SystemExit(f"the model file is not installed: {_local_models.INSTALL_HINT}")
+    config = Config(max_pool_connections=args.concurrent, read_timeout=600)
+    with nova_ft.LocalEmulator(models="lm", lm_path=path, verify_signatures=False) as emu:
+        client = emu.client("bedrock-runtime", config=config)
+        streamed(client, 8)  # load and warm up
+        singles, aggregates = [], []
+        for r in range(args.repeat):
+            ttft, single, out = streamed(client, args.tokens)
+            total = aggregate(client, args.tokens, args.concurrent)
+            singles.append(single)
+            aggregates.append(total)
+            print(
+                f"run {r + 1}: single stream {single:5.1f} tokens/s ({out} tokens, first after "
+                f"{ttft:.2f} s); {args.concurrent} concurrent: {total:6.1f} tokens/s "
+                f"(x{total / single:.1f})",
+                flush=True,
+            )
+    print(
+        f"nova_ft (emulator, Converse): single {min(singles):.1f}-{max(singles):.1f} tokens/s, "
+        f"{args.concurrent} concurrent {min(aggregates):.1f}-{max(aggregates):.1f} tokens/s "
+        f"(x{statistics.fmean(aggregates) / statistics.fmean(singles):.1f})"
+    )
+    reference = llama_cpp(path, args.tokens)
+    if reference is None:
+        print("llama.cpp: not installed here (pip install llama-cpp-python to compare)")
+    else:
+        decode, prefill = reference
+        print(
+            f"llama.cpp (2 threads): decoding {decode:.1f} tokens/s, prefill {prefill:.0f} "
+            f"tokens/s; nova_ft single stream / llama.cpp = {statistics.fmean(singles) / decode:.2f}"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (emulator included): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

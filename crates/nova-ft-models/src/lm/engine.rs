@@ -1,0 +1,230 @@
+//! Serving many requests at once: one decoding thread per model (base, or base + one set of
+//! adapters) runs every active sequence's next token in the same forward pass (batched
+//! decoding), admits new requests between steps, and reuses the keys and values of a system
+//! prompt it has already computed (prefix cache). Callers block on their own request and get
+//! its text as it is produced.
+
+use super::generate::{Decoding, Generation, GenerationParams};
+use super::lora::Adapters;
+use super::model::{KvCache, Llama};
+use super::tokenizer::Tokenizer;
+use nova_ft_data::error::{NovaError, Result};
+use std::collections::VecDeque;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+/// What the decoding thread needs, shared with the model that owns it.
+pub struct Shared {
+    pub llama: Arc<Llama>,
+    pub tokenizer: Arc<Tokenizer>,
+    pub end_ids: Vec<u32>,
+    pub adapters: Option<Adapters>,
+}
+
+enum Event {
+    Text(String),
+    Done(Result<Generation>),
+}
+
+struct Request {
+    /// Token ids of the shared prefix (the system message) and of the rest of the prompt.
+    prefix: Vec<u32>,
+    rest: Vec<u32>,
+    params: GenerationParams,
+    events: Sender<Event>,
+}
+
+/// Sequences decoded together at most; more wait for a free slot.
+pub const MAX_BATCH: usize = 32;
+/// System prompts whose keys and values are kept.
+const PREFIX_CACHE: usize = 8;
+
+/// A model's decoding thread.
+pub struct Engine {
+    requests: Mutex<Sender<Request>>,
+}
+
+impl Engine {
+    pub fn start(shared: Shared) -> Engine {
+        let (tx, rx) = channel::<Request>();
+        std::thread::Builder::new()
+            .name("nova-ft-lm".into())
+            .spawn(move || run(shared, rx))
+            .expect("a thread for the language model");
+        Engine {
+            requests: Mutex::new(tx),
+        }
+    }
+
+    /// Generate an answer: `prefix` (shared across requests, cached) then `rest`, handing
+    /// each piece of text to `on_text` as it is produced.
+    pub fn generate(
+        &self,
+        prefix: Vec<u32>,
+        rest: Vec<u32>,
+        params: GenerationParams,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        let (events, rx) = channel();
+        let sent = self
+            .requests
+            .lock()
+            .map_err(|_| NovaError::invalid("language model: the decoding thread is gone"))?
+            .send(Request {
+                prefix,
+                rest,
+                params,
+                events,
+            });
+        if sent.is_err() {
+            return Err(NovaError::invalid(
+                "language model: the decoding thread is gone",
+            ));
+        }
+        for event in rx {
+            match event {
+                Event::Text(t) => on_text(&t),
+                Event::Done(result) => return result,
+            }
+        }
+        Err(NovaError::invalid(
+            "language model: the decoding thread stopped",
+        ))
+    }
+}
+
+struct Active {
+    decoding: Decoding,
+    events: Sender<Event>,
+}
+
+fn run(shared: Shared, rx: Receiver<Request>) {
+    let Shared {
+        llama,
+        tokenizer,
+        end_ids,
+        adapters,
+    } = shared;
+    let adapters = adapters.as_ref();
+    let mut prefixes: VecDeque<(Vec<u32>, KvCache)> = VecDeque::new();
+    let mut active: Vec<Active> = Vec::new();
+    loop {
+        // Admit new requests: wait for one when idle, else take what has arrived.
+        let mut admitted = Vec::new();
+        if active.is_empty() {
+            match rx.recv() {
+                Ok(r) => admitted.push(r),
+                Err(_) => return,
+            }
+        }
+        while active.len() + admitted.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => admitted.push(r),
+                Err(_) => break,
+            }
+        }
+        // Prefill the new ones together, each after its cached (or newly computed) prefix.
+        let mut fresh: Vec<(Decoding, Sender<Event>, Vec<u32>)> = Vec::new();
+        for r in admitted {
+            let cache = match prefixes.iter().position(|(p, _)| *p == r.prefix) {
+                Some(i) => {
+                    let hit = prefixes.remove(i).expect("present");
+                    let cache = hit.1.clone();
+                    prefixes.push_front(hit);
+                    Ok(cache)
+                }
+                None => {
+                    let mut cache = KvCache::new(llama.config.layers);
+                    let computed = if r.prefix.is_empty() {
+                        Ok(())
+                    } else {
+                        llama
+                            .forward(&[&r.prefix], &mut [&mut cache], adapters)
+                            .map(|_| ())
+                    };
+                    computed.map(|_| {
+                        prefixes.push_front((r.prefix.clone(), cache.clone()));
+                        prefixes.truncate(PREFIX_CACHE);
+                        cache
+                    })
+                }
+            };
+            match cache {
+                Ok(cache) => {
+                    let input = r.prefix.len() + r.rest.len();
+                    fresh.push((Decoding::new(cache, input, r.params), r.events, r.rest));
+                }
+                Err(e) => {
+                    let _ = r.events.send(Event::Done(Err(e)));
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            let mut caches: Vec<KvCache> = fresh
+                .iter_mut()
+                .map(|(d, _, _)| std::mem::take(&mut d.cache))
+                .collect();
+            let tokens: Vec<&[u32]> = fresh.iter().map(|(_, _, rest)| rest.as_slice()).collect();
+            let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
+            let result = llama.forward(&tokens, &mut refs, adapters);
+            match result {
+                Ok(logits) => {
+                    for (((mut decoding, events, _), cache), logits) in
+                        fresh.into_iter().zip(caches).zip(logits)
+                    {
+                        decoding.cache = cache;
+                        let text = decoding.step(&logits, &tokenizer, &end_ids);
+                        if !text.is_empty() {
+                            let _ = events.send(Event::Text(text));
+                        }
+                        active.push(Active { decoding, events });
+                    }
+                }
+                Err(e) => {
+                    for (_, events, _) in fresh {
+                        let _ = events.send(Event::Done(Err(NovaError::invalid(e.to_string()))));
+                    }
+                }
+            }
+        }
+        // Finish what is done; one decoding step for the rest, together.
+        let mut i = 0;
+        while i < active.len() {
+            let a = &mut active[i];
+            let full = a.decoding.cache.len + 1 >= llama.max_positions();
+            if a.decoding.done.is_some() || a.decoding.next.is_none() || full {
+                let a = active.swap_remove(i);
+                let _ = a.events.send(Event::Done(Ok(a.decoding.finish())));
+            } else {
+                i += 1;
+            }
+        }
+        if active.is_empty() {
+            continue;
+        }
+        let next: Vec<[u32; 1]> = active
+            .iter_mut()
+            .map(|a| [a.decoding.next.take().expect("checked above")])
+            .collect();
+        let tokens: Vec<&[u32]> = next.iter().map(|t| t.as_slice()).collect();
+        let mut refs: Vec<&mut KvCache> =
+            active.iter_mut().map(|a| &mut a.decoding.cache).collect();
+        match llama.forward(&tokens, &mut refs, adapters) {
+            Ok(logits) => {
+                for (a, logits) in active.iter_mut().zip(logits) {
+                    let text = a.decoding.step(&logits, &tokenizer, &end_ids);
+                    if !text.is_empty() {
+                        let _ = a.events.send(Event::Text(text));
+                    }
+                }
+            }
+            Err(e) => {
+                for a in active.drain(..) {
+                    let _ = a
+                        .events
+                        .send(Event::Done(Err(NovaError::invalid(e.to_string()))));
+                }
+            }
+        }
+    }
+}
