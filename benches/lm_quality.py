@@ -23,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import model_quality as mq  # noqa: E402
-
-import nova_ft  # noqa: E402
-from nova_ft import datasets  # noqa: E402
+import model_quality as mq
+import nova_ft
+from nova_ft import datasets
 
 HYPERPARAMETERS = {"epochCount": "2", "learningRate": "0.00001", "learningRateWarmupSteps": "10"}
 
@@ -39,7 +38,7 @@ def intents(lab: mq.Lab) -> None:
         ds = nova_ft.Dataset.synthetic(7 + seed, 200, 20)
         train_answers += mq.gold(ds.records("train"))
         started = time.perf_counter()
-        deployment, desc = lab.train(f"intents-s{seed}", ds, hyperParameters=HYPERPARAMETERS)
+        deployment, _ = lab.train(f"intents-s{seed}", ds, hyperParameters=HYPERPARAMETERS)
         times.append(time.perf_counter() - started)
         tuned.append(mq.accuracy(lab.ask(deployment, test, 16), want))
     base = mq.accuracy(lab.ask(mq.BASE_ID, test, 16), want)

@@ -132,9 +132,10 @@ def main() -> None:
         print("llama.cpp: not installed here (pip install llama-cpp-python to compare)")
     else:
         decode, prefill = reference
+        ratio = statistics.fmean(singles) / decode
         print(
             f"llama.cpp (2 threads): decoding {decode:.1f} tokens/s, prefill {prefill:.0f} "
-            f"tokens/s; nova_ft single stream / llama.cpp = {statistics.fmean(singles) / decode:.2f}"
+            f"tokens/s; nova_ft single stream / llama.cpp = {ratio:.2f}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process (emulator included): {peak:.0f} MB")
