@@ -162,3 +162,42 @@ def test_converse_stream_sends_the_generated_text_as_events(session: nf.Session)
     ]
     assert text == whole["output"]["message"]["content"][0]["text"]
     assert stop == whole["stopReason"] and usage == whole["usage"]
+
+
+def grade_lowercase(samples):  # type: ignore[no-untyped-def]
+    """The share of lowercase letters in the answer (self-contained: it runs in Lambda)."""
+    out = []
+    for s in samples:
+        answer = s["messages"][-1]["content"]
+        share = sum(c.islower() for c in answer) / max(len(answer), 1)
+        out.append({"id": s["id"], "aggregate_reward_score": share})
+    return out
+
+
+def test_an_rft_job_trains_the_language_model_with_grpo(session: nf.Session) -> None:
+    data = nf.Dataset.synthetic(seed=3, train=100, valid=0)
+    rft = nf.RftDataset.from_dataset(data)
+    bucket = session.bucket().ensure()
+    location = rft.upload(bucket, "lm-rft/")
+    role = session.training_role(location, name="LmRftRole").ensure()
+    grader = session.deploy_grader(nf.RewardFunction.from_callable(grade_lowercase), role)
+    settings = nf.RftHyperparameters(
+        epochs=1, batch_size=16, samples_per_prompt=2, inference_max_tokens=8
+    )
+    job = session.fine_tune(
+        location,
+        role,
+        base_model=nf.RFT_BASE_MODEL,
+        customization="REINFORCEMENT_FINE_TUNING",
+        grader=grader,
+        rft_hyperparameters=settings,
+    )
+    model = job.wait(progress=False, timeout=600)
+    curve = job.rewards()
+    assert len(curve) >= 1 and curve["train_reward_mean"].notna().any()
+    # The tuned policy is a LoRA model a deployment serves.
+    deployment = model.deploy()
+    deployment.wait(progress=False)
+    assert deployment.arn is not None
+    reply = converse(runtime(session), deployment.arn, "hello", maxTokens=4, temperature=0.0)
+    assert reply["usage"]["outputTokens"] >= 1

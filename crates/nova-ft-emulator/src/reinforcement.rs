@@ -33,6 +33,8 @@ struct RftSettings {
     learning_rate: f64,
     samples_per_prompt: usize,
     eval_interval: usize,
+    /// `inferenceMaxTokens`: the longest sampled answer (models that generate).
+    max_answer_tokens: Option<usize>,
 }
 
 impl RftSettings {
@@ -52,6 +54,10 @@ impl RftSettings {
             learning_rate: get("learningRate", 1e-5),
             samples_per_prompt: get("trainingSamplePerPrompt", 4.0) as usize,
             eval_interval: get("evalInterval", 10.0) as usize,
+            max_answer_tokens: hp
+                .and_then(|h| h.get("inferenceMaxTokens"))
+                .and_then(Value::as_u64)
+                .map(|n| n as usize),
         }
     }
 }
@@ -213,7 +219,11 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
             turns: r.turns(),
         })
         .collect();
-    let mut policy = match ctx.config.models.policy(&prompts) {
+    let mut policy = match ctx
+        .config
+        .models
+        .policy(&prompts, RftSettings::of(job).max_answer_tokens)
+    {
         Ok(policy) => policy,
         Err(message) => return Ending::Failed(message),
     };

@@ -123,7 +123,12 @@ pub trait ModelFamily: Send + Sync + Debug {
         -> Box<dyn Answerer>;
     /// RFT's policy over these prompts, starting as the base model; `Err` says why this
     /// family cannot learn them.
-    fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String>;
+    /// `max_answer_tokens`: the job's `inferenceMaxTokens`, for families that generate.
+    fn policy(
+        &self,
+        prompts: &[Prompt<'_>],
+        max_answer_tokens: Option<usize>,
+    ) -> Result<Box<dyn Policy>, String>;
     /// A tuned model from its artifact (`name` says where the bytes came from, for errors).
     fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>>;
 }
@@ -299,7 +304,11 @@ impl ModelFamily for StandIns {
         Box::new(Teacher::new(labelled, prompts))
     }
 
-    fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String> {
+    fn policy(
+        &self,
+        prompts: &[Prompt<'_>],
+        _max_answer_tokens: Option<usize>,
+    ) -> Result<Box<dyn Policy>, String> {
         let systems: Vec<&str> = prompts.iter().map(|p| p.system).collect();
         let policy = RewardPolicy::new(&systems);
         let views: Option<Vec<_>> = prompts

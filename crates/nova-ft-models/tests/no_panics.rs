@@ -117,7 +117,7 @@ proptest! {
         let prompts: Vec<Prompt<'_>> =
             turns.iter().map(|t| Prompt { system: &system, turns: t }).collect();
         // A system prompt whose "labels" are not a label list fails the job with a message.
-        let Ok(mut policy) = StandIns.policy(&prompts) else { return Ok(()) };
+        let Ok(mut policy) = StandIns.policy(&prompts, None) else { return Ok(()) };
         let mut random = CPythonRandom::new(1);
         let answers: Vec<String> = (0..4).map(|_| policy.sample(0, &mut random)).collect();
         policy.learn(&[PromptGroup { prompt: 0, answers: &answers, rewards: &rewards }], 1e-4);

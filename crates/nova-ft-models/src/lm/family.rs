@@ -389,10 +389,18 @@ impl ModelFamily for LmFamily {
         })
     }
 
-    fn policy(&self, prompts: &[Prompt<'_>]) -> Result<Box<dyn Policy>, String> {
-        super::grpo::LmPolicy::new(Arc::clone(&self.lm), self.lora.clone(), prompts)
-            .map(|p| Box::new(p) as Box<dyn Policy>)
-            .map_err(|e| e.to_string())
+    fn policy(
+        &self,
+        prompts: &[Prompt<'_>],
+        max_answer_tokens: Option<usize>,
+    ) -> Result<Box<dyn Policy>, String> {
+        let mut policy =
+            super::grpo::LmPolicy::new(Arc::clone(&self.lm), self.lora.clone(), prompts)
+                .map_err(|e| e.to_string())?;
+        if let Some(max) = max_answer_tokens {
+            policy.max_answer_tokens = max.max(1);
+        }
+        Ok(Box::new(policy))
     }
 
     fn load(&self, bytes: &[u8], name: &str) -> Result<Arc<dyn TunedModel>> {
