@@ -409,12 +409,8 @@ impl ModelFamily for LmFamily {
             return StandIns.load(bytes, name);
         }
         let (adapters, _base) = Adapters::from_bytes(bytes, name)?;
-        let dims = {
-            let c = self.lm.llama.config;
-            let (d, kv, f) = (c.hidden, c.kv_dim(), c.ffn);
-            [(d, d), (kv, d), (kv, d), (d, d), (f, d), (f, d), (d, f)]
-        };
-        adapters.check_fits(self.lm.llama.config.layers, &dims, name)?;
+        let config = self.lm.llama.config;
+        adapters.check_fits(config.layers, &config.linear_dims(), name)?;
         Ok(Arc::new(LoraModel::new(Arc::clone(&self.lm), adapters)))
     }
 

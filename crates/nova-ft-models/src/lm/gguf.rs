@@ -32,6 +32,12 @@ impl Config {
     pub fn kv_dim(&self) -> usize {
         self.kv_heads * self.head_dim()
     }
+
+    /// (outputs, inputs) of a block's linear layers, in `model::TARGETS` order.
+    pub fn linear_dims(&self) -> [(usize, usize); 7] {
+        let (d, kv, f) = (self.hidden, self.kv_dim(), self.ffn);
+        [(d, d), (kv, d), (kv, d), (d, d), (f, d), (f, d), (d, f)]
+    }
 }
 
 /// A GGUF file read into memory: metadata, tokenizer and quantized tensors by name.

@@ -110,9 +110,7 @@ impl DenseLlama {
 
     /// Output and input width of each of a block's linear layers.
     pub fn dims(&self) -> [(usize, usize); 7] {
-        let c = self.config;
-        let (d, kv, f) = (c.hidden, c.kv_dim(), c.ffn);
-        [(d, d), (kv, d), (kv, d), (d, d), (f, d), (f, d), (d, f)]
+        self.config.linear_dims()
     }
 
     pub fn layers(&self) -> usize {
