@@ -172,7 +172,6 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
             running.endpoint_url(),
             running.ctx.store.dir().display()
         );
-        println!("local models: {}", running.ctx.config.models.describe_base());
         match credentials {
             Some(c) => {
                 println!(
@@ -190,6 +189,8 @@ fn serve(config: EmulatorConfig) -> nova_ft_data::error::Result<()> {
             }
             None => println!("signatures are not verified: any credentials are accepted"),
         }
+        // Last, so the lines scripts read (endpoint, credentials) keep their places.
+        println!("local models: {}", running.ctx.config.models.describe_base());
         wait_for_stop_signal().await;
         running.stop().await;
         eprintln!("nova_ft emulator stopped");

@@ -153,7 +153,6 @@ def run_serve(args: argparse.Namespace) -> int:
             f"nova_ft emulator listening on {emulator.endpoint_url} (data: {emulator.data_dir})",
             flush=True,
         )
-        print(f"local models: {_MODELS[emulator.models]}", flush=True)
         if args.verify_signatures:
             print(
                 f"credentials: AWS_ACCESS_KEY_ID={emulator.access_key_id} "
@@ -163,6 +162,8 @@ def run_serve(args: argparse.Namespace) -> int:
             print(_OTHER_KEYS[args.strict_credentials], flush=True)
         else:
             print("signatures are not verified: any credentials are accepted", flush=True)
+        # Last, so the lines scripts read (endpoint, credentials) keep their places.
+        print(f"local models: {_MODELS[emulator.models]}", flush=True)
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
