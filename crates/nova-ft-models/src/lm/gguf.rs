@@ -33,6 +33,21 @@ impl Config {
         self.kv_heads * self.head_dim()
     }
 
+    /// cos and sin of every rotary angle for `positions` positions, `position * head_dim/2 +
+    /// pair`: the tables serving and training both rotate by.
+    pub fn rope_tables(&self, positions: usize) -> (Vec<f32>, Vec<f32>) {
+        let hd = self.head_dim();
+        (0..positions)
+            .flat_map(|p| {
+                (0..hd / 2).map(move |i| {
+                    let freq = 1.0 / self.rope_base.powf(2.0 * i as f64 / hd as f64);
+                    let angle = p as f64 * freq;
+                    (angle.cos() as f32, angle.sin() as f32)
+                })
+            })
+            .unzip()
+    }
+
     /// (outputs, inputs) of a block's linear layers, in `model::TARGETS` order.
     pub fn linear_dims(&self) -> [(usize, usize); 7] {
         let (d, kv, f) = (self.hidden, self.kv_dim(), self.ffn);

@@ -173,18 +173,7 @@ impl Llama {
             None => Linear::new(embedding_tensor, WeightFormat::AsStored)?,
         };
         let embedding = copy(embedding_tensor)?;
-        let half = c.head_dim() / 2;
-        let positions = c.context.clamp(1, 32_768);
-        let mut cos = Vec::with_capacity(positions * half);
-        let mut sin = Vec::with_capacity(positions * half);
-        for p in 0..positions {
-            for i in 0..half {
-                let freq = 1.0 / c.rope_base.powf(2.0 * i as f64 / c.head_dim() as f64);
-                let angle = p as f64 * freq;
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
-            }
-        }
+        let (cos, sin) = c.rope_tables(c.context.clamp(1, 32_768));
         Ok(Llama {
             config: c,
             blocks,

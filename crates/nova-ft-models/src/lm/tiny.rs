@@ -43,18 +43,8 @@ pub fn tiny_gguf(spec: TinySpec) -> Result<Vec<u8>> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let bytes: Vec<String> = (0u8..=255)
-        .map(|b| {
-            // GPT-2's byte characters, as the tokenizer maps them.
-            let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
-            let offset = (0u8..b)
-                .filter(|x| !((33..=126).contains(x) || (161..=172).contains(x) || *x >= 174))
-                .count() as u32;
-            let c = if printable { b as u32 } else { 256 + offset };
-            char::from_u32(c).unwrap_or('?').to_string()
-        })
-        .collect();
-    tokens.extend(bytes);
+    // The 256 byte tokens, spelled as the tokenizer maps bytes to characters.
+    tokens.extend(super::tokenizer::byte_chars().iter().map(|c| c.to_string()));
     let merges = ["Ġ t", "h e", "Ġ a", "i n", "Ġt he", "e r", "a n", "o n"];
     for m in merges {
         tokens.push(m.replace(' ', ""));

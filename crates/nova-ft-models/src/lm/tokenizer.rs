@@ -35,7 +35,7 @@ impl std::fmt::Debug for Tokenizer {
 }
 
 /// GPT-2's reversible map from bytes to printable characters.
-fn byte_chars() -> [char; 256] {
+pub(crate) fn byte_chars() -> [char; 256] {
     let mut map = ['\0'; 256];
     let mut next = 256u32;
     for (b, slot) in map.iter_mut().enumerate() {

@@ -88,15 +88,7 @@ impl DenseLlama {
             .map_err(candle_err)?;
         let half = c.head_dim() / 2;
         let positions = model.max_positions();
-        let (cos, sin): (Vec<f32>, Vec<f32>) = (0..positions)
-            .flat_map(|p| {
-                (0..half).map(move |i| {
-                    let freq = 1.0 / c.rope_base.powf(2.0 * i as f64 / c.head_dim() as f64);
-                    let a = p as f64 * freq;
-                    (a.cos() as f32, a.sin() as f32)
-                })
-            })
-            .unzip();
+        let (cos, sin) = c.rope_tables(positions);
         Ok(DenseLlama {
             config: c,
             head: model.head.dense()?,
