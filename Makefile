@@ -27,9 +27,10 @@ dev: $(PY)
 docs: dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-## test: every check CI runs: Rust lints and tests, the build, Python lints, stubs, pytest,
-## and the wheel as users install it.
-test: lint-rust test-rust dev lint-python test-python docs wheel-check
+## test: every check CI runs: Rust lints, the build, Rust tests (after `dev`, so that the
+## tokenizer's differential test finds SmolLM2's file), Python lints, stubs, pytest, and the
+## wheel as users install it.
+test: lint-rust dev test-rust lint-python test-python docs wheel-check
 
 ## wheel: the wheel users install (release build, abi3: one wheel for CPython >= 3.10), in dist/.
 wheel: $(PY)
