@@ -164,6 +164,34 @@ def test_converse_stream_sends_the_generated_text_as_events(session: nf.Session)
     assert stop == whole["stopReason"] and usage == whole["usage"]
 
 
+def test_invoke_model_with_response_stream_sends_the_generated_text_as_chunks(
+    session: nf.Session,
+) -> None:
+    import json
+
+    client = runtime(session)
+    body = json.dumps(
+        {
+            "schemaVersion": "messages-v1",
+            "messages": [{"role": "user", "content": [{"text": "tell me"}]}],
+            "inferenceConfig": {"max_new_tokens": 12, "temperature": 0.0},
+        }
+    )
+    whole = json.loads(client.invoke_model(modelId=MICRO, body=body)["body"].read())
+    streamed = client.invoke_model_with_response_stream(modelId=MICRO, body=body)
+    events = [json.loads(e["chunk"]["bytes"]) for e in streamed["body"] if "chunk" in e]
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "messageStart"
+    assert kinds[-3:] == ["contentBlockStop", "messageStop", "metadata"]
+    text = "".join(
+        e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e
+    )
+    assert text == whole["output"]["message"]["content"][0]["text"]
+    assert events[-2]["messageStop"]["stopReason"] == whole["stopReason"]
+    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["outputTokenCount"] == whole["usage"]["outputTokens"]
+
+
 def grade_lowercase(samples):  # type: ignore[no-untyped-def]
     """The share of lowercase letters in the answer (self-contained: it runs in Lambda)."""
     out = []

@@ -11,6 +11,7 @@ use super::conversation::{
     check_temperature, deltas, from_message_list, max_tokens, strings, system, turns, Completion,
     Conversation,
 };
+use super::live::{Frame, LiveFormat};
 use axum::http::{HeaderName, HeaderValue};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -72,51 +73,92 @@ pub(super) fn read(family: Family, body: &Value) -> Result<Conversation, AwsErro
     }
 }
 
-/// The events of a streamed answer, in the family's format.
-fn events(family: Family, done: &Completion, message_id: &str) -> Vec<Value> {
-    let mut events = Vec::new();
-    match family {
-        Family::Nova => {
-            events.push(json!({"messageStart": {"role": "assistant"}}));
-            for delta in deltas(&done.text) {
-                events.push(json!({"contentBlockDelta": {"delta": {"text": delta}, "contentBlockIndex": 0}}));
-            }
-            events.push(json!({"contentBlockStop": {"contentBlockIndex": 0}}));
-            events.push(json!({"messageStop": {"stopReason": done.stop_reason}}));
-            events.push(json!({"metadata": {
-                "usage": {"inputTokens": done.input_tokens, "outputTokens": done.output_tokens},
-                "metrics": {}, "trace": {},
-            }}));
-        }
-        Family::Anthropic(model) => {
-            events.push(json!({"type": "message_start", "message": {
-                "id": message_id, "type": "message", "role": "assistant", "model": model,
-                "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": done.input_tokens, "output_tokens": 1},
-            }}));
-            events.push(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}));
-            for delta in deltas(&done.text) {
-                events.push(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}}));
-            }
-            events.push(json!({"type": "content_block_stop", "index": 0}));
-            events.push(json!({"type": "message_delta",
-                "delta": {"stop_reason": done.stop_reason, "stop_sequence": done.stop_sequence},
-                "usage": {"output_tokens": done.output_tokens}}));
-            events.push(json!({"type": "message_stop"}));
+/// InvokeModelWithResponseStream's events in a family's format, each sent as a `chunk` whose
+/// `bytes` are the event's JSON.
+pub(super) struct InvokeEvents {
+    pub(super) family: Family,
+    pub(super) message_id: String,
+}
+
+impl InvokeEvents {
+    fn start(&self, input_tokens: usize) -> Vec<Value> {
+        match self.family {
+            Family::Nova => vec![json!({"messageStart": {"role": "assistant"}})],
+            Family::Anthropic(model) => vec![
+                json!({"type": "message_start", "message": {
+                    "id": self.message_id, "type": "message", "role": "assistant", "model": model,
+                    "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+                }}),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ],
         }
     }
-    if let Some(Value::Object(last)) = events.last_mut() {
-        last.insert(
-            "amazon-bedrock-invocationMetrics".into(),
-            json!({
-                "inputTokenCount": done.input_tokens,
-                "outputTokenCount": done.output_tokens,
-                "invocationLatency": done.latency_ms,
-                "firstByteLatency": done.latency_ms,
-            }),
-        );
+
+    fn text(&self, text: &str) -> Value {
+        match self.family {
+            Family::Nova => {
+                json!({"contentBlockDelta": {"delta": {"text": text}, "contentBlockIndex": 0}})
+            }
+            Family::Anthropic(_) => {
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+            }
+        }
     }
-    events
+
+    fn end(&self, done: &Completion) -> Vec<Value> {
+        let mut events = match self.family {
+            Family::Nova => vec![
+                json!({"contentBlockStop": {"contentBlockIndex": 0}}),
+                json!({"messageStop": {"stopReason": done.stop_reason}}),
+                json!({"metadata": {
+                    "usage": {"inputTokens": done.input_tokens, "outputTokens": done.output_tokens},
+                    "metrics": {}, "trace": {},
+                }}),
+            ],
+            Family::Anthropic(_) => vec![
+                json!({"type": "content_block_stop", "index": 0}),
+                json!({"type": "message_delta",
+                    "delta": {"stop_reason": done.stop_reason, "stop_sequence": done.stop_sequence},
+                    "usage": {"output_tokens": done.output_tokens}}),
+                json!({"type": "message_stop"}),
+            ],
+        };
+        if let Some(Value::Object(last)) = events.last_mut() {
+            last.insert(
+                "amazon-bedrock-invocationMetrics".into(),
+                json!({
+                    "inputTokenCount": done.input_tokens,
+                    "outputTokenCount": done.output_tokens,
+                    "invocationLatency": done.latency_ms,
+                    "firstByteLatency": done.latency_ms,
+                }),
+            );
+        }
+        events
+    }
+}
+
+fn chunk(event: &Value) -> Frame {
+    let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+    eventstream::event("chunk", json!({ "bytes": bytes }).to_string().as_bytes())
+}
+
+/// Live streams come from the language model, which answers Nova bodies only (Claude ids are
+/// the judge stand-in, answered whole), so `message_start`'s input count is never needed
+/// before the prompt is read.
+impl LiveFormat for InvokeEvents {
+    fn opening(&self) -> Vec<Frame> {
+        self.start(0).iter().map(chunk).collect()
+    }
+
+    fn delta(&self, text: &str) -> Frame {
+        chunk(&self.text(text))
+    }
+
+    fn closing(&self, done: &Completion) -> Vec<Frame> {
+        self.end(done).iter().map(chunk).collect()
+    }
 }
 
 fn header(response: &mut HttpResponse, name: &'static str, value: impl ToString) {
@@ -151,19 +193,32 @@ pub(super) fn body(family: Family, done: &Completion, message_id: &str) -> Value
     }
 }
 
+/// The response headers of InvokeModelWithResponseStream.
+pub(super) fn stream_headers(mut resp: HttpResponse) -> HttpResponse {
+    header(&mut resp, "x-amzn-bedrock-content-type", "application/json");
+    resp
+}
+
 /// The answer to InvokeModel (one JSON body) or InvokeModelWithResponseStream (chunks).
 pub(super) fn respond(family: Family, done: &Completion, stream: bool) -> Outcome {
     let message_id = format!("msg_bdrk_{}", random_id(24));
     if stream {
+        let events = InvokeEvents { family, message_id };
         let mut body = Vec::new();
-        for event in events(family, done, &message_id) {
-            let bytes = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-            let chunk = json!({ "bytes": bytes }).to_string();
-            body.extend(eventstream::event("chunk", chunk.as_bytes())?);
+        let texts = deltas(&done.text).into_iter().map(|d| events.text(d));
+        for event in events
+            .start(done.input_tokens)
+            .into_iter()
+            .chain(texts)
+            .chain(events.end(done))
+        {
+            body.extend(chunk(&event)?);
         }
-        let mut resp = response(200, "application/vnd.amazon.eventstream", body);
-        header(&mut resp, "x-amzn-bedrock-content-type", "application/json");
-        return Ok(resp);
+        return Ok(stream_headers(response(
+            200,
+            "application/vnd.amazon.eventstream",
+            body,
+        )));
     }
     let body = body(family, done, &message_id);
     let mut resp = response(200, "application/json", body.to_string());

@@ -5,6 +5,7 @@
 mod conversation;
 mod converse;
 mod invoke;
+mod live;
 
 use super::bedrock::{deployment_status, provisioned_status, serving_model};
 use super::catalog::{self, Invocable};
@@ -263,10 +264,11 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
     } else {
         from_converse(&body)?
     };
-    if stream && !native && responder.streams(ctx.config.models.as_ref()) {
+    if stream && responder.streams(ctx.config.models.as_ref()) {
         let models = Arc::clone(&ctx.config.models);
         let started = req.received;
-        return converse::live(move |on_text| {
+        let family = responder.family();
+        let run = move |on_text: &mut dyn FnMut(&str)| {
             let prompt = Prompt {
                 system: &conversation.system,
                 turns: &conversation.turns,
@@ -280,6 +282,15 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
                 Some(Err(e)) => Err(AwsError::validation(e.to_string())),
                 None => Err(AwsError::validation("this model does not stream")),
             }
+        };
+        return Ok(if native {
+            let events = invoke::InvokeEvents {
+                family,
+                message_id: format!("msg_bdrk_{}", super::wire::random_id(24)),
+            };
+            invoke::stream_headers(live::stream(events, run))
+        } else {
+            live::stream(converse::ConverseEvents, run)
         });
     }
     // The answer goes out once the injected latency has passed, so that is its latency at least.
