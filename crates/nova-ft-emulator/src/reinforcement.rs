@@ -265,9 +265,11 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
         if eval.is_empty() {
             return Ok(None);
         }
+        let answers = policy.greedy_many(&eval);
         let samples: Vec<Value> = eval
             .iter()
-            .map(|&i| sample_event(&records[i], i, &policy.greedy(i)))
+            .zip(&answers)
+            .map(|(&i, answer)| sample_event(&records[i], i, answer))
             .collect();
         let rewards = grader.grade(&samples)?;
         Ok(Some(rewards.iter().sum::<f64>() / rewards.len() as f64))
@@ -291,19 +293,24 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
             if stop_requested(ctx, arn) || ctx.is_shutting_down() {
                 return Ending::Stopped;
             }
-            let mut answers = Vec::with_capacity(batch.len() * settings.samples_per_prompt);
-            let mut samples = Vec::with_capacity(answers.capacity());
-            for &i in batch {
-                for _ in 0..settings.samples_per_prompt {
-                    let answer = policy.sample(i, &mut random);
-                    samples.push(sample_event(&records[i], i, &answer));
-                    answers.push(answer);
-                }
-            }
+            let began = std::time::Instant::now();
+            // The whole batch's answers at once: a policy that decodes in batches does so.
+            let prompts: Vec<usize> = batch
+                .iter()
+                .flat_map(|&i| std::iter::repeat_n(i, settings.samples_per_prompt))
+                .collect();
+            let answers = policy.sample_many(&prompts, &mut random);
+            let samples: Vec<Value> = prompts
+                .iter()
+                .zip(&answers)
+                .map(|(&i, answer)| sample_event(&records[i], i, answer))
+                .collect();
+            let sampled = began.elapsed();
             let rewards = match grader.grade(&samples) {
                 Ok(r) => r,
                 Err(message) => return Ending::Failed(message),
             };
+            let graded = began.elapsed();
             let k = settings.samples_per_prompt;
             let groups: Vec<PromptGroup<'_>> = batch
                 .iter()
@@ -314,8 +321,16 @@ pub(super) fn run(ctx: &Ctx, arn: &str, job: &Job) -> Ending {
                     rewards: &rewards[j * k..(j + 1) * k],
                 })
                 .collect();
-            policy.learn(&groups, settings.learning_rate);
+            let learned_from = policy.learn(&groups, settings.learning_rate);
             step += 1;
+            log::debug!(
+                target: "nova_ft.emulator",
+                "RFT step {step}: {} answers sampled in {:.1} s, graded in {:.1} s; {learned_from} groups learned from in {:.1} s",
+                answers.len(),
+                sampled.as_secs_f64(),
+                (graded - sampled).as_secs_f64(),
+                (began.elapsed() - graded).as_secs_f64(),
+            );
             let mean = rewards.iter().sum::<f64>() / rewards.len() as f64;
             let std = (rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>()
                 / rewards.len() as f64)

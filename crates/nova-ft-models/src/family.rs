@@ -64,8 +64,17 @@ pub struct PromptGroup<'a> {
 pub trait Policy: Send {
     /// One sampled answer to prompt `prompt`.
     fn sample(&self, prompt: usize, random: &mut CPythonRandom) -> String;
+    /// One sampled answer to each of `prompts`, in order (a prompt may repeat: a group). A
+    /// policy that decodes many answers at once overrides this.
+    fn sample_many(&self, prompts: &[usize], random: &mut CPythonRandom) -> Vec<String> {
+        prompts.iter().map(|&p| self.sample(p, random)).collect()
+    }
     /// Its most likely answer.
     fn greedy(&self, prompt: usize) -> String;
+    /// The most likely answer to each of `prompts`, in order.
+    fn greedy_many(&self, prompts: &[usize]) -> Vec<String> {
+        prompts.iter().map(|&p| self.greedy(p)).collect()
+    }
     /// One step from a batch of groups (a prompt, the answers sampled for it, their rewards);
     /// `learning_rate` is the job's (Bedrock's scale), which the policy maps to its own.
     /// Returns how many groups carried a learning signal (rewards not all equal).

@@ -65,23 +65,42 @@ impl Engine {
         params: GenerationParams,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
+        self.submit(prefix, rest, params)?.wait(on_text)
+    }
+
+    /// Queue a request without waiting for it: requests submitted from one thread are
+    /// admitted in order, so those sharing a prefix find it cached.
+    pub fn submit(
+        &self,
+        prefix: Vec<u32>,
+        rest: Vec<u32>,
+        params: GenerationParams,
+    ) -> Result<Pending> {
+        let gone = || NovaError::invalid("language model: the decoding thread is gone");
         let (events, rx) = channel();
-        let sent = self
-            .requests
+        self.requests
             .lock()
-            .map_err(|_| NovaError::invalid("language model: the decoding thread is gone"))?
+            .map_err(|_| gone())?
             .send(Request {
                 prefix,
                 rest,
                 params,
                 events,
-            });
-        if sent.is_err() {
-            return Err(NovaError::invalid(
-                "language model: the decoding thread is gone",
-            ));
-        }
-        for event in rx {
+            })
+            .map_err(|_| gone())?;
+        Ok(Pending { events: rx })
+    }
+}
+
+/// A submitted request's answer, as it is produced.
+pub struct Pending {
+    events: Receiver<Event>,
+}
+
+impl Pending {
+    /// Wait for the answer, handing each piece of text to `on_text` as it comes.
+    pub fn wait(self, on_text: &mut dyn FnMut(&str)) -> Result<Generation> {
+        for event in self.events {
             match event {
                 Event::Text(t) => on_text(&t),
                 Event::Done(result) => return result,
