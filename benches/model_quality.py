@@ -603,6 +603,27 @@ def grader_function(lab: Lab, name: str, code: str) -> str:
     return arn
 
 
+def rft_train(
+    lab: Lab, name: str, data_key: str, grader: str, hyperparameters: dict[str, Any]
+) -> tuple[str, str]:
+    """An RFT job on the prompts uploaded at ``s3://quality/<data_key>``, graded by the Lambda
+    function ``grader``, deployed: (deployment ARN, model description)."""
+    return lab.train(
+        name,
+        nova_ft.Dataset.synthetic(1, 10, 0),  # uploaded but unused
+        baseModelIdentifier=nova_ft.RFT_BASE_MODEL,
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        trainingDataConfig={"s3Uri": f"s3://quality/{data_key}"},
+        hyperParameters={},
+        customizationConfig={
+            "rftConfig": {
+                "graderConfig": {"lambdaGrader": {"lambdaArn": grader}},
+                "hyperParameters": hyperparameters,
+            }
+        },
+    )
+
+
 def free_text_rft(
     lab: Lab,
     name: str,
@@ -619,23 +640,9 @@ def free_text_rft(
     function = grader_function(lab, f"{name}-grader", grader)
     answers = []
     for seed in lab.seeds:
-        deployment, desc = lab.train(
-            f"{name}-rft-s{seed}",
-            nova_ft.Dataset.synthetic(1, 10, 0),  # uploaded but unused
-            baseModelIdentifier=nova_ft.RFT_BASE_MODEL,
-            customizationType="REINFORCEMENT_FINE_TUNING",
-            trainingDataConfig={"s3Uri": f"s3://quality/{name}/train.jsonl"},
-            hyperParameters={},
-            customizationConfig={
-                "rftConfig": {
-                    "graderConfig": {"lambdaGrader": {"lambdaArn": function}},
-                    "hyperParameters": {
-                        "epochCount": 2,
-                        "batchSize": 32,
-                        "trainingSamplePerPrompt": 8,
-                    },
-                }
-            },
+        settings = {"epochCount": 2, "batchSize": 32, "trainingSamplePerPrompt": 8}
+        deployment, desc = rft_train(
+            lab, f"{name}-rft-s{seed}", f"{name}/train.jsonl", function, settings
         )
         answers.append(lab.ask(deployment, test, 128))
     base = lab.ask(RFT_BASE, test, 128)
@@ -656,21 +663,27 @@ def grader_score(code: str, test: list[dict[str, Any]]) -> Callable[[Sequence[st
     exec(code, namespace)  # the bench's own grader source, above
 
     def score(answers: Sequence[str]) -> float:
-        samples = [
-            {
-                "id": str(i),
-                "messages": [
-                    {"role": "user", "content": r["messages"][0]["content"][0]["text"]},
-                    {"role": "assistant", "content": a},
-                ],
-                "metadata": {"reference_answer": r["messages"][-1]["content"][0]["text"]},
-            }
-            for i, (r, a) in enumerate(zip(test, answers, strict=True))
+        rewards = [
+            s["aggregate_reward_score"] for s in namespace["grade"](grader_samples(test, answers))
         ]
-        rewards = [s["aggregate_reward_score"] for s in namespace["grade"](samples)]
         return sum(rewards) / len(rewards)
 
     return score
+
+
+def grader_samples(test: list[dict[str, Any]], answers: Sequence[str]) -> list[dict[str, Any]]:
+    """What Bedrock sends a grader for each test row's answer."""
+    return [
+        {
+            "id": str(i),
+            "messages": [
+                {"role": "user", "content": r["messages"][0]["content"][0]["text"]},
+                {"role": "assistant", "content": a},
+            ],
+            "metadata": {"reference_answer": r["messages"][-1]["content"][0]["text"]},
+        }
+        for i, (r, a) in enumerate(zip(test, answers, strict=True))
+    ]
 
 
 def rft_sql(lab: Lab) -> None:

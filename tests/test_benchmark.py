@@ -164,6 +164,14 @@ def test_classification_metrics_match_a_hand_count(tmp_path: Path) -> None:
     frame = report.summary()
     assert list(frame.index) == ["base", "tuned"]
     assert frame.loc["tuned", "cost_per_1000"] > 0
+    # Every answer, by display name, as written to results.jsonl.
+    named = nf.BenchmarkReport(raw, {"base": "B", "tuned": "T"}, results_path=path)
+    answers = named.predictions()
+    assert len(answers) == 10 and set(answers["model"]) == {"B", "T"}
+    tuned_answers = answers[answers["model"] == "T"].set_index("row_id")
+    assert tuned_answers.loc["0", "prediction"] == "A\nbecause"
+    assert tuned_answers.loc["0", "gold"] == "a"
+    assert nf.BenchmarkReport(raw).predictions().empty  # no results file: no rows
 
 
 def test_sql_execution_accuracy_compares_results(tmp_path: Path) -> None:

@@ -212,6 +212,34 @@ class BenchmarkReport:
         fig.tight_layout()
         return fig
 
+    def predictions(self) -> pd.DataFrame:
+        """Every answer, one row per model and benchmark row (from ``results.jsonl``):
+        ``model`` (display name), ``row_id``, ``prediction``, ``gold``, ``stop_reason``,
+        ``latency_ms``, token counts and ``error``; the rows as the benchmark sent them."""
+        pd = require_pandas()
+        columns = [
+            "model",
+            "row_id",
+            "prediction",
+            "gold",
+            "stop_reason",
+            "latency_ms",
+            "input_tokens",
+            "output_tokens",
+            "error",
+        ]
+        out = []
+        if self.results_path is not None and self.results_path.exists():
+            with open(self.results_path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        continue
+                    row["model"] = self.name(row["model"])
+                    out.append({c: row.get(c) for c in columns})
+        return pd.DataFrame(out, columns=columns)
+
     def latencies(self) -> dict[str, list[float]]:
         """Per model, the latency of every answered request (from ``results.jsonl``)."""
         out: dict[str, list[float]] = {}
