@@ -22,6 +22,7 @@ def test_notebooks_are_stored_without_outputs() -> None:
             assert not cell.get("outputs"), f"{path.name} has stored outputs"
 
 
+@pytest.mark.timeout(2400)  # notebook 07 fine-tunes a real language model twice
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient")
