@@ -7,8 +7,9 @@ disagree must be one of ``DISAGREEMENTS``, each with its reason, which the user 
 (docs/guide/data-rules.md) lists too. A new disagreement fails the test, and so does one that
 went away.
 
-AWS's script is not shipped with nova_ft (its licence is the samples'); the test reads it from
-``NOVA_FT_AWS_VALIDATOR`` or ``shared/aws-validator/`` beside the clone, and needs pydantic.
+AWS's script is not shipped with nova_ft; the test reads it from ``NOVA_FT_AWS_VALIDATOR`` or
+``shared/aws-validator/`` beside the clone (the repository's main branch, where an update
+adding reserved-string checks, pull request 612, was not merged), and needs pydantic.
 """
 
 from __future__ import annotations
@@ -310,12 +311,18 @@ CASES: list[tuple[str, tuple[str, ...], Mutation, str]] = [
 
 #: (case, model) -> (nova_ft accepts, AWS's script accepts, why they differ). The user
 #: guide's table lists every row.
+RESERVED = (
+    "the Nova user guide: a system or user prompt holding `User:` `Bot:` `Assistant:` `System:` "
+    "`<image>` `<video>` `[EOS]` fails the job; AWS's published validator checks no reserved string"
+)
 DISAGREEMENTS: dict[tuple[str, str], tuple[bool, bool, str]] = {
     ("file not .jsonl", "micro"): (
         True,
         False,
         "Bedrock documents JSON Lines files, not a file-name suffix; nova_ft warns",
     ),
+    ("reserved string in prompt", "micro"): (False, True, RESERVED),
+    ("reserved string in system", "micro"): (False, True, RESERVED),
 }
 
 

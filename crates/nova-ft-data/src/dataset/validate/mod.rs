@@ -28,8 +28,9 @@ use std::fmt;
 use std::path::Path;
 
 /// Strings that make a Nova job fail "due to data issues" when they appear in a system or user
-/// prompt (AWS docs list the first seven; `Thought:` is in AWS's validator, `<unk>` was in an
-/// earlier version of it). Matched case-insensitively to warn; [`REFUSED_STRINGS`] are refused.
+/// prompt (the Nova user guide lists the first seven; `Thought:` is in an update of AWS's
+/// validator that was proposed but not merged, `<unk>` in an earlier one). Matched
+/// case-insensitively to warn; [`REFUSED_STRINGS`] are refused.
 pub const RESERVED_STRINGS: [&str; 9] = [
     "User:",
     "Bot:",
@@ -42,21 +43,17 @@ pub const RESERVED_STRINGS: [&str; 9] = [
     "<unk>",
 ];
 
-/// The reserved strings AWS's Nova dataset validator refuses, exactly as it spells them, in any
-/// text (system, user and assistant turns alike).
-pub const REFUSED_STRINGS: [&str; 12] = [
-    "System:",
-    "SYSTEM:",
+/// The reserved strings the Nova user guide documents, spelled as it spells them: refused in a
+/// system or user prompt, where the guide says they fail the job. AWS's published validator
+/// does not check them; elsewhere and in other spellings they are warned about.
+pub const REFUSED_STRINGS: [&str; 7] = [
     "User:",
-    "USER:",
     "Bot:",
-    "BOT:",
     "Assistant:",
-    "ASSISTANT:",
-    "Thought:",
-    "[EOS]",
+    "System:",
     "<image>",
     "<video>",
+    "[EOS]",
 ];
 
 /// Estimated tokens above which a record is warned about. Bedrock does not publish the

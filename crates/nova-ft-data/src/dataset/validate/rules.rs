@@ -89,7 +89,12 @@ impl<'o> Analyzer<'o> {
             }
             for (j, TextBlock { text }) in texts.iter().enumerate() {
                 let text_field = || format!("{}.content[{j}].text", field());
-                self.check_text(text, text_field, line, TextOf::Turn);
+                let of = if role == "assistant" {
+                    TextOf::Answer
+                } else {
+                    TextOf::Prompt
+                };
+                self.check_text(text, text_field, line, of);
                 let tokens = estimate_tokens(text);
                 if Some(i) == answer_index {
                     output_tokens += tokens;
@@ -207,13 +212,16 @@ impl<'o> Analyzer<'o> {
         Ok(true)
     }
 
-    /// A text block's rules, as AWS's validator applies them (a text of length 0 in a turn
-    /// and its reserved strings refused); what it lets through but may still fail a job is
-    /// warned about (blank text, reserved strings in another case, an empty system text).
+    /// A text block's rules: a text of length 0 in a turn refused, as AWS's validator does,
+    /// and the user guide's reserved strings in a system or user prompt, as the guide says
+    /// they fail the job; what may still fail a job is warned about (blank text, an empty
+    /// system text, reserved strings in other spellings or in an answer).
     fn check_text(&mut self, text: &str, field: impl Fn() -> String, line: usize, of: TextOf) {
         if text.is_empty() {
             match of {
-                TextOf::Turn => self.error(line, field(), "Invalid content, empty text content"),
+                TextOf::Prompt | TextOf::Answer => {
+                    self.error(line, field(), "Invalid content, empty text content")
+                }
                 TextOf::System => self.warn(line, field(), "empty system text: remove the block"),
             }
             return;
@@ -227,9 +235,15 @@ impl<'o> Analyzer<'o> {
             return;
         }
         if let Some(found) = find_reserved(text) {
-            match REFUSED_STRINGS.iter().find(|r| text.contains(*r)) {
-                Some(refused) => self.error(line, field(), format!("Invalid text content, following tokens are invalid: `{refused}`. Bedrock fails the job on reserved strings ({}): reword them", RESERVED_STRINGS.join(" "))),
-                None => self.warn(line, field(), format!("holds `{found}` in another spelling: Bedrock's documentation reserves {} and may fail the job; reword it to be safe", RESERVED_STRINGS.join(" "))),
+            let refused = match of {
+                TextOf::System | TextOf::Prompt => {
+                    REFUSED_STRINGS.iter().find(|r| text.contains(*r))
+                }
+                TextOf::Answer => None,
+            };
+            match refused {
+                Some(refused) => self.error(line, field(), format!("holds the reserved string `{refused}`: the Nova user guide says prompts holding {} fail the job; reword it", REFUSED_STRINGS.join(" "))),
+                None => self.warn(line, field(), format!("holds `{found}`: Nova reserves {} in prompts and a job may fail on it here too; reword it to be safe", RESERVED_STRINGS.join(" "))),
             }
         }
     }
@@ -239,7 +253,10 @@ impl<'o> Analyzer<'o> {
 #[derive(Clone, Copy)]
 enum TextOf {
     System,
-    Turn,
+    /// A user turn.
+    Prompt,
+    /// An assistant turn.
+    Answer,
 }
 
 /// The first reserved string in `text`, matched case-insensitively.

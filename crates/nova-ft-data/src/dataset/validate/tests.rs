@@ -75,8 +75,9 @@ fn each_rule_names_its_line_and_field() {
     assert!(!got.iter().any(|(line, _)| *line == Some(1)));
 }
 
-/// What AWS's own validator accepts but may still fail a job is warned about, not refused
-/// (docs/guide/data-rules.md lists each difference from AWS's validator).
+/// What AWS's own validator accepts but may still fail a job is warned about, not refused,
+/// unless the Nova user guide documents the rule (docs/guide/data-rules.md lists each
+/// difference from AWS's validator).
 #[test]
 fn what_aws_validator_accepts_is_warned_about_not_refused() {
     let warned = |line: String, field: &str| {
@@ -101,11 +102,24 @@ fn what_aws_validator_accepts_is_warned_about_not_refused() {
         "messages[0].content",
     );
     warned(user(&"word ".repeat(40_000)), "record");
-    // AWS's validator refuses its reserved strings in answers too.
-    let answer = GOOD.replace(r#"{"text": "a"}"#, r#"{"text": "USER: a"}"#);
+    warned(user("USER: hello"), "messages[0].content[0].text");
+    warned(user("Thought: x"), "messages[0].content[0].text");
+    // In an answer the user guide reserves nothing; AWS's published validator checks nothing.
+    let answer = |text: &str| GOOD.replace(r#"{"text": "a"}"#, &format!(r#"{{"text": "{text}"}}"#));
+    warned(answer("User: a"), "messages[1].content[0].text");
+    // The user guide's reserved strings, as it spells them, fail a job in a prompt or a
+    // system text: refused there.
+    for text in ["User: a", "say [EOS]", "an <image> here"] {
+        assert_eq!(
+            fields(&check(&[&user(text)], Task::FineTuning)),
+            [(Some(1), "messages[0].content[0].text".to_string())],
+            "{text}"
+        );
+    }
+    let system = GOOD.replace(r#"{"text": "s"}"#, r#"{"text": "System: s"}"#);
     assert_eq!(
-        fields(&check(&[&answer], Task::FineTuning)),
-        [(Some(1), "messages[1].content[0].text".to_string())]
+        fields(&check(&[&system], Task::FineTuning)),
+        [(Some(1), "system[0].text".to_string())]
     );
 }
 
