@@ -31,7 +31,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -657,15 +657,26 @@ def free_text_rft(
         )
 
 
+def grader(
+    code: str, test: list[dict[str, Any]]
+) -> Callable[[Sequence[str]], list[dict[str, Any]]]:
+    """The grades ``code``'s ``grade`` gives answers to the test rows (the grader run here)."""
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # a bench's own grader source
+
+    def grades(answers: Sequence[str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = namespace["grade"](grader_samples(test, answers))
+        return found
+
+    return grades
+
+
 def grader_score(code: str, test: list[dict[str, Any]]) -> Callable[[Sequence[str]], float]:
     """The mean reward the grader gives answers to the test rows (the grader run here)."""
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # the bench's own grader source, above
+    grades = grader(code, test)
 
     def score(answers: Sequence[str]) -> float:
-        rewards = [
-            s["aggregate_reward_score"] for s in namespace["grade"](grader_samples(test, answers))
-        ]
+        rewards = [g["aggregate_reward_score"] for g in grades(answers)]
         return sum(rewards) / len(rewards)
 
     return score
@@ -776,22 +787,39 @@ SUITES: dict[str, Callable[[Lab], None]] = {
 DEFAULT_SUITES = "synthetic,atis,distill,geoquery,sql,rft,rft-sql,rft-math"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=DEFAULT_SUITES)
-    parser.add_argument("--seeds", type=int, default=5, help="training runs per model")
+def run_suites(
+    description: str,
+    suites: Mapping[str, Callable[[Lab], None]],
+    default: str,
+    seeds: int,
+    heading: str,
+    **emulator: Any,
+) -> None:
+    """A bench's command line: ``--only`` (suites, comma-separated) and ``--seeds``; the
+    suites run on one emulator, after ``heading`` (``{seeds}`` filled in)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", default=default)
+    parser.add_argument("--seeds", type=int, default=seeds, help="training runs per model")
     args = parser.parse_args()
     # Unsigned: the model description is read with a plain HTTP GET (boto3 drops it).
     with nova_ft.LocalEmulator(
-        deployment_delay=0.05, job_step_delay=0.0, verify_signatures=False
+        deployment_delay=0.05, job_step_delay=0.0, verify_signatures=False, **emulator
     ) as emu:
         lab = Lab(emu, range(args.seeds))
-        print(
-            "local stand-in models (not Amazon Nova); held-out data; through the emulator's API; "
-            f"tuned = mean (min-max) over {args.seeds} seeds"
-        )
+        print(heading.format(seeds=args.seeds))
         for name in args.only.split(","):
-            SUITES[name](lab)
+            suites[name](lab)
+
+
+def main() -> None:
+    run_suites(
+        __doc__.splitlines()[0],
+        SUITES,
+        DEFAULT_SUITES,
+        5,
+        "local stand-in models (not Amazon Nova); held-out data; through the emulator's API; "
+        "tuned = mean (min-max) over {seeds} seeds",
+    )
 
 
 if __name__ == "__main__":

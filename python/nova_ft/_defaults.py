@@ -4,6 +4,9 @@
 #: the on-demand id for inference).
 DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
 
+#: Regions that serve on-demand deployments of customized Nova models.
+ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
+
 #: The credentials the emulator accepts unless told otherwise: the usual local-emulator
 #: convention, so scripts that set ``AWS_ACCESS_KEY_ID=test`` work unchanged.
 LOCAL_ACCESS_KEY = "test"

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _nova_ft, _steps
+from ._cleanup import cleanup_steps
 from ._closing import Closing
 from ._converse import converse_request
-from ._defaults import CONVERSE_MAX_TOKENS, CONVERSE_TEMPERATURE
+from ._defaults import (
+    CONVERSE_MAX_TOKENS,
+    CONVERSE_TEMPERATURE,
+    ON_DEMAND_CUSTOM_MODEL_REGIONS,
+)
+from ._job_spec import fine_tune_spec
 from ._naming import request_token
-from ._nova_ft import FoundationModel, Identity, JobInfo, Reply
+from ._nova_ft import FoundationModel, Identity, Reply
 from .deployment import Deployment
 from .emulator import LocalEmulator
-from .exceptions import ConflictError, InvalidParameterError
+from .exceptions import InvalidParameterError
 from .job import DEFAULT_BASE_MODEL, CustomModel, FineTuneJob, Hyperparameters, fine_tune_steps
 from .resources import Resource, ResourceRecord
 from .role import TrainingRole
@@ -43,9 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["ON_DEMAND_CUSTOM_MODEL_REGIONS", "Reply", "Session"]
 
 log = logging.getLogger("nova_ft")
-
-#: Regions that serve on-demand deployments of customized Nova models.
-ON_DEMAND_CUSTOM_MODEL_REGIONS = ("us-east-1", "us-west-2")
 
 
 def _one_of(name: str, short: str | None, boto3_name: str | None) -> str | None:
@@ -236,87 +238,6 @@ class Session(Closing):
 
     # -- step 3: training -------------------------------------------------------------------
 
-    def _fine_tune_spec(
-        self,
-        data: DataLocation,
-        role: TrainingRole | str,
-        *,
-        base_model: str,
-        hyperparameters: Hyperparameters | Mapping[str, Any] | None,
-        customization: str,
-        teacher_model: str | None,
-        max_response_length: int | None,
-        job_name: str | None,
-        custom_model_name: str | None,
-        grader: Grader | str | None = None,
-        rft_hyperparameters: RftHyperparameters | Mapping[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        kind = customization.upper()
-        if kind not in ("FINE_TUNING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
-            raise InvalidParameterError(
-                "customization must be FINE_TUNING, DISTILLATION or REINFORCEMENT_FINE_TUNING, "
-                f"got {customization!r}"
-            )
-        rft: dict[str, Any] = {}
-        if kind == "REINFORCEMENT_FINE_TUNING":
-            from .rft import RFT_BASE_MODEL, RftHyperparameters
-
-            if grader is None:
-                raise InvalidParameterError(
-                    "REINFORCEMENT_FINE_TUNING needs grader= (session.deploy_grader(...) or a "
-                    "Lambda function ARN)"
-                )
-            if hyperparameters:
-                raise InvalidParameterError(
-                    "RFT takes rft_hyperparameters=RftHyperparameters(...), not hyperparameters="
-                )
-            if isinstance(rft_hyperparameters, Mapping):
-                rft_hyperparameters = RftHyperparameters.from_api(rft_hyperparameters)
-            rft = {
-                "grader_arn": grader if isinstance(grader, str) else grader.function_arn,
-                "rft_hyperparameters": rft_hyperparameters.to_api() if rft_hyperparameters else {},
-            }
-            if base_model == DEFAULT_BASE_MODEL:
-                base_model = RFT_BASE_MODEL
-        if kind == "DISTILLATION" and not teacher_model:
-            raise InvalidParameterError(
-                "DISTILLATION needs teacher_model= (amazon.nova-pro-v1:0 or "
-                "amazon.nova-premier-v1:0)"
-            )
-        if isinstance(hyperparameters, Mapping):
-            hyperparameters = Hyperparameters.from_api(hyperparameters)
-        if hyperparameters is None and kind == "FINE_TUNING":
-            hyperparameters = Hyperparameters()
-        role_arn = role if isinstance(role, str) else role.arn
-        if not role_arn:
-            raise InvalidParameterError("the training role has no ARN yet: call role.ensure()")
-        if not self.serves_on_demand_custom_models:
-            warnings.warn(
-                f"region {self.region} cannot serve on-demand custom Nova models (only "
-                f"{', '.join(ON_DEMAND_CUSTOM_MODEL_REGIONS)}): you could train but not deploy",
-                UserWarning,
-                stacklevel=3,
-            )
-        suffix = {"DISTILLATION": "distill", "REINFORCEMENT_FINE_TUNING": "rft"}.get(kind, "sft")
-        family = "nova-2-lite" if "nova-2" in base_model else "nova-micro"
-        spec: dict[str, Any] = {
-            "job_name": job_name or f"{family}-{suffix}",
-            # A named job's model is named after it, so two named jobs never share a name.
-            "custom_model_name": custom_model_name
-            or (f"{job_name}-model" if job_name else f"{family}-{suffix}"),
-            "role_arn": role_arn,
-            "base_model": base_model,
-            "customization_type": kind,
-            "training_uri": data.train_uri,
-            "validation_uri": data.valid_uri,
-            "output_uri": data.output_uri,
-            "hyperparameters": hyperparameters.to_api() if hyperparameters else {},
-            "teacher_model": teacher_model,
-            "max_response_length": max_response_length,
-            **rft,
-        }
-        return spec, job_name is not None
-
     @_steps.step
     def fine_tune(
         self,
@@ -344,7 +265,8 @@ class Session(Closing):
         to Nova 2 Lite (``amazon.nova-2-lite-v1:0:256k``), and ``rft_hyperparameters`` takes
         :class:`~nova_ft.RftHyperparameters`.
         """
-        spec, named = self._fine_tune_spec(
+        spec, named = fine_tune_spec(
+            self,
             data,
             role,
             base_model=base_model,
@@ -571,73 +493,3 @@ class Session(Closing):
     def __repr__(self) -> str:
         where = f", endpoint_url={self.endpoint_url!r}" if self.endpoint_url else ""
         return f"Session(region={self.region!r}, local={self.is_local}{where})"
-
-
-def _cleanup_one(session: Session, item: Resource) -> _steps.Steps[bool]:
-    """Delete one recorded resource; True if it existed."""
-    core = session.core
-    if item.kind == "deployment":
-        deleted: bool = yield core.delete_deployment(item.id)
-        return deleted
-    if item.kind == "provisioned":
-        deleted = yield core.delete_provisioned(item.id)
-        return deleted
-    if item.kind == "custom_model":
-        # A just-deleted deployment can hold the model for a moment: retry a conflict.
-        for attempt in range(6):
-            try:
-                deleted = yield core.delete_custom_model(item.id)
-                return deleted
-            except ConflictError:
-                if attempt == 5:
-                    raise
-                yield _steps.Sleep(0.2 if session.is_local else 10.0)
-        return False
-    if item.kind == "job":
-        # Bedrock keeps job records (they cost nothing); a running job is stopped.
-        info: JobInfo = yield core.describe_job(item.id)
-        if info.status == "InProgress":
-            yield core.stop_job(item.id)
-            return True
-        return False
-    if item.kind in ("prefix", "object"):
-        assert item.bucket is not None
-        if item.kind == "prefix":
-            keys: list[str] = yield core.list_keys(item.bucket, item.id)
-        else:
-            keys = [item.id]
-        try:
-            gone: list[str] = yield core.delete_keys(item.bucket, keys)
-        except Exception as exc:  # the bucket itself is gone: nothing left to delete
-            if getattr(exc, "code", None) == "NoSuchBucket":
-                return False
-            raise
-        return bool(gone)
-    if item.kind == "lambda":
-        deleted = yield core.delete_function(item.id)
-        return deleted
-    if item.kind == "role":
-        deleted = yield core.delete_role(item.id)
-        return deleted
-    if item.kind == "bucket":
-        deleted = yield core.delete_bucket(item.id)
-        return deleted
-    raise InvalidParameterError(f"unknown resource kind {item.kind!r} in {session.record.path}")
-
-
-def cleanup_steps(
-    session: Session, delete_bucket: bool, dry_run: bool
-) -> _steps.Steps[list[Resource]]:
-    done: list[Resource] = []
-    for item in session.record.in_cleanup_order():
-        if item.kind == "bucket" and not delete_bucket:
-            continue
-        if dry_run:
-            done.append(item)
-            continue
-        existed = yield from _cleanup_one(session, item)
-        session.record.remove(item)
-        log.info("%s %s", "deleted" if existed else "already gone:", item.label)
-        if existed:
-            done.append(item)
-    return done
