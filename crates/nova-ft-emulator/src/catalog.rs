@@ -289,7 +289,9 @@ pub fn inference_profiles(region: &str, account: &str) -> Vec<Value> {
     profiles
 }
 
-pub fn summary(model: &FoundationModel, region: &str) -> Value {
+/// A foundation model's summary; its name says what answers for it here (`stand_in`: the
+/// local model family's name; the Claude ids are always the judge stand-in).
+pub fn summary(model: &FoundationModel, region: &str, stand_in: &str) -> Value {
     let mut inference: Vec<&str> = Vec::new();
     if model.on_demand {
         inference.push("ON_DEMAND");
@@ -303,7 +305,7 @@ pub fn summary(model: &FoundationModel, region: &str) -> Value {
     json!({
         "modelArn": foundation_arn(region, model.id),
         "modelId": model.id,
-        "modelName": model.name,
+        "modelName": local_name(model, stand_in),
         "providerName": model.provider,
         "inputModalities": ["TEXT"],
         "outputModalities": ["TEXT"],
@@ -312,6 +314,16 @@ pub fn summary(model: &FoundationModel, region: &str) -> Value {
         "inferenceTypesSupported": inference,
         "modelLifecycle": {"status": "ACTIVE"},
     })
+}
+
+/// `Nova Micro (local: SmolLM2-135M-Instruct)`: the model's name and what answers for it.
+fn local_name(model: &FoundationModel, stand_in: &str) -> String {
+    let local = if model.provider == "Anthropic" {
+        "nova_ft judge stand-in"
+    } else {
+        stand_in
+    };
+    format!("{} (local: {local})", model.name)
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub struct AwsRequest {
     /// The latency injected into this call (`--latency-ms`, with jitter): the answer is sent
     /// no sooner than this after `received`.
     pub injected_latency: std::time::Duration,
+    /// Set when the client goes away before its answer was sent: a model generating it stops.
+    pub client_gone: nova_ft_models::generation::Cancel,
 }
 
 impl AwsRequest {

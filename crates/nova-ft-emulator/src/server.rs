@@ -356,6 +356,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> HttpResponse {
         access_key: scope.map(|(k, _, _)| k),
         received,
         injected_latency,
+        client_gone: Default::default(),
     });
 
     let answer = async {
@@ -436,6 +437,9 @@ async fn dispatch(
 ) -> Result<HttpResponse, AwsError> {
     let (ctx, req, id) = (Arc::clone(ctx), Arc::clone(req), request_id.to_string());
     let service = req.service;
+    // The server drops this future when the client disconnects; the handler, on a thread of
+    // its own, learns it through the flag.
+    let mut gone = ClientGone(Some(req.client_gone.clone()));
     let handled = tokio::task::spawn_blocking(move || {
         // A body the handler did not read (it answered early, or panicked): the connection
         // stops sending it.
@@ -450,6 +454,7 @@ async fn dispatch(
         }
     })
     .await;
+    gone.0 = None; // the handler answered while the client was still there
     handled.unwrap_or_else(|e| {
         log::error!(target: "nova_ft.emulator", "request {request_id}: handler failed: {e}");
         let message = format!(
@@ -464,6 +469,17 @@ async fn dispatch(
             Service::Lambda => AwsError::new(500, "ServiceException", message),
         })
     })
+}
+
+/// Marks the request's client gone when dropped before the handler answered.
+struct ClientGone(Option<nova_ft_models::generation::Cancel>);
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.cancel();
+        }
+    }
 }
 
 /// Drops a request's unread body stream when it goes out of scope, unwinding included.

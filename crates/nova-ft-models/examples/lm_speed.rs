@@ -36,6 +36,7 @@ fn main() {
         sampling: Sampling::GREEDY,
         stop_sequences: vec![],
         seed: 0,
+        cancel: Default::default(),
     };
     let ids = lm.prompt_ids(&prompt);
     let started = Instant::now();

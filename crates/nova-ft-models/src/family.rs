@@ -123,6 +123,10 @@ pub trait ModelFamily: Send + Sync + Debug {
     fn describe_base(&self) -> String {
         "answered locally by a stand-in model (not a language model; not Amazon Nova)".to_string()
     }
+    /// What answers for the Nova ids, in a few words for model names.
+    fn stand_in_name(&self) -> &'static str {
+        "nova_ft stand-in"
+    }
     /// A judge model's answer (the Claude ids evaluations use).
     fn judge(&self, prompt: &Prompt<'_>) -> String;
     /// Supervised fine-tuning on records with answers.

@@ -3,6 +3,8 @@
 //! Shared by every model family; only families that generate token by token use them.
 
 use crate::sampling::Sampling;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What a request asks of generation.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +13,30 @@ pub struct GenerationParams {
     pub sampling: Sampling,
     pub stop_sequences: Vec<String>,
     pub seed: u64,
+    /// Set when nobody wants the answer any more (the client went away): generation stops
+    /// before its next token and frees its place in the batch.
+    pub cancel: Cancel,
+}
+
+/// A flag shared by a request and whoever waits for its answer; clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Cancel {
+    /// The same flag (two requests' flags differ even when neither is set).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Why generation ended, in Bedrock's words.

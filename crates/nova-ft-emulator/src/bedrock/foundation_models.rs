@@ -19,7 +19,7 @@ pub(super) fn list_foundation_models(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         })
         .filter(|m| customization.is_none_or(|c| catalog::listed_customizations(m).contains(&c)))
         .filter(|_| modality.is_none_or(|m| m == "TEXT"))
-        .map(|m| catalog::summary(m, &ctx.config.region))
+        .map(|m| catalog::summary(m, &ctx.config.region, ctx.config.models.stand_in_name()))
         .filter(|summary| {
             inference.is_none_or(|i| {
                 summary["inferenceTypesSupported"]

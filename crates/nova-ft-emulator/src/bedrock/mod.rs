@@ -105,10 +105,9 @@ pub fn handle(ctx: &Arc<Ctx>, req: &AwsRequest) -> Outcome {
         (&Method::GET, ["foundation-models", id]) => {
             let model = catalog::find(id)
                 .ok_or_else(|| AwsError::not_found(format!("The model {id} was not found.")))?;
-            Ok(json(
-                200,
-                &json!({ "modelDetails": catalog::summary(model, &ctx.config.region) }),
-            ))
+            let stand_in = ctx.config.models.stand_in_name();
+            let details = catalog::summary(model, &ctx.config.region, stand_in);
+            Ok(json(200, &json!({ "modelDetails": details })))
         }
         (&Method::GET, ["inference-profiles"]) => list_inference_profiles(ctx, req),
         (&Method::GET, ["inference-profiles", id]) => get_inference_profile(ctx, id),

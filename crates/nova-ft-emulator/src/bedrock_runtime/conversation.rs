@@ -66,6 +66,7 @@ impl Conversation {
             sampling: self.sampling,
             stop_sequences: self.stop_sequences.clone(),
             seed: fastrand::u64(..),
+            cancel: Default::default(),
         }
     }
 

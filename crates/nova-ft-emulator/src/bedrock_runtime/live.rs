@@ -7,6 +7,7 @@
 use super::super::eventstream;
 use super::super::wire::{response, AwsError, HttpResponse};
 use super::conversation::Completion;
+use nova_ft_models::generation::Cancel;
 use serde_json::json;
 
 /// Frames: `Err` when an event could not be encoded (it is left out).
@@ -25,9 +26,13 @@ pub(super) trait LiveFormat: Send + 'static {
 /// The streaming response: `run` generates, calling its argument with each piece of text.
 pub(super) fn stream(
     format: impl LiveFormat,
-    run: impl FnOnce(&mut dyn FnMut(&str)) -> Result<Completion, AwsError> + Send + 'static,
+    run: impl FnOnce(&mut dyn FnMut(&str), Cancel) -> Result<Completion, AwsError> + Send + 'static,
 ) -> HttpResponse {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    // A client that disconnects drops the response body and with it the receiver: the
+    // model stops generating for it.
+    let client_gone = Cancel::default();
+    let watch = (tx.clone(), client_gone.clone());
     let send = move |frame: Frame| {
         if let Ok(frame) = frame {
             // A client that went away has dropped the receiver; the frame has nowhere to go.
@@ -36,8 +41,13 @@ pub(super) fn stream(
     };
     format.opening().into_iter().for_each(&send);
     std::thread::spawn(move || {
-        let mut on_text = |text: &str| send(format.delta(text));
-        match run(&mut on_text) {
+        let mut on_text = |text: &str| {
+            if watch.0.is_closed() {
+                watch.1.cancel();
+            }
+            send(format.delta(text))
+        };
+        match run(&mut on_text, client_gone) {
             Ok(done) => format.closing(&done).into_iter().for_each(&send),
             Err(e) => {
                 let body = json!({"message": e.message});

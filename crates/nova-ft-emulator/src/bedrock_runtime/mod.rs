@@ -15,7 +15,7 @@ use super::Ctx;
 use chrono::Utc;
 use conversation::{from_converse, json_body, Completion, Conversation};
 use invoke::Family;
-use nova_ft_models::generation::{Generation, GenerationParams};
+use nova_ft_models::generation::{Cancel, Generation, GenerationParams};
 use nova_ft_models::{ModelFamily, Prompt, TunedModel};
 use std::sync::Arc;
 
@@ -85,13 +85,18 @@ impl Responder {
         conversation: &Conversation,
         started: std::time::Instant,
         floor: std::time::Duration,
+        client_gone: &Cancel,
     ) -> Result<Completion, AwsError> {
         let prompt = Prompt {
             system: &conversation.system,
             turns: &conversation.turns,
         };
         let latency = || started.elapsed().max(floor).as_millis() as u64;
-        match self.generate(models, &prompt, &conversation.generation_params()) {
+        let params = GenerationParams {
+            cancel: client_gone.clone(),
+            ..conversation.generation_params()
+        };
+        match self.generate(models, &prompt, &params) {
             Some(Ok(g)) => Ok(conversation.generated(g, latency())),
             Some(Err(e)) => Err(AwsError::validation(e.to_string())),
             None => {
@@ -268,12 +273,15 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         let models = Arc::clone(&ctx.config.models);
         let started = req.received;
         let family = responder.family();
-        let run = move |on_text: &mut dyn FnMut(&str)| {
+        let run = move |on_text: &mut dyn FnMut(&str), client_gone: Cancel| {
             let prompt = Prompt {
                 system: &conversation.system,
                 turns: &conversation.turns,
             };
-            let params = conversation.generation_params();
+            let params = GenerationParams {
+                cancel: client_gone,
+                ..conversation.generation_params()
+            };
             match responder.generate_streaming(models.as_ref(), &prompt, &params, on_text) {
                 Some(Ok(g)) => {
                     let latency = started.elapsed().as_millis() as u64;
@@ -299,6 +307,7 @@ pub fn handle(ctx: &Ctx, req: &AwsRequest) -> Outcome {
         &conversation,
         req.received,
         req.injected_latency,
+        &req.client_gone,
     )?;
     if native {
         invoke::respond(responder.family(), &done, stream)
@@ -349,6 +358,7 @@ impl BatchModel {
             &conversation,
             started,
             std::time::Duration::ZERO,
+            &Cancel::default(),
         )?;
         let output = if converse {
             converse::body(&done)
@@ -385,6 +395,7 @@ pub fn answer_text(
         &conversation,
         std::time::Instant::now(),
         std::time::Duration::ZERO,
+        &Cancel::default(),
     )?;
     Ok(done.text)
 }

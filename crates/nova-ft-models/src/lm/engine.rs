@@ -4,7 +4,7 @@
 //! prompt it has already computed (prefix cache). Callers block on their own request and get
 //! its text as it is produced.
 
-use super::generate::{Decoding, Generation, GenerationParams};
+use super::generate::{cancelled, Decoding, Generation, GenerationParams};
 use super::lora::Adapters;
 use super::model::{KvCache, Llama};
 use super::tokenizer::Tokenizer;
@@ -145,6 +145,10 @@ fn run(shared: Shared, rx: Receiver<Request>) {
         // Prefill the new ones together, each after its cached (or newly computed) prefix.
         let mut fresh: Vec<(Decoding, Sender<Event>, Vec<u32>)> = Vec::new();
         for r in admitted {
+            if r.params.cancel.is_cancelled() {
+                let _ = r.events.send(Event::Done(Err(cancelled())));
+                continue;
+            }
             let cache = match prefixes.iter().position(|(p, _)| *p == r.prefix) {
                 Some(i) => {
                     let hit = prefixes.remove(i).expect("present");
@@ -211,7 +215,15 @@ fn run(shared: Shared, rx: Receiver<Request>) {
         while i < active.len() {
             let a = &mut active[i];
             let full = a.decoding.cache.len + 1 >= llama.max_positions();
-            if a.decoding.done.is_some() || a.decoding.next.is_none() || full {
+            if a.decoding.params.cancel.is_cancelled() {
+                let a = active.swap_remove(i);
+                log::debug!(
+                    target: "nova_ft.emulator",
+                    "language model: a request's client went away after {} tokens; stopped",
+                    a.decoding.finish().output_tokens
+                );
+                let _ = a.events.send(Event::Done(Err(cancelled())));
+            } else if a.decoding.done.is_some() || a.decoding.next.is_none() || full {
                 let a = active.swap_remove(i);
                 let _ = a.events.send(Event::Done(Ok(a.decoding.finish())));
             } else {

@@ -133,6 +133,7 @@ impl LanguageModel {
             sampling: Sampling::GREEDY,
             stop_sequences: Vec::new(),
             seed: 0,
+            cancel: Default::default(),
         };
         match self.serve(engine, prompt, &params, &mut |_| {}) {
             Ok(g) => g.text,
@@ -412,6 +413,10 @@ impl ModelFamily for LmFamily {
         let config = self.lm.llama.config;
         adapters.check_fits(config.layers, &config.linear_dims(), name)?;
         Ok(Arc::new(LoraModel::new(Arc::clone(&self.lm), adapters)))
+    }
+
+    fn stand_in_name(&self) -> &'static str {
+        "SmolLM2-135M-Instruct"
     }
 
     fn describe_base(&self) -> String {

@@ -7,7 +7,7 @@ use super::model::{KvCache, Llama};
 use super::tokenizer::Tokenizer;
 pub use crate::generation::{Generation, GenerationParams, StopReason};
 use crate::sampling::SplitMix;
-use nova_ft_data::error::Result;
+use nova_ft_data::error::{NovaError, Result};
 
 /// One sequence being generated: its cache, its tokens so far, the text already handed out.
 pub struct Decoding {
@@ -131,6 +131,9 @@ pub fn generate(
     params: GenerationParams,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Generation> {
+    if params.cancel.is_cancelled() {
+        return Err(cancelled());
+    }
     let mut d = Decoding::new(KvCache::new(model.config.layers), prompt.len(), params);
     let mut logits = model.forward(&[prompt], &mut [&mut d.cache], adapters)?;
     loop {
@@ -142,6 +145,9 @@ pub fn generate(
         if d.done.is_some() {
             break;
         }
+        if d.params.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
         if d.cache.len + 1 >= model.max_positions() {
             d.done = Some(StopReason::MaxTokens);
             break;
@@ -149,4 +155,9 @@ pub fn generate(
         logits = model.forward(&[&[next]], &mut [&mut d.cache], adapters)?;
     }
     Ok(d.finish())
+}
+
+/// The error a request gets when nobody waits for its answer any more.
+pub fn cancelled() -> NovaError {
+    NovaError::invalid("language model: the request was cancelled (its client went away)")
 }

@@ -95,6 +95,7 @@ impl LmPolicy {
                     sampling,
                     stop_sequences: Vec::new(),
                     seed,
+                    cancel: Default::default(),
                 };
                 let mut prefix = self.lm.prompt_ids(&Prompt { system, turns });
                 let rest = prefix.split_off(prefix.len().saturating_sub(1));
