@@ -472,3 +472,49 @@ fn a_request_whose_client_went_away_is_dropped_and_the_rest_served() {
     // Without the engine (one sequence, no batch), a cancelled request stops the same way.
     assert!(lm.chat(&prompt, &gone, None, &mut |_| {}).is_err());
 }
+
+#[test]
+fn many_requests_at_once_take_the_f32_path_and_still_answer_as_alone() {
+    // 12 requests decode together: every step has more than WIDE_ROWS rows, so the linear
+    // layers multiply by widened f32 weights. An f32 model gives the same answers as alone; a
+    // quantized one answers within its budget, its stream equal to its answer.
+    for quantized in [false, true] {
+        let lm = std::sync::Arc::new(tiny(TinySpec {
+            quantized,
+            ..TinySpec::default()
+        }));
+        let questions: Vec<String> = (0..12).map(|i| format!("question {i} of many")).collect();
+        assert!(questions.len() > WIDE_ROWS);
+        let ask = |lm: &LanguageModel, q: &str, streamed: &mut String| {
+            let turns = vec![("user".to_string(), q.to_string())];
+            let prompt = Prompt {
+                system: "",
+                turns: &turns,
+            };
+            lm.serve(None, &prompt, &params(10), &mut |t| streamed.push_str(t))
+                .unwrap()
+        };
+        let together: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = questions
+                .iter()
+                .map(|q| {
+                    let lm = std::sync::Arc::clone(&lm);
+                    scope.spawn(move || {
+                        let mut streamed = String::new();
+                        let g = ask(&lm, q, &mut streamed);
+                        (g, streamed)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (q, (g, streamed)) in questions.iter().zip(&together) {
+            assert_eq!(streamed, &g.text);
+            assert!(g.output_tokens <= 10);
+            if !quantized {
+                let alone = ask(&lm, q, &mut String::new());
+                assert_eq!(g.text, alone.text, "{q}");
+            }
+        }
+    }
+}
