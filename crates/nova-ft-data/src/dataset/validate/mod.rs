@@ -27,24 +27,8 @@ use serde::Serialize;
 use std::fmt;
 use std::path::Path;
 
-/// Strings that make a Nova job fail "due to data issues" when they appear in a system or user
-/// prompt (the Nova user guide lists the first seven; `Thought:` is in an update of AWS's
-/// validator that was proposed but not merged, `<unk>` in an earlier one). Matched
-/// case-insensitively to warn; [`REFUSED_STRINGS`] are refused.
-pub const RESERVED_STRINGS: [&str; 9] = [
-    "User:",
-    "Bot:",
-    "Assistant:",
-    "System:",
-    "<image>",
-    "<video>",
-    "[EOS]",
-    "Thought:",
-    "<unk>",
-];
-
-/// The reserved strings the Nova user guide documents, spelled as it spells them: refused in a
-/// system or user prompt, where the guide says they fail the job. AWS's published validator
+/// The reserved strings the Nova user guide documents, spelled as it spells them: a system or
+/// user prompt holding one fails the job, so they are refused there. AWS's published validator
 /// does not check them; elsewhere and in other spellings they are warned about.
 pub const REFUSED_STRINGS: [&str; 7] = [
     "User:",
@@ -55,6 +39,16 @@ pub const REFUSED_STRINGS: [&str; 7] = [
     "<video>",
     "[EOS]",
 ];
+
+/// Reserved too, by AWS's validators but not the user guide: `Thought:` in an update of the
+/// validator that was proposed but not merged, `<unk>` in an earlier one. Warned about.
+pub const ALSO_RESERVED: [&str; 2] = ["Thought:", "<unk>"];
+
+/// Every reserved string, matched case-insensitively to warn ([`REFUSED_STRINGS`], then
+/// [`ALSO_RESERVED`]).
+pub fn reserved_strings() -> impl Iterator<Item = &'static str> {
+    REFUSED_STRINGS.into_iter().chain(ALSO_RESERVED)
+}
 
 /// Estimated tokens above which a record is warned about. Bedrock does not publish the
 /// per-record limit for Nova Micro fine-tuning (AWS's validator checks none); 32k is the

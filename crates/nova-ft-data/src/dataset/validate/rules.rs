@@ -5,7 +5,7 @@ use super::super::record::SCHEMA_VERSION;
 use super::super::stats::{system_hash, RecordFacts};
 use super::analyzer::{Analyzer, Outcome};
 use super::record_view::{NeedsDiagnosis, RecordView, SystemInfo, SystemSource, TextBlock, Turn};
-use super::{Task, REFUSED_STRINGS, RESERVED_STRINGS};
+use super::{reserved_strings, Task, REFUSED_STRINGS};
 use crate::error::Result;
 use crate::tokens::estimate_tokens;
 use serde_json::value::RawValue;
@@ -243,7 +243,7 @@ impl<'o> Analyzer<'o> {
             };
             match refused {
                 Some(refused) => self.error(line, field(), format!("holds the reserved string `{refused}`: the Nova user guide says prompts holding {} fail the job; reword it", REFUSED_STRINGS.join(" "))),
-                None => self.warn(line, field(), format!("holds `{found}`: Nova reserves {} in prompts and a job may fail on it here too; reword it to be safe", RESERVED_STRINGS.join(" "))),
+                None => self.warn(line, field(), format!("holds `{found}`: Nova reserves {} in prompts and a job may fail on it here too; reword it to be safe", reserved_strings().collect::<Vec<_>>().join(" "))),
             }
         }
     }
@@ -267,14 +267,14 @@ pub fn find_reserved(text: &str) -> Option<&'static str> {
     for at in memchr::memchr3_iter(b':', b'<', b'[', bytes) {
         let byte = bytes[at];
         let found = if byte == b':' {
-            RESERVED_STRINGS.iter().find(|r| {
+            reserved_strings().find(|r| {
                 let word = &r.as_bytes()[..r.len() - 1];
                 r.ends_with(':')
                     && at >= word.len()
                     && bytes[at - word.len()..at].eq_ignore_ascii_case(word)
             })
         } else {
-            RESERVED_STRINGS.iter().find(|r| {
+            reserved_strings().find(|r| {
                 let r = r.as_bytes();
                 r[0] == byte
                     && bytes.len() - at >= r.len()
@@ -282,7 +282,7 @@ pub fn find_reserved(text: &str) -> Option<&'static str> {
             })
         };
         if found.is_some() {
-            return found.copied();
+            return found;
         }
     }
     None
