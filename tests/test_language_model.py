@@ -281,3 +281,25 @@ def test_a_stream_whose_client_goes_away_stops_generating(
                 break
             time.sleep(0.05)
     assert "client went away" in caplog.text
+
+
+@pytest.mark.skipif(REAL is None, reason="the real SmolLM2 file is not installed")
+def test_a_converse_whose_client_gives_up_stops_generating(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    caplog.set_level(logging.DEBUG, logger="nova_ft")
+    with nf.LocalEmulator(tmp_path, models="lm") as emulator:
+        patient_for_a_second = Config(
+            read_timeout=1, retries={"mode": "standard", "max_attempts": 1}
+        )
+        client = emulator.client("bedrock-runtime", config=patient_for_a_second)
+        with pytest.raises(ReadTimeoutError):
+            converse(client, MICRO, "Write a long story.", maxTokens=4000)
+        for _ in range(100):
+            if "client went away" in caplog.text:
+                break
+            time.sleep(0.05)
+    assert "client went away" in caplog.text
