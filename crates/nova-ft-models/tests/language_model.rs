@@ -12,7 +12,9 @@ use nova_ft_models::lm::grpo::LmPolicy;
 use nova_ft_models::lm::lora::LoraConfig;
 use nova_ft_models::lm::model::{KvCache, WeightFormat, WIDE_ROWS};
 use nova_ft_models::lm::tiny::{tiny_gguf, TinySpec};
-use nova_ft_models::lm::train::{evaluate, train_lora, DenseLlama, LocalSchedule, LoraJob};
+use nova_ft_models::lm::train::{
+    evaluate, passes, train_lora, DenseLlama, Example, LocalSchedule, LoraJob,
+};
 use nova_ft_models::lm::{LanguageModel, LmFamily};
 use nova_ft_models::sampling::Sampling;
 use nova_ft_models::{FineTuning, ModelFamily, Prompt, PromptGroup, TrainingConfig};
@@ -517,4 +519,94 @@ fn many_requests_at_once_take_the_f32_path_and_still_answer_as_alone() {
             }
         }
     }
+}
+
+#[test]
+fn long_examples_train_in_passes_short_ones_at_once() {
+    let example = |len: usize| Example {
+        ids: vec![1; len],
+        targets: vec![true; len],
+    };
+    let short: Vec<Example> = (0..8).map(|_| example(70)).collect();
+    let refs: Vec<&Example> = short.iter().collect();
+    assert_eq!(passes(&refs).len(), 1, "the tutorial's rows: one pass");
+    let long: Vec<Example> = (0..8).map(|_| example(512)).collect();
+    let refs: Vec<&Example> = long.iter().collect();
+    let cut = passes(&refs);
+    assert_eq!(cut.len(), 8, "8 rows of 512 tokens: one a pass");
+    assert_eq!(cut.iter().map(|p| p.len()).sum::<usize>(), 8);
+    let mixed: Vec<Example> = [100, 100, 600, 50].into_iter().map(example).collect();
+    let refs: Vec<&Example> = mixed.iter().collect();
+    let lengths: Vec<Vec<usize>> = passes(&refs)
+        .iter()
+        .map(|p| p.iter().map(|e| e.ids.len()).collect())
+        .collect();
+    assert_eq!(lengths, [vec![100, 100], vec![600], vec![50]]);
+}
+
+#[test]
+fn gradients_added_up_pass_by_pass_take_the_step_of_one_pass() {
+    // Plain gradient descent: the step is the gradient itself (AdamW's first step would hide
+    // a gradient off by a factor).
+    use candle_nn::{Optimizer, SGD};
+    use nova_ft_models::lm::lora::Adapters;
+    use nova_ft_models::lm::train::GradSum;
+    let lm = tiny(TinySpec::default());
+    let examples: Vec<Example> = (0..4)
+        .map(|i| lm.example(&record(&format!("item {i}"), "red"), 256))
+        .collect();
+    let refs: Vec<&Example> = examples.iter().collect();
+    let dense = DenseLlama::new(&lm.llama).unwrap();
+    let lora = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        ..LoraConfig::default()
+    };
+    let fresh = || Adapters::trainable(&lora, 2, &dense.dims(), 5, None).unwrap();
+    // At once.
+    let at_once = fresh();
+    let mut optimizer = SGD::new(at_once.vars.clone(), 0.5).unwrap();
+    let (loss, total) = dense.loss(&refs, &at_once.adapters).unwrap();
+    optimizer.step(&loss.backward().unwrap()).unwrap();
+    // In two passes, each its share of the mean, the gradients added up.
+    let in_passes = fresh();
+    let mut optimizer = SGD::new(in_passes.vars.clone(), 0.5).unwrap();
+    let mut sum = GradSum::new(&in_passes.vars);
+    for part in refs.chunks(2) {
+        let (logp, _) = dense.target_logprobs(part, &in_passes.adapters).unwrap();
+        let share = (logp.sum_all().unwrap() / -(total as f64)).unwrap();
+        sum.add(&share.backward().unwrap(), &in_passes.vars)
+            .unwrap();
+    }
+    sum.step(&in_passes.vars, &mut optimizer).unwrap();
+    let untrained = fresh();
+    let mut moved = 0f32;
+    for ((a, b), c) in at_once
+        .vars
+        .iter()
+        .zip(&in_passes.vars)
+        .zip(&untrained.vars)
+    {
+        let c = c
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let (a, b) = (
+            a.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+            b.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+        );
+        assert!(max_abs_diff(&a, &b) < 1e-6, "{}", max_abs_diff(&a, &b));
+        moved = moved.max(max_abs_diff(&a, &c));
+    }
+    assert!(moved > 1e-4, "the step moved the adapters by {moved}");
 }

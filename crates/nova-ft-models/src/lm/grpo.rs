@@ -15,7 +15,7 @@ use super::family::{LanguageModel, LoraModel};
 use super::generate::GenerationParams;
 use super::lora::{Adapters, LoraConfig};
 use super::model::candle_err;
-use super::train::{DenseLlama, Example, LORA_RATE_SCALE};
+use super::train::{DenseLlama, Example, GradSum, LORA_RATE_SCALE};
 use crate::family::{Policy, PromptGroup, TunedModel};
 use crate::sampling::Sampling;
 use crate::Prompt;
@@ -164,9 +164,8 @@ impl LmPolicy {
         // pass computes (the adapters have not moved yet).
         let mut old: Vec<Option<Tensor>> = vec![None; groups.len()];
         for _ in 0..INNER_STEPS {
-            // The adapters' gradients summed over groups. A backward pass's store also keeps
-            // gradients of tensors outside the adapters; it is dropped after each group.
-            let mut total: Vec<Option<Tensor>> = vec![None; self.vars.len()];
+            // The adapters' gradients summed over groups.
+            let mut total = GradSum::new(&self.vars);
             for (g, range) in groups.iter().enumerate() {
                 let refs: Vec<&Example> = examples[range.clone()].iter().collect();
                 let (reference, owner) = self.dense.target_logprobs(&refs, &self.base)?;
@@ -203,32 +202,11 @@ impl LmPolicy {
                 let grads = objective()
                     .and_then(|loss| loss.backward())
                     .map_err(candle_err)?;
-                for (sum, var) in total.iter_mut().zip(&self.vars) {
-                    if let Some(g) = grads.get(var.as_tensor()) {
-                        *sum = Some(match sum.take() {
-                            Some(s) => (s + g).map_err(candle_err)?,
-                            None => g.clone(),
-                        });
-                    }
-                }
+                total.add(&grads, &self.vars)?;
             }
-            // A store holding exactly the sums: the gradient of sum(var * sum) is the sum.
-            let mut surrogate: Option<Tensor> = None;
-            for (sum, var) in total.iter().zip(&self.vars) {
-                if let Some(g) = sum {
-                    let term = (var.as_tensor() * g.detach())
-                        .and_then(|t| t.sum_all())
-                        .map_err(candle_err)?;
-                    surrogate = Some(match surrogate.take() {
-                        Some(s) => (s + term).map_err(candle_err)?,
-                        None => term,
-                    });
-                }
-            }
-            if let (Some(surrogate), Some(optimizer)) = (surrogate, self.optimizer.as_mut()) {
-                let grads = surrogate.backward().map_err(candle_err)?;
+            if let Some(optimizer) = self.optimizer.as_mut() {
                 optimizer.set_learning_rate(rate);
-                optimizer.step(&grads).map_err(candle_err)?;
+                total.step(&self.vars, optimizer)?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@
 use super::lora::{Adapters, LoraConfig};
 use super::model::{candle_err, Llama, TARGETS};
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use nova_ft_data::error::{NovaError, Result};
 
@@ -375,9 +375,14 @@ pub fn evaluate(
     let mut count = 0usize;
     for chunk in examples.chunks(batch_size.max(1)) {
         let refs: Vec<&Example> = chunk.iter().collect();
-        let (loss, n) = dense.loss(&refs, adapters)?;
-        total += loss.to_scalar::<f32>().map_err(candle_err)? as f64 * n as f64;
-        count += n;
+        for part in passes(&refs) {
+            if part.iter().all(|e| targets(e) == 0) {
+                continue;
+            }
+            let (loss, n) = dense.loss(part, adapters)?;
+            total += loss.to_scalar::<f32>().map_err(candle_err)? as f64 * n as f64;
+            count += n;
+        }
     }
     Ok(if count == 0 {
         f64::NAN
@@ -449,14 +454,10 @@ pub fn train_lora(
             optimizer.set_learning_rate(rate);
             let batch: Vec<&Example> = chunk.iter().map(|i| &train[*i]).collect();
             tokens += batch.iter().map(|e| e.ids.len()).sum::<usize>();
-            let (loss, _) = match dense.loss(&batch, &trainable.adapters) {
-                Ok(l) => l,
-                // A batch whose answers were all cut away teaches nothing: skip it.
-                Err(_) => continue,
+            // A batch whose answers were all cut away teaches nothing: skip it.
+            let Some(value) = train_step(dense, &trainable, &mut optimizer, &batch)? else {
+                continue;
             };
-            let grads: GradStore = loss.backward().map_err(candle_err)?;
-            optimizer.step(&grads).map_err(candle_err)?;
-            let value = loss.to_scalar::<f32>().map_err(candle_err)? as f64;
             training_loss.push((step, epoch, value));
             on_step(step, epoch, value);
         }
@@ -471,6 +472,131 @@ pub fn train_lora(
         validation_loss,
         tokens_trained: tokens,
     })
+}
+
+/// Gradients of the adapters' variables added up over several backward passes, each pass's
+/// graph (and its store, which also holds gradients of tensors outside the adapters) dropped
+/// before the next: one part's activations in memory at a time.
+pub struct GradSum {
+    sums: Vec<Option<Tensor>>,
+}
+
+impl GradSum {
+    pub fn new(vars: &[Var]) -> GradSum {
+        GradSum {
+            sums: vec![None; vars.len()],
+        }
+    }
+
+    /// Add the adapters' gradients from one backward pass.
+    pub fn add(&mut self, grads: &GradStore, vars: &[Var]) -> Result<()> {
+        for (sum, var) in self.sums.iter_mut().zip(vars) {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                *sum = Some(match sum.take() {
+                    Some(s) => (s + g).map_err(candle_err)?,
+                    None => g.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of `optimizer` on the sums. Its API takes a store from a backward pass, so
+    /// the store comes from `sum(var * g)`, whose gradient for each variable is exactly `g`.
+    pub fn step(self, vars: &[Var], optimizer: &mut impl Optimizer) -> Result<()> {
+        let mut surrogate: Option<Tensor> = None;
+        for (sum, var) in self.sums.iter().zip(vars) {
+            if let Some(g) = sum {
+                let term = (var.as_tensor() * g.detach())
+                    .and_then(|t| t.sum_all())
+                    .map_err(candle_err)?;
+                surrogate = Some(match surrogate.take() {
+                    Some(s) => (s + term).map_err(candle_err)?,
+                    None => term,
+                });
+            }
+        }
+        if let Some(surrogate) = surrogate {
+            let grads = surrogate.backward().map_err(candle_err)?;
+            optimizer.step(&grads).map_err(candle_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Tokens of a training pass at most (padded rows x length), unless one example is longer:
+/// activations take about 1.3 MB a token on SmolLM2 in f32.
+const PASS_TOKENS: usize = 1024;
+/// Squared lengths of a pass's rows at most (the attention scores, per head and layer, of
+/// every row), unless one example is longer: 8 rows of 512 tokens in one pass took a
+/// summarisation job past 13 GB.
+const PASS_SCORES: usize = 512 * 512;
+
+/// `batch` cut into passes that each fit [`PASS_TOKENS`] and [`PASS_SCORES`] (padding to the
+/// longest row counted), in order; a short batch (the tutorial's rows) is one pass.
+pub fn passes<'a, 'e>(batch: &'a [&'e Example]) -> Vec<&'a [&'e Example]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut longest = 0usize;
+    for (i, e) in batch.iter().enumerate() {
+        let longer = longest.max(e.ids.len());
+        let rows = i + 1 - start;
+        if rows > 1 && (rows * longer > PASS_TOKENS || rows * longer * longer > PASS_SCORES) {
+            out.push(&batch[start..i]);
+            start = i;
+            longest = e.ids.len();
+        } else {
+            longest = longer;
+        }
+    }
+    if start < batch.len() {
+        out.push(&batch[start..]);
+    }
+    out
+}
+
+/// Answer tokens `e` teaches (each predicts the next token).
+fn targets(e: &Example) -> usize {
+    (0..e.ids.len().saturating_sub(1))
+        .filter(|k| e.targets.get(*k).copied().unwrap_or(false))
+        .count()
+}
+
+/// One optimiser step on `batch`: the mean cross-entropy over its answer tokens, computed and
+/// differentiated pass by pass ([`passes`]) with the gradients added up; the loss, or `None`
+/// when no answer token is left (answers cut away by the length limit).
+fn train_step(
+    dense: &DenseLlama,
+    trainable: &super::lora::TrainableAdapters,
+    optimizer: &mut AdamW,
+    batch: &[&Example],
+) -> Result<Option<f64>> {
+    let total: usize = batch.iter().map(|e| targets(e)).sum();
+    if total == 0 {
+        return Ok(None);
+    }
+    let parts = passes(batch);
+    let mut sum = GradSum::new(&trainable.vars);
+    let mut loss = 0.0;
+    for part in &parts {
+        if part.iter().all(|e| targets(e) == 0) {
+            continue;
+        }
+        let (logp, _) = dense.target_logprobs(part, &trainable.adapters)?;
+        let share = logp
+            .sum_all()
+            .and_then(|l| l / -(total as f64))
+            .map_err(candle_err)?;
+        loss += share.to_scalar::<f32>().map_err(candle_err)? as f64;
+        let grads = share.backward().map_err(candle_err)?;
+        if parts.len() == 1 {
+            optimizer.step(&grads).map_err(candle_err)?;
+            return Ok(Some(loss));
+        }
+        sum.add(&grads, &trainable.vars)?;
+    }
+    sum.step(&trainable.vars, optimizer)?;
+    Ok(Some(loss))
 }
 
 /// Names of the linear layers LoRA may target, for documentation and errors.
