@@ -256,6 +256,14 @@ def test_foundation_models_name_the_language_model_that_stands_in(session: nf.Se
     assert all("(local: nova_ft judge stand-in)" in n for i, n in names.items() if "claude" in i)
 
 
+def wait_for_log(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    """Give the emulator's decoding thread up to 5 s to log ``text``."""
+    for _ in range(100):
+        if text in caplog.text:
+            return
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(REAL is None, reason="the real SmolLM2 file is not installed")
 def test_a_stream_whose_client_goes_away_stops_generating(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -276,10 +284,7 @@ def test_a_stream_whose_client_goes_away_stops_generating(
         stream.close()
         # The next request is served, and the abandoned one was stopped, not finished.
         assert converse(client, MICRO, "hello", maxTokens=2)["usage"]["outputTokens"] <= 2
-        for _ in range(100):
-            if "client went away" in caplog.text:
-                break
-            time.sleep(0.05)
+        wait_for_log(caplog, "client went away")
     assert "client went away" in caplog.text
 
 
@@ -298,8 +303,5 @@ def test_a_converse_whose_client_gives_up_stops_generating(
         client = emulator.client("bedrock-runtime", config=patient_for_a_second)
         with pytest.raises(ReadTimeoutError):
             converse(client, MICRO, "Write a long story.", maxTokens=4000)
-        for _ in range(100):
-            if "client went away" in caplog.text:
-                break
-            time.sleep(0.05)
+        wait_for_log(caplog, "client went away")
     assert "client went away" in caplog.text

@@ -11,9 +11,10 @@ use nova_ft_models::lm::gguf::LmFile;
 use nova_ft_models::lm::grpo::LmPolicy;
 use nova_ft_models::lm::lora::LoraConfig;
 use nova_ft_models::lm::model::{KvCache, WeightFormat, WIDE_ROWS};
+use nova_ft_models::lm::passes::passes;
 use nova_ft_models::lm::tiny::{tiny_gguf, TinySpec};
 use nova_ft_models::lm::train::{
-    evaluate, passes, train_lora, DenseLlama, Example, LocalSchedule, LoraJob,
+    evaluate, train_lora, DenseLlama, Example, LocalSchedule, LoraJob,
 };
 use nova_ft_models::lm::{LanguageModel, LmFamily};
 use nova_ft_models::sampling::Sampling;
@@ -550,7 +551,7 @@ fn gradients_added_up_pass_by_pass_take_the_step_of_one_pass() {
     // a gradient off by a factor).
     use candle_nn::{Optimizer, SGD};
     use nova_ft_models::lm::lora::Adapters;
-    use nova_ft_models::lm::train::GradSum;
+    use nova_ft_models::lm::passes::GradSum;
     let lm = tiny(TinySpec::default());
     let examples: Vec<Example> = (0..4)
         .map(|i| lm.example(&record(&format!("item {i}"), "red"), 256))

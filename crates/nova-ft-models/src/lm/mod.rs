@@ -7,7 +7,8 @@
 //! - [`chat`]: SmolLM2's chat template over Converse's system prompt and turns;
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
-//! - [`lora`], [`train`]: LoRA adapters and their training (fine-tuning, distillation);
+//! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
+//!   distillation), a step in passes with its gradients added up;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod chat;
@@ -18,6 +19,7 @@ pub mod gguf;
 pub mod grpo;
 pub mod lora;
 pub mod model;
+pub mod passes;
 pub mod tiny;
 pub mod tokenizer;
 pub mod train;

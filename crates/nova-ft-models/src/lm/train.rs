@@ -6,8 +6,8 @@
 
 use super::lora::{Adapters, LoraConfig};
 use super::model::{candle_err, Llama, TARGETS};
-use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, Var, D};
+use super::passes::{passes, GradSum};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use nova_ft_data::error::{NovaError, Result};
 
@@ -472,87 +472,6 @@ pub fn train_lora(
         validation_loss,
         tokens_trained: tokens,
     })
-}
-
-/// Gradients of the adapters' variables added up over several backward passes, each pass's
-/// graph (and its store, which also holds gradients of tensors outside the adapters) dropped
-/// before the next: one part's activations in memory at a time.
-pub struct GradSum {
-    sums: Vec<Option<Tensor>>,
-}
-
-impl GradSum {
-    pub fn new(vars: &[Var]) -> GradSum {
-        GradSum {
-            sums: vec![None; vars.len()],
-        }
-    }
-
-    /// Add the adapters' gradients from one backward pass.
-    pub fn add(&mut self, grads: &GradStore, vars: &[Var]) -> Result<()> {
-        for (sum, var) in self.sums.iter_mut().zip(vars) {
-            if let Some(g) = grads.get(var.as_tensor()) {
-                *sum = Some(match sum.take() {
-                    Some(s) => (s + g).map_err(candle_err)?,
-                    None => g.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// One step of `optimizer` on the sums. Its API takes a store from a backward pass, so
-    /// the store comes from `sum(var * g)`, whose gradient for each variable is exactly `g`.
-    pub fn step(self, vars: &[Var], optimizer: &mut impl Optimizer) -> Result<()> {
-        let mut surrogate: Option<Tensor> = None;
-        for (sum, var) in self.sums.iter().zip(vars) {
-            if let Some(g) = sum {
-                let term = (var.as_tensor() * g.detach())
-                    .and_then(|t| t.sum_all())
-                    .map_err(candle_err)?;
-                surrogate = Some(match surrogate.take() {
-                    Some(s) => (s + term).map_err(candle_err)?,
-                    None => term,
-                });
-            }
-        }
-        if let Some(surrogate) = surrogate {
-            let grads = surrogate.backward().map_err(candle_err)?;
-            optimizer.step(&grads).map_err(candle_err)?;
-        }
-        Ok(())
-    }
-}
-
-/// Tokens of a training pass at most (padded rows x length), unless one example is longer:
-/// activations take about 1.3 MB a token on SmolLM2 in f32.
-const PASS_TOKENS: usize = 1024;
-/// Squared lengths of a pass's rows at most (the attention scores, per head and layer, of
-/// every row), unless one example is longer: 8 rows of 512 tokens in one pass took a
-/// summarisation job past 13 GB.
-const PASS_SCORES: usize = 512 * 512;
-
-/// `batch` cut into passes that each fit [`PASS_TOKENS`] and [`PASS_SCORES`] (padding to the
-/// longest row counted), in order; a short batch (the tutorial's rows) is one pass.
-pub fn passes<'a, 'e>(batch: &'a [&'e Example]) -> Vec<&'a [&'e Example]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut longest = 0usize;
-    for (i, e) in batch.iter().enumerate() {
-        let longer = longest.max(e.ids.len());
-        let rows = i + 1 - start;
-        if rows > 1 && (rows * longer > PASS_TOKENS || rows * longer * longer > PASS_SCORES) {
-            out.push(&batch[start..i]);
-            start = i;
-            longest = e.ids.len();
-        } else {
-            longest = longer;
-        }
-    }
-    if start < batch.len() {
-        out.push(&batch[start..]);
-    }
-    out
 }
 
 /// Answer tokens `e` teaches (each predicts the next token).
