@@ -82,9 +82,12 @@ class Lab:
             RoleName="quality", PolicyName="p", PolicyDocument=json.dumps(policy)
         )
 
-    def train(self, name: str, ds: nova_ft.Dataset, **job: Any) -> tuple[str, str]:
-        """Upload train/valid, run a job, deploy; returns (deployment ARN, model description)."""
-        self.s3.put_object(Bucket="quality", Key=f"{name}/train.jsonl", Body=ds.jsonl("train"))
+    def train(self, name: str, ds: nova_ft.Dataset | None, **job: Any) -> tuple[str, str]:
+        """Upload train/valid (unless ``ds`` is None: the job's ``trainingDataConfig`` names
+        data already uploaded), run a job, deploy; returns (deployment ARN, model description)."""
+        if ds is not None:
+            body = ds.jsonl("train")
+            self.s3.put_object(Bucket="quality", Key=f"{name}/train.jsonl", Body=body)
         request: dict[str, Any] = {
             "jobName": name,
             "customModelName": name,
@@ -98,7 +101,7 @@ class Lab:
                 "learningRateWarmupSteps": "10",
             },
         }
-        if "valid" in ds and "customizationConfig" not in job:
+        if ds is not None and "valid" in ds and "customizationConfig" not in job:
             self.s3.put_object(Bucket="quality", Key=f"{name}/valid.jsonl", Body=ds.jsonl("valid"))
             request["validationDataConfig"] = {
                 "validators": [{"s3Uri": f"s3://quality/{name}/valid.jsonl"}]
@@ -447,7 +450,7 @@ def rft_setup(lab: Lab) -> tuple[str, nova_ft.Dataset, list[dict[str, Any]]]:
 def rft_job(lab: Lab, name: str, function: str, hyperparameters: dict[str, Any]) -> str:
     deployment, _ = lab.train(
         name,
-        nova_ft.Dataset.synthetic(1, 10, 0),  # uploaded but unused: the job reads rft/
+        None,  # the job reads rft/
         baseModelIdentifier=nova_ft.RFT_BASE_MODEL,
         customizationType="REINFORCEMENT_FINE_TUNING",
         trainingDataConfig={"s3Uri": "s3://quality/rft/train.jsonl"},
@@ -610,7 +613,7 @@ def rft_train(
     function ``grader``, deployed: (deployment ARN, model description)."""
     return lab.train(
         name,
-        nova_ft.Dataset.synthetic(1, 10, 0),  # uploaded but unused
+        None,
         baseModelIdentifier=nova_ft.RFT_BASE_MODEL,
         customizationType="REINFORCEMENT_FINE_TUNING",
         trainingDataConfig={"s3Uri": f"s3://quality/{data_key}"},
