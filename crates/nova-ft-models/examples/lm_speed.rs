@@ -21,7 +21,11 @@ fn main() {
     let tokens: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(128);
     let started = Instant::now();
     let lm = LanguageModel::open(std::path::Path::new(&path), format).expect("model");
-    println!("loaded in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "loaded in {:.2} s; {}",
+        started.elapsed().as_secs_f64(),
+        memory()
+    );
     let turns = vec![(
         "user".to_string(),
         "Write a short story about a lighthouse keeper who finds a message in a bottle."
@@ -49,6 +53,7 @@ fn main() {
     let total = started.elapsed().as_secs_f64();
     let ttft = first.unwrap_or(total);
     println!("{}", g.text);
+    println!("after one answer: {}", memory());
     let concurrent: usize = std::env::var("CONCURRENT")
         .ok()
         .and_then(|c| c.parse().ok())
@@ -79,9 +84,10 @@ fn main() {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         println!(
-            "{concurrent} concurrent: {total} tokens in {:.2} s: {:.1} tokens/s",
+            "{concurrent} concurrent: {total} tokens in {:.2} s: {:.1} tokens/s; {}",
             started.elapsed().as_secs_f64(),
-            total as f64 / started.elapsed().as_secs_f64()
+            total as f64 / started.elapsed().as_secs_f64(),
+            memory()
         );
         return;
     }
@@ -93,4 +99,17 @@ fn main() {
         ttft,
         (g.output_tokens.saturating_sub(1)) as f64 / (total - ttft).max(1e-9)
     );
+}
+
+/// The process's resident memory now and at its peak (Linux; empty elsewhere).
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("resident {}, peak {}", field("VmRSS:"), field("VmHWM:"))
 }

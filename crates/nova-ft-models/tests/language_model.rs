@@ -140,7 +140,8 @@ fn cached_batched_and_uncached_forward_passes_agree() {
         let alone = m.forward(&[&other], &mut [&mut c], None).unwrap();
         assert!(max_abs_diff(&both[0], &at_once[0]) < 1e-3, "batched first");
         assert!(max_abs_diff(&both[1], &alone[0]) < across, "batched second");
-        // The training model (f32, autograd) computes the same logits.
+        // The training model (f32, autograd) computes the same logits, but for the served
+        // model's bf16 keys and values (8 significant bits: a relative error up to 2^-9 each).
         if !quantized {
             let dense = DenseLlama::new(m).unwrap();
             let empty = nova_ft_models::lm::lora::Adapters::trainable(
@@ -156,9 +157,11 @@ fn cached_batched_and_uncached_forward_passes_agree() {
                 candle_core::Tensor::from_slice(&ids, (1, ids.len()), &candle_core::Device::Cpu)
                     .unwrap();
             let logits = dense.logits(&t, &empty).unwrap().to_vec2::<f32>().unwrap();
+            let range = at_once[0].iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(logits.last().unwrap(), &at_once[0]);
             assert!(
-                max_abs_diff(logits.last().unwrap(), &at_once[0]) < 1e-3,
-                "dense vs served"
+                diff < 0.01 * range,
+                "dense vs served: {diff} (logits up to {range})"
             );
         }
     }

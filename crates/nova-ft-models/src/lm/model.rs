@@ -11,6 +11,7 @@ use super::gguf::{Config, LmFile};
 use super::lora::Adapters;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
+use half::bf16;
 use nova_ft_data::error::{NovaError, Result};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -143,11 +144,14 @@ pub struct Llama {
     sin: Vec<f32>,
 }
 
-/// One sequence's keys and values, per layer, `position * kv_dim + i`.
+/// One sequence's keys and values, per layer, `position * kv_dim + i`, in bf16: half the
+/// memory of f32 (32 requests of 150 tokens hold 110 MB instead of 220), at the precision
+/// SmolLM2 was trained in. Every forward pass writes its keys and values here first and
+/// attends over what is stored, so cached and uncached passes see the same rounding.
 #[derive(Clone, Default)]
 pub struct KvCache {
-    pub keys: Vec<Vec<f32>>,
-    pub values: Vec<Vec<f32>>,
+    pub keys: Vec<Vec<bf16>>,
+    pub values: Vec<Vec<bf16>>,
     pub len: usize,
 }
 
@@ -322,8 +326,9 @@ impl Llama {
             self.rope(&mut q, &positions, c.heads);
             self.rope(&mut k, &positions, c.kv_heads);
             for (s, (start, len, _)) in spans.iter().enumerate() {
-                caches[s].keys[l].extend_from_slice(&k[start * kv..(start + len) * kv]);
-                caches[s].values[l].extend_from_slice(&v[start * kv..(start + len) * kv]);
+                let (keys, values) = (&k[start * kv..(start + len) * kv], &v[start * kv..]);
+                caches[s].keys[l].extend(keys.iter().map(|x| bf16::from_f32(*x)));
+                caches[s].values[l].extend(values[..len * kv].iter().map(|x| bf16::from_f32(*x)));
             }
             // Attention, one (row, head) at a time over that row's sequence.
             let group = c.heads / c.kv_heads;
@@ -346,14 +351,14 @@ impl Llama {
                 let mut scores: Vec<f32> = (0..visible)
                     .map(|p| {
                         let kr = &keys[p * kv + kh..p * kv + kh + hd];
-                        qv.iter().zip(kr).map(|(a, b)| a * b).sum::<f32>() * scale
+                        qv.iter().zip(kr).map(|(a, b)| a * b.to_f32()).sum::<f32>() * scale
                     })
                     .collect();
                 crate::text::softmax_in_place(&mut scores);
                 for (p, w) in scores.iter().enumerate() {
                     let vr = &values[p * kv + kh..p * kv + kh + hd];
                     for (o, v) in o.iter_mut().zip(vr) {
-                        *o += w * v;
+                        *o += w * v.to_f32();
                     }
                 }
             });
