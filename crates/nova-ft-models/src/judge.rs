@@ -1,6 +1,6 @@
 //! The local stand-in behind Anthropic Claude ids, which AWS's samples call as an LLM judge
-//! ("Here is the correct answer: <correct_answer>...</correct_answer> ... Put the score in
-//! <SCORE> tags").
+//! (`Here is the correct answer: <correct_answer>...</correct_answer> ... Put the score in
+//! <SCORE> tags`).
 //!
 //! It is not Claude, and its reasoning says so. It finds a reference answer and a candidate
 //! answer in the prompt, under XML tags or labelled lines whose names say which is which
