@@ -1,7 +1,7 @@
 //! From the data people already have (intent rows, text-to-SQL rows) to conversation records.
 
 use super::record::Conversation;
-use super::validate::{find_reserved, Issue, Severity, DEFAULT_MAX_ISSUES};
+use super::validate::{Issue, Reserved, Severity, DEFAULT_MAX_ISSUES};
 use crate::error::{NovaError, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -294,11 +294,11 @@ impl IssueList {
             );
             return None;
         }
-        if is_prompt {
-            if let Some(found) = find_reserved(&text) {
-                self.push(row.line, name, format!("contains the reserved string `{found}`, which makes Bedrock fail the job: reword it"));
-                return None;
-            }
+        // The reserved strings that fail a job stop the conversion; other spellings pass,
+        // and validating the result warns about them (validate::Reserved).
+        if let Some(refused @ Reserved::Refused(_)) = Reserved::find(&text, is_prompt) {
+            self.push(row.line, name, refused.message());
+            return None;
         }
         Some(text)
     }

@@ -9,7 +9,7 @@
 
 use super::stats::DataStats;
 use super::validate::{
-    find_reserved, FileSummary, Issue, Severity, Task, ValidationOptions, ValidationReport,
+    FileSummary, Issue, Reserved, Severity, Task, ValidationOptions, ValidationReport,
 };
 use crate::error::{NovaError, Result};
 use crate::tokens::estimate_tokens;
@@ -187,10 +187,10 @@ impl Checker<'_> {
                             "a system message may only come first",
                         );
                     }
-                    if role != "assistant" {
-                        if let Some(reserved) = find_reserved(&content) {
-                            self.error(file, line, &format!("{field}.content"), format!("contains the reserved string {reserved:?}, which fails Nova training; rephrase or remove it"));
-                        }
+                    // The same rule as SFT data's (validate::Reserved).
+                    if let Some(reserved) = Reserved::find(&content, role != "assistant") {
+                        let at = format!("{field}.content");
+                        self.issue(reserved.severity(), file, line, &at, reserved.message());
                     }
                     messages.push((role.to_string(), content));
                 }
@@ -392,5 +392,32 @@ mod tests {
         );
         // Five records is below RFT's 100.
         assert!(report.errors.iter().any(|i| i.field == "dataset"));
+    }
+
+    #[test]
+    fn reserved_strings_follow_the_sft_rule() {
+        // As the user guide spells it in a prompt: refused; another spelling, or in an
+        // earlier answer: warned.
+        let data = concat!(
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"the user: said hi\"}], \"reference_answer\": 1}\n",
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"Bot: a\"}, {\"role\": \"user\", \"content\": \"and?\"}], \"reference_answer\": 1}\n",
+            "{\"messages\": [{\"role\": \"system\", \"content\": \"System: be brief\"}, {\"role\": \"user\", \"content\": \"q\"}], \"reference_answer\": 1}\n",
+        );
+        let (_, report) = check_sources(&[("r.jsonl", data.as_bytes())], &options(false));
+        let at = |issues: &[Issue]| -> Vec<(usize, String)> {
+            issues
+                .iter()
+                .filter_map(|i| Some((i.line?, i.field.clone())))
+                .collect()
+        };
+        assert_eq!(at(&report.errors), [(3, "messages[0].content".to_string())]);
+        assert_eq!(
+            at(&report.warnings),
+            [
+                (1, "messages[0].content".to_string()),
+                (2, "messages[1].content".to_string())
+            ]
+        );
+        assert!(report.errors[0].message.contains("`System:`"));
     }
 }

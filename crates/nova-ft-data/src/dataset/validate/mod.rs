@@ -50,6 +50,46 @@ pub fn reserved_strings() -> impl Iterator<Item = &'static str> {
     REFUSED_STRINGS.into_iter().chain(ALSO_RESERVED)
 }
 
+/// A reserved string in a turn's text, and what it costs there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserved {
+    /// One of [`REFUSED_STRINGS`] as the user guide spells it, in a system or user prompt:
+    /// the job fails.
+    Refused(&'static str),
+    /// Another spelling, one of [`ALSO_RESERVED`], or any in an answer: warned about.
+    Warned(&'static str),
+}
+
+impl Reserved {
+    /// The first reserved string in `text`, a system or user prompt when `prompt`, else an
+    /// answer. SFT and RFT data share this rule.
+    pub fn find(text: &str, prompt: bool) -> Option<Reserved> {
+        let found = rules::find_reserved(text)?;
+        let refused = prompt
+            .then(|| REFUSED_STRINGS.iter().find(|r| text.contains(*r)))
+            .flatten();
+        Some(match refused {
+            Some(r) => Reserved::Refused(r),
+            None => Reserved::Warned(found),
+        })
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Reserved::Refused(_) => Severity::Error,
+            Reserved::Warned(_) => Severity::Warning,
+        }
+    }
+
+    /// The report's message: what was found and what to do.
+    pub fn message(self) -> String {
+        match self {
+            Reserved::Refused(r) => format!("holds the reserved string `{r}`: the Nova user guide says prompts holding {} fail the job; reword it", REFUSED_STRINGS.join(" ")),
+            Reserved::Warned(found) => format!("holds `{found}`: Nova reserves {} in prompts and a job may fail on it here too; reword it to be safe", reserved_strings().collect::<Vec<_>>().join(" ")),
+        }
+    }
+}
+
 /// Estimated tokens above which a record is warned about. Bedrock does not publish the
 /// per-record limit for Nova Micro fine-tuning (AWS's validator checks none); 32k is the
 /// commonly quoted figure, and the estimate is ours.

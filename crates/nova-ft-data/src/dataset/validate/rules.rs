@@ -5,7 +5,7 @@ use super::super::record::SCHEMA_VERSION;
 use super::super::stats::{system_hash, RecordFacts};
 use super::analyzer::{Analyzer, Outcome};
 use super::record_view::{NeedsDiagnosis, RecordView, SystemInfo, SystemSource, TextBlock, Turn};
-use super::{reserved_strings, Task, REFUSED_STRINGS};
+use super::{reserved_strings, Reserved, Severity, Task};
 use crate::error::Result;
 use crate::tokens::estimate_tokens;
 use serde_json::value::RawValue;
@@ -234,16 +234,11 @@ impl<'o> Analyzer<'o> {
             );
             return;
         }
-        if let Some(found) = find_reserved(text) {
-            let refused = match of {
-                TextOf::System | TextOf::Prompt => {
-                    REFUSED_STRINGS.iter().find(|r| text.contains(*r))
-                }
-                TextOf::Answer => None,
-            };
-            match refused {
-                Some(refused) => self.error(line, field(), format!("holds the reserved string `{refused}`: the Nova user guide says prompts holding {} fail the job; reword it", REFUSED_STRINGS.join(" "))),
-                None => self.warn(line, field(), format!("holds `{found}`: Nova reserves {} in prompts and a job may fail on it here too; reword it to be safe", reserved_strings().collect::<Vec<_>>().join(" "))),
+        let prompt = matches!(of, TextOf::System | TextOf::Prompt);
+        if let Some(reserved) = Reserved::find(text, prompt) {
+            match reserved.severity() {
+                Severity::Error => self.error(line, field(), reserved.message()),
+                Severity::Warning => self.warn(line, field(), reserved.message()),
             }
         }
     }
