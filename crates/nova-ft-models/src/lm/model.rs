@@ -67,9 +67,12 @@ impl Linear {
             }
             _ => copy(t)?,
         };
-        let matmul = QMatMul::from_qtensor(t).map_err(candle_err)?;
+        Linear::of(Arc::new(t))
+    }
+
+    fn of(t: Arc<QTensor>) -> Result<Linear> {
         Ok(Linear {
-            matmul,
+            matmul: QMatMul::from_arc(t).map_err(candle_err)?,
             wide: OnceLock::new(),
             widens: true,
         })
@@ -218,19 +221,19 @@ impl Llama {
                 ],
             });
         }
-        let embedding_tensor = file.tensor("token_embd.weight");
+        let embedding = Arc::new(copy(file.tensor("token_embd.weight"))?);
         let mut head = match file.tensors.get("output.weight") {
             Some(t) => Linear::new(t, WeightFormat::AsStored)?,
-            None => Linear::new(embedding_tensor, WeightFormat::AsStored)?,
+            // Tied (SmolLM2): the head reads the embedding's bytes, not a copy (30 MB).
+            None => Linear::of(Arc::clone(&embedding))?,
         };
         head.widens = false;
-        let embedding = copy(embedding_tensor)?;
         let (cos, sin) = c.rope_tables(c.context.clamp(1, 32_768));
         Ok(Llama {
             config: c,
             blocks,
             final_norm: vec("output_norm.weight")?,
-            embedding: Arc::new(embedding),
+            embedding,
             head,
             cos,
             sin,
