@@ -7,8 +7,9 @@ Converse API, beside llama.cpp on the same GGUF file and the same threads when
 Prints, per repeat: single-stream decoding tokens/s (a streamed Converse: tokens after the
 first over the time after the first), time to first token, and the aggregate tokens/s of
 ``--concurrent`` Converse requests at once (each with its own question); then llama.cpp's
-single-stream decoding tokens/s and time to first token (2 threads). Peak memory (RSS) of
-this process, which runs the emulator, is printed last.
+single-stream decoding tokens/s and time to first token (2 threads), measured in a child
+process. Peak memory (RSS) of this process, which runs the emulator and its clients, is printed
+last.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -73,13 +76,28 @@ def aggregate(client: Any, tokens: int, concurrent: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-def llama_cpp(path: str, tokens: int) -> tuple[float, float] | None:
+def llama_cpp(path: str, tokens: int) -> tuple[float, float] | str:
     """llama.cpp's decoding tokens/s and time to first token on the same file, 2 threads, or
-    None when it is not installed."""
+    why there are none. It runs in a child process: its memory is not counted in this
+    process's peak, and a crash in it does not lose nova_ft's figures."""
     try:
-        from llama_cpp import Llama
+        import llama_cpp as _  # noqa: F401
     except ImportError:
-        return None
+        return "not installed here (pip install llama-cpp-python to compare)"
+    child = subprocess.run(
+        [sys.executable, __file__, "--llama-cpp-only", path, "--tokens", str(tokens)],
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode != 0:
+        return f"failed (exit {child.returncode}): {child.stderr.strip()[-300:]}"
+    decode, ttft = (float(v) for v in child.stdout.split())
+    return decode, ttft
+
+
+def _llama_cpp_in_this_process(path: str, tokens: int) -> None:
+    from llama_cpp import Llama
+
     llm = Llama(model_path=path, n_threads=2, n_ctx=2048, verbose=False)
     messages = [{"role": "user", "content": QUESTION}]
     # Warm up on another prompt: llama.cpp would reuse the same prompt's cached keys.
@@ -96,7 +114,7 @@ def llama_cpp(path: str, tokens: int) -> tuple[float, float] | None:
             count += 1
     end = time.perf_counter()
     assert first is not None
-    return (count - 1) / (end - first), first - started
+    print((count - 1) / (end - first), first - started)
 
 
 def main() -> None:
@@ -104,7 +122,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--llama-cpp-only", metavar="GGUF", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.llama_cpp_only:
+        _llama_cpp_in_this_process(args.llama_cpp_only, args.tokens)
+        return
     path = os.environ.get("NOVA_FT_LM_PATH") or str(_local_models.installed_file() or "")
     if not path:
         raise SystemExit(f"the model file is not installed: {_local_models.INSTALL_HINT}")
@@ -129,9 +151,10 @@ def main() -> None:
         f"{args.concurrent} concurrent {min(aggregates):.1f}-{max(aggregates):.1f} tokens/s "
         f"(x{statistics.fmean(aggregates) / statistics.fmean(singles):.1f})"
     )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     reference = llama_cpp(path, args.tokens)
-    if reference is None:
-        print("llama.cpp: not installed here (pip install llama-cpp-python to compare)")
+    if isinstance(reference, str):
+        print(f"llama.cpp: {reference}")
     else:
         decode, ttft = reference
         ratio = statistics.fmean(singles) / decode
@@ -139,8 +162,7 @@ def main() -> None:
             f"llama.cpp (2 threads): decoding {decode:.1f} tokens/s, first token after "
             f"{ttft:.2f} s; nova_ft single stream / llama.cpp = {ratio:.2f}"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of this process (emulator included): {peak:.0f} MB")
+    print(f"peak memory of this process (emulator and its clients; not llama.cpp): {peak:.0f} MB")
 
 
 if __name__ == "__main__":
