@@ -1,6 +1,8 @@
 """Generation speed of the local language model (``--models lm``) through the emulator's
 Converse API, beside llama.cpp on the same GGUF file and the same threads when
-``llama-cpp-python`` is installed (``pip install llama-cpp-python`` builds it).
+``llama-cpp-python`` is installed (``pip install llama-cpp-python`` builds it; on a CPU with
+AMX its native build crashed at the first decode here, and ``CMAKE_ARGS="-DGGML_NATIVE=OFF
+-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON"`` built one that runs).
 
     python benches/lm_speed.py [--tokens 128] [--concurrent 32] [--repeat 3]
 
