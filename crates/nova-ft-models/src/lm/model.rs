@@ -329,9 +329,10 @@ impl Llama {
             self.rope(&mut q, &positions, c.heads);
             self.rope(&mut k, &positions, c.kv_heads);
             for (s, (start, len, _)) in spans.iter().enumerate() {
-                let (keys, values) = (&k[start * kv..(start + len) * kv], &v[start * kv..]);
-                caches[s].keys[l].extend(keys.iter().map(|x| bf16::from_f32(*x)));
-                caches[s].values[l].extend(values[..len * kv].iter().map(|x| bf16::from_f32(*x)));
+                let span = start * kv..(start + len) * kv;
+                let cache = &mut caches[s];
+                cache.keys[l].extend(k[span.clone()].iter().map(|x| bf16::from_f32(*x)));
+                cache.values[l].extend(v[span].iter().map(|x| bf16::from_f32(*x)));
             }
             // Attention, one (row, head) at a time over that row's sequence.
             let group = c.heads / c.kv_heads;

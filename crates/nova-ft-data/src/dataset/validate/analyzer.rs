@@ -90,7 +90,7 @@ impl<'o> Analyzer<'o> {
         outcome.into_owned()
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         severity: Severity,
         line: usize,

@@ -5,7 +5,7 @@ use super::super::record::SCHEMA_VERSION;
 use super::super::stats::{system_hash, RecordFacts};
 use super::analyzer::{Analyzer, Outcome};
 use super::record_view::{NeedsDiagnosis, RecordView, SystemInfo, SystemSource, TextBlock, Turn};
-use super::{reserved_strings, Reserved, Severity, Task};
+use super::{reserved_strings, Reserved, Task};
 use crate::error::Result;
 use crate::tokens::estimate_tokens;
 use serde_json::value::RawValue;
@@ -236,10 +236,7 @@ impl<'o> Analyzer<'o> {
         }
         let prompt = matches!(of, TextOf::System | TextOf::Prompt);
         if let Some(reserved) = Reserved::find(text, prompt) {
-            match reserved.severity() {
-                Severity::Error => self.error(line, field(), reserved.message()),
-                Severity::Warning => self.warn(line, field(), reserved.message()),
-            }
+            self.push(reserved.severity(), line, field(), reserved.message());
         }
     }
 }
