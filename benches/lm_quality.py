@@ -135,15 +135,11 @@ def summarise(lab: mq.Lab) -> None:
     lead = rouge([r["article"].split(". ", 1)[0] + "." for r in test_rows])
     print(
         f"{'summaries, ROUGE-L F1 (30 held out)':<38}  lead sentence {lead:.3f}  "
-        f"base {rouge(lab.ask(mq.BASE_ID, test, 160)):.3f}  tuned {_mean_range(tuned)}  "
-        f"stand-in tuned {_mean_range(stand_in)}  "
+        f"base {rouge(lab.ask(mq.BASE_ID, test, 160)):.3f}  tuned {mq.mean_range(tuned)}  "
+        f"stand-in tuned {mq.mean_range(stand_in)}  "
         f"job wall time {min(times):.0f}-{max(times):.0f} s",
         flush=True,
     )
-
-
-def _mean_range(values: Sequence[float]) -> str:
-    return f"{sum(values) / len(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 def _notebook_grader() -> str:
@@ -204,7 +200,7 @@ def rft_sql(lab: mq.Lab) -> None:
         same,
         same_rows([common] * len(test)),
         None,
-        f"mean reward base {score(base):.3f}, tuned {_mean_range(rewards)}, most common "
+        f"mean reward base {score(base):.3f}, tuned {mq.mean_range(rewards)}, most common "
         f"query {score([common] * len(test)):.3f}; "
         f"job wall time {min(times):.0f}-{max(times):.0f} s",
     )

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import model_quality as mq
 import nova_ft
 from nova_ft import _local_models
 
@@ -133,11 +134,6 @@ def _epoch_means(losses: list[float], epochs: int) -> list[float]:
     return [statistics.fmean(losses[e * per : (e + 1) * per]) for e in range(epochs)]
 
 
-def _spread(values: list[float], digits: int = 0) -> str:
-    mean, low, high = statistics.fmean(values), min(values), max(values)
-    return f"{mean:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200)
@@ -171,10 +167,8 @@ def main() -> None:
             continue
         speeds = [s for s, _ in runs]
         last = [_epoch_means(losses, args.epochs)[-1] for _, losses in runs]
-        print(
-            f"{side}: {_spread(speeds)} tokens/s; last epoch's mean loss {_spread(last, 3)}",
-            flush=True,
-        )
+        tokens_s, loss = mq.mean_range(speeds, ".0f"), mq.mean_range(last)
+        print(f"{side}: {tokens_s} tokens/s; last epoch's mean loss {loss}", flush=True)
     if results["PyTorch + PEFT"]:
         ours = statistics.fmean(s for s, _ in results["nova_ft"])
         theirs = statistics.fmean(s for s, _ in results["PyTorch + PEFT"])

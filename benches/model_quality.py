@@ -169,6 +169,12 @@ def baselines(train_answers: Sequence[str], test_answers: Sequence[str]) -> tupl
     return test[majority] / n_test, prior
 
 
+def mean_range(values: Sequence[float], fmt: str = ".3f") -> str:
+    """Mean (min-max) of a figure over seeds, each written as ``fmt``."""
+    mean, low, high = statistics.fmean(values), min(values), max(values)
+    return f"{mean:{fmt}} ({low:{fmt}}-{high:{fmt}})"
+
+
 def spread(values: Sequence[float]) -> str:
     """Mean and min-max of a list of shares, as percentages."""
     if len(values) == 1:
