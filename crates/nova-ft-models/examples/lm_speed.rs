@@ -1,5 +1,5 @@
 //! Generation speed of the local language model on one prompt, single stream:
-//! `cargo run --release -p nova-ft-models --features lm --example lm_speed -- <gguf> [q8|stored]`.
+//! `cargo run --release -p nova-ft-models --features lm --example lm_speed -- <gguf> [vectorized|q8|stored]`.
 //! `benches/lm_speed.py` runs it beside llama.cpp.
 
 use nova_ft_models::generation::GenerationParams;
@@ -13,10 +13,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .expect("usage: lm_speed <gguf> [q8|stored] [tokens]");
+        .expect("usage: lm_speed <gguf> [vectorized|q8|stored] [tokens]");
     let format = match args.next().as_deref() {
         Some("stored") => WeightFormat::AsStored,
-        _ => WeightFormat::Q8,
+        Some("q8") => WeightFormat::Q8,
+        _ => WeightFormat::Vectorized,
     };
     let tokens: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(128);
     let started = Instant::now();

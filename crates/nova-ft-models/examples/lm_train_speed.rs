@@ -19,7 +19,8 @@ fn main() {
     let rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let epochs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let seed: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
-    let lm = LanguageModel::open(std::path::Path::new(&path), WeightFormat::Q8).expect("model");
+    let lm =
+        LanguageModel::open(std::path::Path::new(&path), WeightFormat::Vectorized).expect("model");
     let records = SyntheticIntents::new(seed).take(rows);
     let schedule = LocalSchedule::from_job(&TrainingConfig {
         epochs,

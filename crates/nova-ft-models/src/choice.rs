@@ -59,7 +59,10 @@ fn language_model(lm_path: Option<&Path>) -> Result<Arc<dyn ModelFamily>> {
             "the local language model needs a CPU with AVX2 and FMA (x86-64-v3)",
         ));
     }
-    let family = Arc::new(LmFamily::new(LanguageModel::open(&path, WeightFormat::Q8)?));
+    let family = Arc::new(LmFamily::new(LanguageModel::open(
+        &path,
+        WeightFormat::Vectorized,
+    )?));
     loaded.insert(path, Arc::clone(&family));
     Ok(family)
 }

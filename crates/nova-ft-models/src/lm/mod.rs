@@ -6,6 +6,7 @@
 //! - [`tokenizer`]: byte-level BPE from the file's own vocabulary and merges;
 //! - [`chat`]: SmolLM2's chat template over Converse's system prompt and turns;
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
+//! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
 //! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
 //!   distillation), a step in passes with its gradients added up;
@@ -20,6 +21,7 @@ pub mod grpo;
 pub mod lora;
 pub mod model;
 pub mod passes;
+pub mod q4_1;
 pub mod tiny;
 pub mod tokenizer;
 pub mod train;

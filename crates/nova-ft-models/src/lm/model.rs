@@ -25,8 +25,12 @@ pub(crate) fn candle_err(e: candle_core::Error) -> NovaError {
 pub enum WeightFormat {
     /// As stored in the file.
     AsStored,
-    /// Requantized to 8-bit blocks (Q8_0), whose dot product has a SIMD kernel in candle where
-    /// the file's 4-bit format (Q4_1) has only a scalar one; twice the memory, closer to f32.
+    /// As stored where a SIMD kernel multiplies that format (candle's, or [`super::q4_1`]'s
+    /// for SmolLM2's Q4_1), otherwise (Q5_0, Q5_1, whose kernels in candle are scalar)
+    /// requantized to Q8_0. What serving uses.
+    Vectorized,
+    /// Every 4- and 5-bit format requantized to 8-bit blocks (Q8_0): what serving used before
+    /// the Q4_1 kernel, kept to measure against (`examples/lm_speed.rs`).
     Q8,
 }
 
@@ -61,7 +65,10 @@ impl Linear {
             (
                 WeightFormat::Q8,
                 GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1,
-            ) if t.shape().dims()[1].is_multiple_of(32) => {
+            )
+            | (WeightFormat::Vectorized, GgmlDType::Q5_0 | GgmlDType::Q5_1)
+                if t.shape().dims()[1].is_multiple_of(32) =>
+            {
                 let dense = t.dequantize(&Device::Cpu).map_err(candle_err)?;
                 QTensor::quantize(&dense, GgmlDType::Q8_0).map_err(candle_err)?
             }
@@ -90,6 +97,11 @@ impl Linear {
                     .and_then(|x| x.matmul(&w.t()?))
                     .and_then(|y| y.to_dtype(DType::F32))
                     .map_err(candle_err);
+            }
+        }
+        if let QMatMul::QTensor(t) = &self.matmul {
+            if t.dtype() == GgmlDType::Q4_1 {
+                return q4_1_forward(t, x);
             }
         }
         self.matmul.forward(x).map_err(candle_err)
@@ -122,6 +134,17 @@ impl Linear {
             }
         }
     }
+}
+
+/// `x W^T` with `W` in Q4_1, by [`super::q4_1`]'s SIMD kernel (candle's is scalar).
+fn q4_1_forward(w: &QTensor, x: &Tensor) -> Result<Tensor> {
+    let (m, k) = x.dims2().map_err(candle_err)?;
+    let n = w.shape().dims()[0];
+    let values = x.flatten_all().and_then(|x| x.to_vec1::<f32>());
+    let bytes = w.data().map_err(candle_err)?;
+    super::q4_1::matmul(&values.map_err(candle_err)?, (m, k, n), &bytes)
+        .ok_or_else(|| NovaError::invalid(format!("language model: Q4_1 weights {n} x {k}")))
+        .and_then(|y| Tensor::from_vec(y, (m, n), &Device::Cpu).map_err(candle_err))
 }
 
 /// The linear layers of a block, in the order LoRA targets name them.
