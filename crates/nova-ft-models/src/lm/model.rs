@@ -13,8 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use half::bf16;
 use nova_ft_data::error::{NovaError, Result};
-use rayon::prelude::*;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub(crate) fn candle_err(e: candle_core::Error) -> NovaError {
     NovaError::invalid(format!("language model: {e}"))
@@ -367,7 +366,11 @@ impl Llama {
                 .flat_map(|(s, (_, len, _))| std::iter::repeat_n(s, *len))
                 .collect();
             let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
-            out.par_chunks_mut(hd).enumerate().for_each(|(i, o)| {
+            // On candle's thread pool, whose workers spin between the matmuls: on rayon's, the
+            // two pools' threads would take turns on the cores.
+            let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(hd).map(Mutex::new).collect();
+            let attend = |i: usize| {
+                let mut o = slots[i].lock().unwrap_or_else(|e| e.into_inner());
                 let (row, head) = (i / c.heads, i % c.heads);
                 let cache = caches_ref[seq_of[row]];
                 let visible = positions[row] + 1;
@@ -388,7 +391,10 @@ impl Llama {
                         *o += w * v.to_f32();
                     }
                 }
-            });
+            };
+            candle_core::utils::barrier_pool()
+                .execute_chunked(slots.len(), |range| range.for_each(attend));
+            drop(slots);
             let attn = self.linear(l, 3, &rows(&out, n, d)?, adapters)?;
             for (h, a) in h.iter_mut().zip(flat(&attn)?) {
                 *h += a;
