@@ -244,6 +244,8 @@ def _curve(lab: mq.Lab, name: str) -> str:
     of steps, and its first and last held-out (eval) reward."""
     text = mq.artifact(lab, name, "step_wise_training_metrics.csv").decode()
     rows = [line.split(",") for line in text.splitlines()[1:] if line.strip()]
+    # Step 0 is the evaluation before training: no training reward yet.
+    rows = [r for r in rows if r[2].lower() != "nan"]
     quarter = max(1, len(rows) // 4)
 
     def mean(values: Sequence[str]) -> float:
