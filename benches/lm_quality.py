@@ -244,6 +244,7 @@ def _curve(lab: mq.Lab, name: str) -> str:
     of steps, and its first and last held-out (eval) reward."""
     text = mq.artifact(lab, name, "step_wise_training_metrics.csv").decode()
     rows = [line.split(",") for line in text.splitlines()[1:] if line.strip()]
+    evals = [r[4] for r in rows if r[4]]
     # Step 0 is the evaluation before training: no training reward yet.
     rows = [r for r in rows if r[2].lower() != "nan"]
     quarter = max(1, len(rows) // 4)
@@ -251,7 +252,6 @@ def _curve(lab: mq.Lab, name: str) -> str:
     def mean(values: Sequence[str]) -> float:
         return sum(float(v) for v in values) / len(values)
 
-    evals = [r[4] for r in rows if r[4]]
     return (
         f"train reward {mean([r[2] for r in rows[:quarter]]):.2f}->"
         f"{mean([r[2] for r in rows[-quarter:]]):.2f}, eval {evals[0]}->{evals[-1]}"
