@@ -142,7 +142,12 @@ fn q4_1_forward(w: &QTensor, x: &Tensor) -> Result<Tensor> {
     let values = x.flatten_all().and_then(|x| x.to_vec1::<f32>());
     let bytes = w.data().map_err(candle_err)?;
     super::q4_1::matmul(&values.map_err(candle_err)?, (m, k, n), &bytes)
-        .ok_or_else(|| NovaError::invalid(format!("language model: Q4_1 weights {n} x {k}")))
+        .ok_or_else(|| {
+            NovaError::invalid(format!(
+                "language model: a Q4_1 tensor of {n} rows does not hold whole blocks of {k} \
+                 columns"
+            ))
+        })
         .and_then(|y| Tensor::from_vec(y, (m, n), &Device::Cpu).map_err(candle_err))
 }
 
