@@ -41,7 +41,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
@@ -263,21 +262,7 @@ def _curve(lab: mq.Lab, name: str) -> str:
 def rft_math(lab: mq.Lab) -> None:
     """RFT on arithmetic word problems (the stand-ins' generator, 200 prompts a seed from
     another generator seed each) with the grader that checks the last number of the answer."""
-    system = "Solve the problem. Answer with the number only."
-
-    def records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "system": [{"text": system}],
-                "messages": [
-                    {"role": "user", "content": [{"text": r["text"]}]},
-                    {"role": "assistant", "content": [{"text": str(r["gold"])}]},
-                ],
-            }
-            for r in rows
-        ]
-
-    test = records(mq.arithmetic_rows(2, 100))
+    test = mq.arithmetic_records(mq.arithmetic_rows(2, 100))
     score = mq.grader_score(mq.MATH_GRADER, test)
     function = mq.grader_function(lab, "math-grader", mq.MATH_GRADER)
     settings = {
@@ -294,7 +279,7 @@ def rft_math(lab: mq.Lab) -> None:
             {
                 "id": f"math-{i}",
                 "messages": [
-                    {"role": "system", "content": system},
+                    {"role": "system", "content": mq.MATH_SYSTEM},
                     {"role": "user", "content": r["text"]},
                 ],
                 "reference_answer": str(r["gold"]),

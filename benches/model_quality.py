@@ -774,27 +774,30 @@ def arithmetic_rows(seed: int, count: int) -> list[dict[str, Any]]:
     return rows
 
 
+MATH_SYSTEM = "Solve the problem. Answer with the number only."
+
+
+def arithmetic_records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Word problems as conversation records: MATH_SYSTEM, the problem, its number."""
+    return [
+        {
+            "system": [{"text": MATH_SYSTEM}],
+            "messages": [
+                {"role": "user", "content": [{"text": r["text"]}]},
+                {"role": "assistant", "content": [{"text": str(r["gold"])}]},
+            ],
+        }
+        for r in rows
+    ]
+
+
 def rft_math(lab: Lab) -> None:
     """RFT on arithmetic word problems with a grader that checks the number."""
-    system = "Solve the problem. Answer with the number only."
-
-    def records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "system": [{"text": system}],
-                "messages": [
-                    {"role": "user", "content": [{"text": r["text"]}]},
-                    {"role": "assistant", "content": [{"text": str(r["gold"])}]},
-                ],
-            }
-            for r in rows
-        ]
-
     train_rows, test_rows = arithmetic_rows(1, 800), arithmetic_rows(2, 200)
     path = Path("/tmp/nova-ft-math.jsonl")
-    path.write_text("".join(json.dumps(r) + "\n" for r in records(train_rows)))
+    path.write_text("".join(json.dumps(r) + "\n" for r in arithmetic_records(train_rows)))
     train = nova_ft.RftDataset.from_dataset(nova_ft.Dataset.from_jsonl(path))
-    test = records(test_rows)
+    test = arithmetic_records(test_rows)
     want = [str(r["gold"]) for r in test_rows]
 
     def right(preds: Sequence[str]) -> float:
