@@ -275,17 +275,7 @@ def rft_math(lab: mq.Lab) -> None:
     for seed in lab.seeds:
         rows = mq.arithmetic_rows(10 + seed, 200)
         train_answers += [str(r["gold"]) for r in rows]
-        train = nova_ft.RftDataset(
-            {
-                "id": f"math-{i}",
-                "messages": [
-                    {"role": "system", "content": mq.MATH_SYSTEM},
-                    {"role": "user", "content": r["text"]},
-                ],
-                "reference_answer": str(r["gold"]),
-            }
-            for i, r in enumerate(rows)
-        )
+        train = mq.arithmetic_rft(rows)
         key = f"rft-math-s{seed}/train.jsonl"
         lab.s3.put_object(Bucket="quality", Key=key, Body=train.jsonl())
         started = time.perf_counter()

@@ -791,12 +791,26 @@ def arithmetic_records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def arithmetic_rft(rows: Sequence[dict[str, Any]]) -> nova_ft.RftDataset:
+    """Word problems as RFT prompts, each with its number as the reference answer (what
+    ``RftDataset.from_dataset`` makes of ``arithmetic_records(rows)``)."""
+    return nova_ft.RftDataset(
+        {
+            "id": f"train-{i}",
+            "messages": [
+                {"role": "system", "content": MATH_SYSTEM},
+                {"role": "user", "content": r["text"]},
+            ],
+            "reference_answer": str(r["gold"]),
+        }
+        for i, r in enumerate(rows)
+    )
+
+
 def rft_math(lab: Lab) -> None:
     """RFT on arithmetic word problems with a grader that checks the number."""
     train_rows, test_rows = arithmetic_rows(1, 800), arithmetic_rows(2, 200)
-    path = Path("/tmp/nova-ft-math.jsonl")
-    path.write_text("".join(json.dumps(r) + "\n" for r in arithmetic_records(train_rows)))
-    train = nova_ft.RftDataset.from_dataset(nova_ft.Dataset.from_jsonl(path))
+    train = arithmetic_rft(train_rows)
     test = arithmetic_records(test_rows)
     want = [str(r["gold"]) for r in test_rows]
 
