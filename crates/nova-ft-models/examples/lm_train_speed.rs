@@ -1,9 +1,12 @@
 //! LoRA training throughput and loss of the local language model on the tutorial's synthetic
 //! intents: `cargo run --release -p nova-ft-models --features lm --example lm_train_speed --
-//! <gguf> [rows] [epochs] [seed]`. Prints tokens/s per step and the loss curve;
-//! `benches/lm_train_speed.py` runs it beside PyTorch + PEFT on the same rows.
+//! <gguf> [rows] [epochs] [seed] [records.jsonl]`. Prints tokens/s per step and the loss curve;
+//! `benches/lm_train_speed.py` runs it beside PyTorch + PEFT on the same rows. With a JSONL
+//! file of SFT records, its first `rows` records are trained on instead (long records, such as
+//! text-to-SQL with a schema, train at another speed than the intents' short ones).
 
 use nova_ft_data::dataset::synth::SyntheticIntents;
+use nova_ft_data::dataset::validate::{load_conversations, Task};
 use nova_ft_models::lm::lora::LoraConfig;
 use nova_ft_models::lm::model::WeightFormat;
 use nova_ft_models::lm::train::{train_lora, DenseLlama, LocalSchedule, LoraJob};
@@ -15,13 +18,21 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .expect("usage: lm_train_speed <gguf> [rows] [epochs] [seed]");
+        .expect("usage: lm_train_speed <gguf> [rows] [epochs] [seed] [records.jsonl]");
     let rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let epochs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let seed: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
     let lm =
         LanguageModel::open(std::path::Path::new(&path), WeightFormat::Vectorized).expect("model");
-    let records = SyntheticIntents::new(seed).take(rows);
+    let records = match args.next() {
+        Some(file) => {
+            let mut all =
+                load_conversations(std::path::Path::new(&file), Task::FineTuning).expect("records");
+            all.truncate(rows);
+            all
+        }
+        None => SyntheticIntents::new(seed).take(rows),
+    };
     let schedule = LocalSchedule::from_job(&TrainingConfig {
         epochs,
         ..TrainingConfig::default()

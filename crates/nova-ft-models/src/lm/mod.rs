@@ -8,13 +8,16 @@
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
 //! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
-//! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
-//!   distillation), a step in passes with its gradients added up;
+//! - [`lora`], [`train`], [`passes`], [`attention`], [`frozen`]: LoRA adapters and their
+//!   training (fine-tuning, distillation), a step in passes with its gradients added up,
+//!   causal attention with its backward pass written out, the frozen layers' products;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
+pub mod attention;
 pub mod chat;
 pub mod engine;
 pub mod family;
+pub mod frozen;
 pub mod generate;
 pub mod gguf;
 pub mod grpo;

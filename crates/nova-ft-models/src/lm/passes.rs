@@ -60,16 +60,16 @@ impl GradSum {
     }
 }
 
-/// Tokens of a training pass at most (padded rows x length), unless one example is longer:
-/// activations take about 1.3 MB a token on SmolLM2 in f32.
-pub const PASS_TOKENS: usize = 1024;
-/// Squared lengths of a pass's rows at most (the attention scores, per head and layer, of
-/// every row), unless one example is longer: 8 rows of 512 tokens in one pass took a
-/// summarisation job past 13 GB.
-pub const PASS_SCORES: usize = 512 * 512;
+/// Tokens of a training pass at most (padded rows x length), unless one example is longer: at
+/// the backward pass's peak SmolLM2 in f32 holds about 5 MB a token (a pass of 2 x 443 tokens
+/// took a process from 0.76 to 5.6 GB; one of 443, to 3.4 GB). Attention keeps no score
+/// matrix ([`super::attention`]), so memory grows with the tokens, not their squares. 768
+/// keeps a batch of the tutorial's 8 short rows in one pass (their shared prefix runs once)
+/// and trains rows longer than 384 tokens one at a time.
+pub const PASS_TOKENS: usize = 768;
 
-/// `batch` cut into passes that each fit [`PASS_TOKENS`] and [`PASS_SCORES`] (padding to the
-/// longest row counted), in order; a short batch (the tutorial's rows) is one pass.
+/// `batch` cut into passes that each fit [`PASS_TOKENS`] (padding to the longest row
+/// counted), in order; a short batch (the tutorial's rows) is one pass.
 pub fn passes<'a, 'e>(batch: &'a [&'e Example]) -> Vec<&'a [&'e Example]> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -77,7 +77,7 @@ pub fn passes<'a, 'e>(batch: &'a [&'e Example]) -> Vec<&'a [&'e Example]> {
     for (i, e) in batch.iter().enumerate() {
         let longer = longest.max(e.ids.len());
         let rows = i + 1 - start;
-        if rows > 1 && (rows * longer > PASS_TOKENS || rows * longer * longer > PASS_SCORES) {
+        if rows > 1 && rows * longer > PASS_TOKENS {
             out.push(&batch[start..i]);
             start = i;
             longest = e.ids.len();

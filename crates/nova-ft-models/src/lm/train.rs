@@ -4,47 +4,14 @@
 //! Bedrock's hyperparameters map to local ones in [`LocalSchedule::from_job`], the one place
 //! that says how.
 
+use super::attention::causal_attention;
+use super::frozen::frozen_linear;
 use super::lora::{Adapters, LoraConfig};
 use super::model::{candle_err, Llama, TARGETS};
 use super::passes::{passes, GradSum};
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor, D};
+use candle_core::{Device, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use nova_ft_data::error::{NovaError, Result};
-
-/// A frozen linear layer as one autograd operation: forward `x W^T`, backward only `dY W`.
-/// (candle's matmul would also compute the weight's gradient, as large as the forward pass,
-/// and throw it away.)
-struct Frozen(Tensor);
-
-impl CustomOp1 for Frozen {
-    fn name(&self) -> &'static str {
-        "frozen-linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let data = storage.as_slice::<f32>()?;
-        let x = match layout.contiguous_offsets() {
-            Some((a, b)) => Tensor::from_slice(&data[a..b], layout.shape(), &Device::Cpu)?,
-            None => candle_core::bail!("frozen-linear: input is not contiguous"),
-        };
-        let y = x.matmul(&self.0.t()?)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
-    }
-
-    fn bwd(
-        &self,
-        _arg: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.matmul(&self.0)?))
-    }
-}
 
 /// The model's weights in f32, frozen, for training.
 pub struct DenseLlama {
@@ -135,9 +102,7 @@ impl DenseLlama {
         which: usize,
         adapters: &Adapters,
     ) -> candle_core::Result<Tensor> {
-        let y = x.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(
-            self.blocks[layer].weights[which].clone(),
-        ))))?;
+        let y = frozen_linear(x, &self.blocks[layer].weights[which])?;
         match adapters.get(layer, which) {
             Some(lora) => {
                 let low = x.matmul(&lora.a.t()?)?;
@@ -145,30 +110,6 @@ impl DenseLlama {
             }
             None => Ok(y),
         }
-    }
-
-    /// Causal attention of queries `q` (b, heads, s, hd) over keys and values `k`, `v`
-    /// (b, kv_heads, p + s, hd) whose first `p` positions every query sees.
-    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, p: usize) -> candle_core::Result<Tensor> {
-        let c = self.config;
-        let (b, heads, s, hd) = q.dims4()?;
-        let (kvh, group) = (c.kv_heads, c.heads / c.kv_heads);
-        let widen = |y: &Tensor| -> candle_core::Result<Tensor> {
-            y.unsqueeze(2)?
-                .broadcast_as((b, kvh, group, p + s, hd))?
-                .reshape((b, heads, p + s, hd))
-        };
-        let (k, v) = (widen(k)?, widen(v)?);
-        let mask: Vec<f32> = (0..s)
-            .flat_map(|i| (0..p + s).map(move |j| if j > p + i { -1e9 } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (s, p + s), &Device::Cpu)?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
-        let max = scores.max_keepdim(D::Minus1)?.detach();
-        let e = scores.broadcast_sub(&max)?.exp()?;
-        let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
-        att.matmul(&v)
     }
 
     /// Final hidden states `(b * s, hidden)` of a padded batch `ids` `(b, s)` that all follow
@@ -224,11 +165,11 @@ impl DenseLlama {
             let out = match (qp, kp, vp) {
                 (Some(qp), Some(kp), Some(vp)) => {
                     let (qp, kp) = (self.rope(&qp, 0)?, self.rope(&kp, 0)?);
-                    let pre = self.attend(&qp, &kp, &vp, 0)?;
+                    let pre = causal_attention(&qp, &kp, &vp, 0)?;
                     let shared = |t: &Tensor| t.broadcast_as((b, kvh, p, hd))?.contiguous();
                     let keys = Tensor::cat(&[&shared(&kp)?, &ks], 2)?;
                     let values = Tensor::cat(&[&shared(&vp)?, &vs], 2)?;
-                    let batch = self.attend(&qs, &keys, &values, p)?;
+                    let batch = causal_attention(&qs, &keys, &values, p)?;
                     Tensor::cat(
                         &[
                             &pre.transpose(1, 2)?.reshape((p, d))?,
@@ -237,8 +178,7 @@ impl DenseLlama {
                         0,
                     )?
                 }
-                _ => self
-                    .attend(&qs, &ks, &vs, 0)?
+                _ => causal_attention(&qs, &ks, &vs, 0)?
                     .transpose(1, 2)?
                     .reshape((rows, d))?,
             };
@@ -255,7 +195,7 @@ impl DenseLlama {
     /// Logits `(b * t, vocab)` for a padded batch of ids `(b, t)`.
     pub fn logits(&self, ids: &Tensor, adapters: &Adapters) -> candle_core::Result<Tensor> {
         let h = self.hidden(&[], ids, adapters)?;
-        h.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(self.head.clone()))))
+        frozen_linear(&h, &self.head)
     }
 
     /// Log-probabilities of the target tokens of `batch`, one per target position in row
@@ -301,8 +241,7 @@ impl DenseLlama {
             let ids = Tensor::from_vec(ids, (batch.len(), s), &Device::Cpu)?;
             let hidden = self.hidden(&batch[0].ids[..p], &ids, adapters)?;
             let picked = hidden.index_select(&Tensor::from_vec(at, n, &Device::Cpu)?, 0)?;
-            let logits =
-                picked.apply_op1_arc(std::sync::Arc::new(Box::new(Frozen(self.head.clone()))))?;
+            let logits = frozen_linear(&picked, &self.head)?;
             let lse = logits.log_sum_exp(D::Minus1)?;
             let next = Tensor::from_vec(next, (n, 1), &Device::Cpu)?;
             logits.gather(&next, 1)?.squeeze(1)? - lse
