@@ -99,6 +99,8 @@ def geoquery(lab: mq.Lab) -> None:
         )
         times.append(time.perf_counter() - started)
         tuned.append(execution(lab.ask(deployment, test, 160)))
+        # A seed takes about an hour here: show each as it ends.
+        print(f"  seed {seed}: {tuned[-1]:.1%} ({times[-1]:.0f} s)", file=sys.stderr, flush=True)
     common = mq._most_common([r["sql"] for r in train_rows])
     mq.report(
         f"GeoQuery execution ({len(valid_rows)} held out)",

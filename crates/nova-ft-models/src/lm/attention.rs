@@ -8,8 +8,8 @@
 //! query's log-sum-exp, visits only the keys a query may see, and recomputes the probabilities
 //! in the backward pass. Work runs on candle's thread pool, one (row, head) at a time.
 
+use super::fused::for_each_chunk;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
-use std::sync::Mutex;
 
 /// Causal attention of queries `q` `(b, heads, s, hd)` over keys and values `k`, `v`
 /// `(b, kv_heads, prefix + s, hd)`: query `i` sees keys `0..=prefix + i` (a shared prefix, then
@@ -123,17 +123,6 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Runs `f(unit, &mut chunk)` for every `chunk` of `out` (one per (row, head)) on candle's pool.
-fn for_each_unit(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk).map(Mutex::new).collect();
-    candle_core::utils::barrier_pool().execute_chunked(slots.len(), |range| {
-        for unit in range {
-            let mut slot = slots[unit].lock().unwrap_or_else(|e| e.into_inner());
-            f(unit, &mut slot);
-        }
-    });
-}
-
 impl CustomOp3 for CausalAttention {
     fn name(&self) -> &'static str {
         "causal-attention"
@@ -156,7 +145,7 @@ impl CustomOp3 for CausalAttention {
         );
         let (hd, group, width) = (d.hd, d.heads / d.kv_heads, d.hd + 1);
         let mut out = vec![0f32; d.b * d.heads * d.s * width];
-        for_each_unit(&mut out, d.s * width, |unit, out| {
+        for_each_chunk(&mut out, d.s * width, |unit, out| {
             let (row, head) = (unit / d.heads, unit % d.heads);
             let qb = &q[unit * d.s * hd..(unit + 1) * d.s * hd];
             let kv = (row * d.kv_heads + head / group) * d.t * hd;
@@ -204,7 +193,7 @@ impl CustomOp3 for CausalAttention {
         // added over the heads that share a key/value head below.
         let unit_len = d.s * hd + 2 * d.t * hd;
         let mut parts = vec![0f32; d.b * d.heads * unit_len];
-        for_each_unit(&mut parts, unit_len, |unit, part| {
+        for_each_chunk(&mut parts, unit_len, |unit, part| {
             let row = unit / d.heads;
             let kvo = (row * d.kv_heads + (unit % d.heads) / group) * d.t * hd;
             let (kb, vb) = (&kv[kvo..kvo + d.t * hd], &vv[kvo..kvo + d.t * hd]);

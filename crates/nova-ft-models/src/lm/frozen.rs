@@ -7,7 +7,8 @@
 //! the spinning was 12% of a training step. Here each pool thread multiplies its own block of
 //! rows (or columns), single-threaded.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Storage, Tensor};
+use super::fused::with_data;
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::Arc;
 
 /// `x W^T` for a frozen `w` `(out, in)` in f32 and any `x` `(.., in)`: differentiable in `x`
@@ -17,15 +18,6 @@ pub fn frozen_linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 struct Frozen(Tensor);
-
-/// The contiguous f32 data of `t`, borrowed.
-fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(cpu), Some((a, b))) => Ok(f(&cpu.as_slice::<f32>()?[a..b])),
-        _ => candle_core::bail!("frozen-linear: a CPU tensor in contiguous f32 is needed"),
-    }
-}
 
 /// Rows, then width, of `shape` read as a matrix over its last dimension.
 fn matrix(shape: &Shape) -> candle_core::Result<(usize, usize)> {

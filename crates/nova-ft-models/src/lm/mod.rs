@@ -8,9 +8,10 @@
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
 //! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
-//! - [`lora`], [`train`], [`passes`], [`attention`], [`frozen`]: LoRA adapters and their
-//!   training (fine-tuning, distillation), a step in passes with its gradients added up,
-//!   causal attention with its backward pass written out, the frozen layers' products;
+//! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
+//!   distillation), a step in passes with its gradients added up;
+//! - [`attention`], [`fused`], [`frozen`]: training's causal attention, RMS norm and rotary
+//!   embedding with their backward passes written out, the frozen layers' products;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod attention;
@@ -18,6 +19,7 @@ pub mod chat;
 pub mod engine;
 pub mod family;
 pub mod frozen;
+pub mod fused;
 pub mod generate;
 pub mod gguf;
 pub mod grpo;

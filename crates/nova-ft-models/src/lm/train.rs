@@ -6,6 +6,7 @@
 
 use super::attention::causal_attention;
 use super::frozen::frozen_linear;
+use super::fused::{rms_norm, rope, RopeTables};
 use super::lora::{Adapters, LoraConfig};
 use super::model::{candle_err, Llama, TARGETS};
 use super::passes::{passes, GradSum};
@@ -20,8 +21,7 @@ pub struct DenseLlama {
     head: Tensor,
     final_norm: Tensor,
     blocks: Vec<DenseBlock>,
-    cos: Tensor,
-    sin: Tensor,
+    rope: RopeTables,
 }
 
 struct DenseBlock {
@@ -62,8 +62,7 @@ impl DenseLlama {
             embedding,
             final_norm: vec(&model.final_norm)?,
             blocks,
-            cos: Tensor::from_vec(cos, (positions, half), &Device::Cpu).map_err(candle_err)?,
-            sin: Tensor::from_vec(sin, (positions, half), &Device::Cpu).map_err(candle_err)?,
+            rope: RopeTables::new(cos, sin, half),
         })
     }
 
@@ -77,22 +76,11 @@ impl DenseLlama {
     }
 
     fn rms(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-        let mean = x.sqr()?.mean_keepdim(D::Minus1)?;
-        let x = x.broadcast_div(&(mean + self.config.rms_eps)?.sqrt()?)?;
-        x.broadcast_mul(w)
+        rms_norm(x, w, self.config.rms_eps)
     }
 
     fn rope(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
-        // x: (b, heads, t, hd) at positions start.., pairs (2i, 2i + 1) rotate together.
-        let (b, h, t, hd) = x.dims4()?;
-        let pairs = x.reshape((b, h, t, hd / 2, 2))?;
-        let x0 = pairs.narrow(4, 0, 1)?.squeeze(4)?;
-        let x1 = pairs.narrow(4, 1, 1)?.squeeze(4)?;
-        let cos = self.cos.narrow(0, start, t)?;
-        let sin = self.sin.narrow(0, start, t)?;
-        let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
-        let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
-        Tensor::stack(&[r0, r1], 4)?.reshape((b, h, t, hd))
+        rope(x, &self.rope, start)
     }
 
     fn linear(
