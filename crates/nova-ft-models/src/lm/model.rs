@@ -42,20 +42,16 @@ fn copy(t: &QTensor) -> Result<QTensor> {
 
 /// Rows from which a linear layer multiplies by its widened weights ([`Linear::forward`]).
 pub const WIDE_ROWS: usize = 8;
-/// The widened weights' type. f32: 32 concurrent requests decoded 3.3 times as fast as with
-/// the quantized kernel, f16 only 1.7 times (gemm widens f16 to f32 as it goes), for 424 MB
-/// more memory (212 MB with f16) once batches come (`CONCURRENT=32 cargo run --release -p
-/// nova-ft-models --features lm --example lm_speed -- <gguf> q8 64`).
-const WIDE: DType = DType::F32;
-
 /// The frozen weights of one linear layer (`out x in`).
 pub struct Linear {
     pub(crate) matmul: QMatMul,
-    /// The weights widened to [`WIDE`], made the first time many rows come at once.
+    /// The weights widened to f32, made the first time many rows come at once. 32 concurrent
+    /// requests decoded 3.3 times as fast as with the quantized kernel (f16 weights: only 1.7
+    /// times, gemm widens them as it goes), for 424 MB more memory once batches come
+    /// (`CONCURRENT=32 cargo run --release -p nova-ft-models --features lm --example lm_speed
+    /// -- <gguf> q8 64`). The output head too: 113 MB more, and 32 concurrent requests 17%
+    /// faster than with its 8-bit kernel (235-240 vs 202-204 tokens/s, 2026-12-05).
     wide: OnceLock<Option<Tensor>>,
-    /// Whether many rows may use widened weights (not the output head: widened, it would
-    /// add the vocabulary's 113 MB for 15% more speed).
-    widens: bool,
 }
 
 impl Linear {
@@ -80,7 +76,6 @@ impl Linear {
         Ok(Linear {
             matmul: QMatMul::from_arc(t).map_err(candle_err)?,
             wide: OnceLock::new(),
-            widens: true,
         })
     }
 
@@ -89,13 +84,11 @@ impl Linear {
     /// prefill) multiply by the widened weights as a matrix product, which reads each weight
     /// once for all rows where the quantized kernel reads it once per row.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.widens && x.dim(0).map_err(candle_err)? >= WIDE_ROWS {
+        if x.dim(0).map_err(candle_err)? >= WIDE_ROWS {
             if let Some(w) = self.wide() {
-                return x
-                    .to_dtype(WIDE)
-                    .and_then(|x| x.matmul(&w.t()?))
-                    .and_then(|y| y.to_dtype(DType::F32))
-                    .map_err(candle_err);
+                // On candle's pool: candle's own matmul runs on rayon's, whose threads take
+                // turns on the cores with candle's spinning workers.
+                return super::frozen::product(x, w).map_err(candle_err);
             }
         }
         if let QMatMul::QTensor(t) = &self.matmul {
@@ -110,7 +103,7 @@ impl Linear {
         self.wide
             .get_or_init(|| {
                 self.dequantized()
-                    .and_then(|w| w.to_dtype(WIDE).map_err(candle_err))
+                    .and_then(|w| w.to_dtype(DType::F32).map_err(candle_err))
                     .ok()
             })
             .as_ref()
@@ -119,8 +112,8 @@ impl Linear {
     /// The weights as a dense f32 matrix (`out x in`), for training: the widened weights
     /// (made now if serving has not yet), so that training and batched serving share a copy.
     pub fn dense(&self) -> Result<Tensor> {
-        match self.widens.then(|| self.wide()).flatten() {
-            Some(w) if WIDE == DType::F32 => Ok(w.clone()),
+        match self.wide() {
+            Some(w) => Ok(w.clone()),
             _ => self.dequantized(),
         }
     }
@@ -133,6 +126,33 @@ impl Linear {
             }
         }
     }
+}
+
+/// A bf16 value as f32: its bits are the top half of the f32's (exact, branch-free, so that
+/// loops over it vectorise; `half`'s conversion checks for NaN first).
+#[inline]
+fn widen(x: bf16) -> f32 {
+    f32::from_bits(u32::from(x.to_bits()) << 16)
+}
+
+/// `q · k` for a key cached in bf16, in eight lanes so that it vectorises (a plain sum of
+/// products may not be reordered by the compiler).
+#[inline]
+fn dot_bf16(q: &[f32], k: &[bf16]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (qc, kc) = (q.chunks_exact(8), k.chunks_exact(8));
+    let tail: f32 = qc
+        .remainder()
+        .iter()
+        .zip(kc.remainder())
+        .map(|(a, b)| a * widen(*b))
+        .sum();
+    for (q, k) in qc.zip(kc) {
+        for l in 0..8 {
+            lanes[l] += q[l] * widen(k[l]);
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// `x W^T` with `W` in Q4_1, by [`super::q4_1`]'s SIMD kernel (candle's is scalar).
@@ -249,12 +269,11 @@ impl Llama {
             });
         }
         let embedding = Arc::new(copy(file.tensor("token_embd.weight"))?);
-        let mut head = match file.tensors.get("output.weight") {
+        let head = match file.tensors.get("output.weight") {
             Some(t) => Linear::new(t, WeightFormat::AsStored)?,
             // Tied (SmolLM2): the head reads the embedding's bytes, not a copy (30 MB).
             None => Linear::of(Arc::clone(&embedding))?,
         };
-        head.widens = false;
         let (cos, sin) = c.rope_tables(c.context.clamp(1, 32_768));
         Ok(Llama {
             config: c,
@@ -386,14 +405,14 @@ impl Llama {
                 let mut scores: Vec<f32> = (0..visible)
                     .map(|p| {
                         let kr = &keys[p * kv + kh..p * kv + kh + hd];
-                        qv.iter().zip(kr).map(|(a, b)| a * b.to_f32()).sum::<f32>() * scale
+                        dot_bf16(qv, kr) * scale
                     })
                     .collect();
                 crate::text::softmax_in_place(&mut scores);
                 for (p, w) in scores.iter().enumerate() {
                     let vr = &values[p * kv + kh..p * kv + kh + hd];
                     for (o, v) in o.iter_mut().zip(vr) {
-                        *o += w * v.to_f32();
+                        *o += w * widen(*v);
                     }
                 }
             };
