@@ -12,6 +12,7 @@
 //!   distillation), a step in passes with its gradients added up;
 //! - [`attention`], [`fused`], [`frozen`]: training's causal attention, RMS norm and rotary
 //!   embedding with their backward passes written out, the frozen layers' products;
+//! - [`lanes`]: dot products that vectorise;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod attention;
@@ -23,6 +24,7 @@ pub mod fused;
 pub mod generate;
 pub mod gguf;
 pub mod grpo;
+pub mod lanes;
 pub mod lora;
 pub mod model;
 pub mod passes;

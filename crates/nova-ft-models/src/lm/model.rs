@@ -135,24 +135,10 @@ fn widen(x: bf16) -> f32 {
     f32::from_bits(u32::from(x.to_bits()) << 16)
 }
 
-/// `q · k` for a key cached in bf16, in eight lanes so that it vectorises (a plain sum of
-/// products may not be reordered by the compiler).
+/// `q · k` for a key cached in bf16.
 #[inline]
 fn dot_bf16(q: &[f32], k: &[bf16]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (qc, kc) = (q.chunks_exact(8), k.chunks_exact(8));
-    let tail: f32 = qc
-        .remainder()
-        .iter()
-        .zip(kc.remainder())
-        .map(|(a, b)| a * widen(*b))
-        .sum();
-    for (q, k) in qc.zip(kc) {
-        for l in 0..8 {
-            lanes[l] += q[l] * widen(k[l]);
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    super::lanes::dot(q, k, widen)
 }
 
 /// `x W^T` with `W` in Q4_1, by [`super::q4_1`]'s SIMD kernel (candle's is scalar).
