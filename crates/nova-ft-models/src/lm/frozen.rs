@@ -105,7 +105,8 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return dst;
     }
-    let threads = candle_core::utils::get_num_threads().max(1);
+    // The pool's workers and the calling thread, which works too.
+    let threads = candle_core::utils::barrier_pool().n_workers() + 1;
     let by_rows = m >= n;
     let along = if by_rows { m } else { n };
     // Blocks of at least 32 rows or columns: gemm's kernels want some length to amortise
