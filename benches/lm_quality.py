@@ -4,6 +4,8 @@ that read no input (majority answer, label prior).
 
     python benches/lm_quality.py [--seeds 3] [--only intents,geoquery]
 
+``--seeds 0 --only geoquery`` prints GeoQuery's base model and baselines without training.
+
 - intents: the tutorial's synthetic intents, 200 training rows x 2 epochs (a training seed per
   run), 100 test rows from another seed; exact match. The job's wall time is the emulator's.
 - geoquery: GeoQuery train (549 rows) x 2 epochs; execution accuracy on the valid rows whose
@@ -108,7 +110,8 @@ def geoquery(lab: mq.Lab) -> None:
         tuned,
         execution([common] * len(valid_rows)),
         None,
-        f"job wall time {min(times):.0f}-{max(times):.0f} s; majority = most common query",
+        (f"job wall time {min(times):.0f}-{max(times):.0f} s; " if times else "")
+        + "majority = most common query",
     )
 
 

@@ -108,10 +108,14 @@ class Lab:
             }
         request.update(job)
         arn = self.bedrock.create_model_customization_job(**request)["jobArn"]
+        # Polls back off to a second: a language model's job runs for minutes to hours, and
+        # boto3 polling every 50 ms kept one of the 2 cores busy, away from the training.
+        delay = 0.05
         while (j := self.bedrock.get_model_customization_job(jobIdentifier=arn))[
             "status"
         ] == "InProgress":
-            time.sleep(0.05)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
         if j["status"] != "Completed":
             raise SystemExit(f"{name}: job {j['status']}: {j.get('failureMessage')}")
         model = urllib.parse.quote(j["outputModelArn"], safe="")
@@ -176,7 +180,10 @@ def mean_range(values: Sequence[float], fmt: str = ".3f") -> str:
 
 
 def spread(values: Sequence[float]) -> str:
-    """Mean and min-max of a list of shares, as percentages."""
+    """Mean and min-max of a list of shares, as percentages ("-" for none: ``--seeds 0``
+    prints the base and the baselines alone)."""
+    if not values:
+        return "-"
     if len(values) == 1:
         return f"{values[0]:6.1%}"
     return f"{statistics.fmean(values):6.1%} ({min(values):.1%}-{max(values):.1%})"
