@@ -8,7 +8,7 @@
 //! query's log-sum-exp, visits only the keys a query may see, and recomputes the probabilities
 //! in the backward pass. Work runs on candle's thread pool, one (row, head) at a time.
 
-use super::fused::for_each_chunk;
+use super::pool::{for_each_chunk, input};
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 /// Causal attention of queries `q` `(b, heads, s, hd)` over keys and values `k`, `v`
@@ -83,14 +83,6 @@ impl CausalAttention {
     }
 }
 
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = storage.as_slice::<f32>()?;
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("causal-attention: input is not contiguous"),
-    }
-}
-
 fn f32s(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.contiguous()?.flatten_all()?.to_vec1::<f32>()
 }
@@ -124,9 +116,9 @@ impl CustomOp3 for CausalAttention {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.dims(ql, kl, vl)?;
         let (q, k, v) = (
-            contiguous(qs, ql)?,
-            contiguous(ks, kl)?,
-            contiguous(vs, vl)?,
+            input(qs, ql, self.name())?,
+            input(ks, kl, self.name())?,
+            input(vs, vl, self.name())?,
         );
         let (hd, group, width) = (d.hd, d.heads / d.kv_heads, d.hd + 1);
         let mut out = vec![0f32; d.b * d.heads * d.s * width];

@@ -8,7 +8,7 @@
 //! rows (or columns), single-threaded: 32 concurrent requests decoded 26% faster
 //! (151-155 -> 191-195 tokens/s, the `lm_speed` example).
 
-use super::fused::with_data;
+use super::pool::{input, with_data};
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::Arc;
 
@@ -24,17 +24,20 @@ struct Frozen(Tensor);
 /// differentiable (serving's batched passes).
 pub fn product(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let x = x.contiguous()?;
+    let (y, shape) = with_data(&x, |data| times_transpose(data, x.shape(), w))??;
+    Tensor::from_vec(y, shape, x.device())
+}
+
+/// `x W^T` for `x`'s data of shape `(.., in)` and `w` `(out, in)`, and the product's shape.
+fn times_transpose(x: &[f32], shape: &Shape, w: &Tensor) -> candle_core::Result<(Vec<f32>, Shape)> {
     let (out, inner) = w.dims2()?;
-    let (rows, width) = matrix(x.shape())?;
+    let (rows, width) = matrix(shape)?;
     if width != inner {
-        candle_core::bail!("linear: input width {width}, weight ({out}, {inner})")
+        candle_core::bail!("frozen-linear: input width {width}, weight ({out}, {inner})")
     }
-    let y = with_data(&x, |x| {
-        with_data(w, |w| matmul(x, rows, inner, w, (1, inner), out))
-    })??;
-    let mut dims = x.dims().to_vec();
-    *dims.last_mut().expect("a matrix has a last dimension") = out;
-    Tensor::from_vec(y, dims, x.device())
+    // W^T's element (i, j) is W's (j, i): row stride 1, column stride `inner`.
+    let y = with_data(w, |w| matmul(x, rows, inner, w, (1, inner), out))?;
+    Ok((y, last_dim(shape, out)))
 }
 
 /// Rows, then width, of `shape` read as a matrix over its last dimension.
@@ -44,6 +47,15 @@ fn matrix(shape: &Shape) -> candle_core::Result<(usize, usize)> {
         candle_core::bail!("frozen-linear: an input of shape {shape:?} has no columns")
     }
     Ok((shape.elem_count() / width, width))
+}
+
+/// `shape` with its last dimension (there is one: [`matrix`] checked) set to `n`.
+fn last_dim(shape: &Shape, n: usize) -> Shape {
+    let mut dims = shape.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    Shape::from(dims)
 }
 
 impl CustomOp1 for Frozen {
@@ -56,20 +68,9 @@ impl CustomOp1 for Frozen {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (out, inner) = self.0.dims2()?;
-        let (rows, width) = matrix(layout.shape())?;
-        if width != inner {
-            candle_core::bail!("frozen-linear: input width {width}, weight ({out}, {inner})")
-        }
-        let x = match layout.contiguous_offsets() {
-            Some((a, b)) => &storage.as_slice::<f32>()?[a..b],
-            None => candle_core::bail!("frozen-linear: input is not contiguous"),
-        };
-        // W^T's element (i, j) is W's (j, i): row stride 1, column stride `inner`.
-        let y = with_data(&self.0, |w| matmul(x, rows, inner, w, (1, inner), out))?;
-        let mut dims = layout.shape().dims().to_vec();
-        *dims.last_mut().expect("a matrix has a last dimension") = out;
-        Ok((CpuStorage::F32(y), Shape::from(dims)))
+        let x = input(storage, layout, self.name())?;
+        let (y, shape) = times_transpose(x, layout.shape(), &self.0)?;
+        Ok((CpuStorage::F32(y), shape))
     }
 
     fn bwd(
@@ -84,9 +85,7 @@ impl CustomOp1 for Frozen {
         let dx = with_data(&grad, |g| {
             with_data(&self.0, |w| matmul(g, rows, out, w, (inner, 1), inner))
         })??;
-        let mut dims = grad.dims().to_vec();
-        *dims.last_mut().expect("a matrix has a last dimension") = inner;
-        Tensor::from_vec(dx, dims, grad.device()).map(Some)
+        Tensor::from_vec(dx, last_dim(grad.shape(), inner), grad.device()).map(Some)
     }
 }
 

@@ -6,36 +6,9 @@
 //! norms 4.5%. Both are differentiable in their input only: the norm's weight is frozen and
 //! the rotation's angles are fixed.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Storage, Tensor};
-use std::sync::{Arc, Mutex};
-
-/// The contiguous f32 data of `t`, borrowed.
-pub(crate) fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(cpu), Some((a, b))) => Ok(f(&cpu.as_slice::<f32>()?[a..b])),
-        _ => candle_core::bail!("a CPU tensor in contiguous f32 is needed"),
-    }
-}
-
-/// The contiguous f32 data of an operation's input.
-fn input<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&storage.as_slice::<f32>()?[a..b]),
-        None => candle_core::bail!("a contiguous input is needed"),
-    }
-}
-
-/// Runs `f(index, chunk)` for every `chunk`-long piece of `out`, on candle's pool.
-pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk.max(1)).map(Mutex::new).collect();
-    candle_core::utils::barrier_pool().execute_chunked(slots.len(), |range| {
-        for i in range {
-            let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
-            f(i, &mut slot);
-        }
-    });
-}
+use super::pool::{for_each_chunk, input, with_data};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use std::sync::Arc;
 
 /// `x / sqrt(mean(x^2) + eps) * w` over the last dimension of `x`, for a frozen `w`.
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
@@ -79,7 +52,7 @@ impl CustomOp1 for RmsNorm {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.width(layout.shape())?;
-        let x = input(storage, layout)?;
+        let x = input(storage, layout, "rms-norm")?;
         let mut out = vec![0f32; x.len()];
         let rows = (CHUNK / d).max(1);
         with_data(&self.w, |w| {
@@ -188,7 +161,7 @@ impl CustomOp1 for Rope {
                 self.tables.positions()
             )
         }
-        let x = input(storage, layout)?;
+        let x = input(storage, layout, "rope")?;
         let mut out = vec![0f32; x.len()];
         let rows = (CHUNK / hd).max(1);
         let (cos, sin) = (&self.tables.cos, &self.tables.sin);

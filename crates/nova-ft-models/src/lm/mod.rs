@@ -12,7 +12,8 @@
 //!   distillation), a step in passes with its gradients added up;
 //! - [`attention`], [`fused`], [`frozen`]: training's causal attention, RMS norm and rotary
 //!   embedding with their backward passes written out, the frozen layers' products;
-//! - [`lanes`]: dot products that vectorise;
+//! - [`lanes`], [`pool`]: dot products that vectorise; tensors' data borrowed and work run on
+//!   candle's thread pool;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod attention;
@@ -28,6 +29,7 @@ pub mod lanes;
 pub mod lora;
 pub mod model;
 pub mod passes;
+pub mod pool;
 pub mod q4_1;
 pub mod tiny;
 pub mod tokenizer;

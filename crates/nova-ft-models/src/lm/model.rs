@@ -13,7 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use half::bf16;
 use nova_ft_data::error::{NovaError, Result};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 pub(crate) fn candle_err(e: candle_core::Error) -> NovaError {
     NovaError::invalid(format!("language model: {e}"))
@@ -47,9 +47,9 @@ pub struct Linear {
     pub(crate) matmul: QMatMul,
     /// The weights widened to f32, made the first time many rows come at once. 32 concurrent
     /// requests decoded 3.3 times as fast as with the quantized kernel (f16 weights: only 1.7
-    /// times, gemm widens them as it goes), for 424 MB more memory (the blocks' layers) once batches come
-    /// (`CONCURRENT=32 cargo run --release -p nova-ft-models --features lm --example lm_speed
-    /// -- <gguf> q8 64`). The output head too: 113 MB more, and 32 concurrent requests 17%
+    /// times, gemm widens them as it goes), for 424 MB more memory (the blocks' layers) once
+    /// batches come (`CONCURRENT=32 cargo run --release -p nova-ft-models --features lm
+    /// --example lm_speed -- <gguf> q8 64`). The output head too: 113 MB more, and 32 concurrent requests 17%
     /// faster than with its 8-bit kernel (235-240 vs 202-204 tokens/s, 2026-12-05).
     wide: OnceLock<Option<Tensor>>,
 }
@@ -376,11 +376,8 @@ impl Llama {
                 .flat_map(|(s, (_, len, _))| std::iter::repeat_n(s, *len))
                 .collect();
             let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
-            // On candle's thread pool, whose workers spin between the matmuls: on rayon's, the
-            // two pools' threads would take turns on the cores.
-            let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(hd).map(Mutex::new).collect();
-            let attend = |i: usize| {
-                let mut o = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+            // One (row, head) a chunk of `out`, on candle's thread pool.
+            super::pool::for_each_chunk(&mut out, hd, |i, o| {
                 let (row, head) = (i / c.heads, i % c.heads);
                 let cache = caches_ref[seq_of[row]];
                 let visible = positions[row] + 1;
@@ -401,10 +398,7 @@ impl Llama {
                         *o += w * widen(*v);
                     }
                 }
-            };
-            candle_core::utils::barrier_pool()
-                .execute_chunked(slots.len(), |range| range.for_each(attend));
-            drop(slots);
+            });
             let attn = self.linear(l, 3, &rows(&out, n, d)?, adapters)?;
             for (h, a) in h.iter_mut().zip(flat(&attn)?) {
                 *h += a;
