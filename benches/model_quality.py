@@ -57,7 +57,8 @@ class Lab:
     """boto3 against one emulator: upload, train, deploy, ask."""
 
     def __init__(self, emu: nova_ft.LocalEmulator, seeds: Sequence[int]) -> None:
-        config = Config(max_pool_connections=16, retries={"mode": "standard"})
+        # 16 long prompts at once on 2 cores can outlast boto3's 60 s read timeout.
+        config = Config(max_pool_connections=16, read_timeout=600, retries={"mode": "standard"})
 
         self.emu = emu
         self.seeds = list(seeds)
@@ -851,17 +852,24 @@ def run_suites(
     heading: str,
     **emulator: Any,
 ) -> None:
-    """A bench's command line: ``--only`` (suites, comma-separated) and ``--seeds``; the
-    suites run on one emulator, after ``heading`` (``{seeds}`` filled in)."""
+    """A bench's command line: ``--only`` (suites, comma-separated), ``--seeds`` and
+    ``--first-seed``; the suites run on one emulator, after ``heading`` (``{seeds}`` filled
+    in)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--only", default=default)
     parser.add_argument("--seeds", type=int, default=seeds, help="training runs per model")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first training seed (seeds run from it), to finish a long suite's seeds later",
+    )
     args = parser.parse_args()
     # Unsigned: the model description is read with a plain HTTP GET (boto3 drops it).
     with nova_ft.LocalEmulator(
         deployment_delay=0.05, job_step_delay=0.0, verify_signatures=False, **emulator
     ) as emu:
-        lab = Lab(emu, range(args.seeds))
+        lab = Lab(emu, range(args.first_seed, args.first_seed + args.seeds))
         print(heading.format(seeds=args.seeds))
         for name in args.only.split(","):
             suites[name](lab)
