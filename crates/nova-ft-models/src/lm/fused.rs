@@ -52,7 +52,7 @@ impl CustomOp1 for RmsNorm {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.width(layout.shape())?;
-        let x = input(storage, layout, "rms-norm")?;
+        let x = input(storage, layout, self.name())?;
         let mut out = vec![0f32; x.len()];
         let rows = (CHUNK / d).max(1);
         with_data(&self.w, |w| {
@@ -161,7 +161,7 @@ impl CustomOp1 for Rope {
                 self.tables.positions()
             )
         }
-        let x = input(storage, layout, "rope")?;
+        let x = input(storage, layout, self.name())?;
         let mut out = vec![0f32; x.len()];
         let rows = (CHUNK / hd).max(1);
         let (cos, sin) = (&self.tables.cos, &self.tables.sin);

@@ -49,8 +49,9 @@ pub struct Linear {
     /// requests decoded 3.3 times as fast as with the quantized kernel (f16 weights: only 1.7
     /// times, gemm widens them as it goes), for 424 MB more memory (the blocks' layers) once
     /// batches come (`CONCURRENT=32 cargo run --release -p nova-ft-models --features lm
-    /// --example lm_speed -- <gguf> q8 64`). The output head too: 113 MB more, and 32 concurrent requests 17%
-    /// faster than with its 8-bit kernel (235-240 vs 202-204 tokens/s, 2026-12-05).
+    /// --example lm_speed -- <gguf> q8 64`). The output head too: 113 MB more, and 32
+    /// concurrent requests 17% faster than with its 8-bit kernel (235-240 vs 202-204 tokens/s,
+    /// 2026-12-05).
     wide: OnceLock<Option<Tensor>>,
 }
 
