@@ -63,9 +63,11 @@ fn tokenizer_round_trips_text_and_knows_the_chat_markers() {
 
 #[test]
 fn cached_batched_and_uncached_forward_passes_agree() {
-    for quantized in [false, true] {
+    // The head tied to the embedding (as SmolLM2's) and, once, a head of its own.
+    for (quantized, untied_head) in [(false, false), (true, false), (false, true)] {
         let lm = tiny(TinySpec {
             quantized,
+            untied_head,
             ..TinySpec::default()
         });
         let m = &lm.llama;

@@ -218,6 +218,12 @@ fn silu_mul(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// Rows `ids` of an embedding table, widened to f32 row by row (the table stays as stored).
+pub(crate) fn embed_rows(table: &QTensor, ids: &[u32]) -> candle_core::Result<Vec<f32>> {
+    let ids = Tensor::from_slice(ids, ids.len(), &Device::Cpu)?;
+    table.embedding(&ids)?.flatten_all()?.to_vec1::<f32>()
+}
+
 fn rows(x: &[f32], n: usize, width: usize) -> Result<Tensor> {
     Tensor::from_slice(x, (n, width), &Device::Cpu).map_err(candle_err)
 }
@@ -280,8 +286,12 @@ impl Llama {
 
     /// Embedding rows of `ids`.
     pub fn embed(&self, ids: &[u32]) -> Result<Vec<f32>> {
-        let ids = Tensor::from_slice(ids, ids.len(), &Device::Cpu).map_err(candle_err)?;
-        flat(&self.embedding.embedding(&ids).map_err(candle_err)?)
+        embed_rows(&self.embedding, ids).map_err(candle_err)
+    }
+
+    /// The embedding table as the file stores it, shared (training reads its rows too).
+    pub(crate) fn embedding_table(&self) -> Arc<QTensor> {
+        Arc::clone(&self.embedding)
     }
 
     fn rope(&self, x: &mut [f32], positions: &[usize], heads: usize) {

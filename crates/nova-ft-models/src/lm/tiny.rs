@@ -20,6 +20,9 @@ pub struct TinySpec {
     pub seed: u64,
     /// Store the linear weights as Q8_0 blocks (the quantized path) instead of f32.
     pub quantized: bool,
+    /// Write an output head of its own (`output.weight`) instead of tying it to the embedding
+    /// as SmolLM2 does.
+    pub untied_head: bool,
 }
 
 impl Default for TinySpec {
@@ -32,6 +35,7 @@ impl Default for TinySpec {
             ffn: 128,
             seed: 1,
             quantized: false,
+            untied_head: false,
         }
     }
 }
@@ -76,6 +80,9 @@ pub fn tiny_gguf(spec: TinySpec) -> Result<Vec<u8>> {
         ("token_embd.weight".into(), tensor(&[vocab, d], 0.2, false)?),
         ("output_norm.weight".into(), ones(d)?),
     ];
+    if spec.untied_head {
+        named.push(("output.weight".into(), tensor(&[vocab, d], 0.2, false)?));
+    }
     let s = |fan_in: usize| 1.0 / (fan_in as f64).sqrt();
     for l in 0..spec.layers {
         let p = |x: &str| format!("blk.{l}.{x}.weight");

@@ -8,16 +8,20 @@ use super::attention::causal_attention;
 use super::frozen::frozen_linear;
 use super::fused::{rms_norm, rope, RopeTables};
 use super::lora::{Adapters, LoraConfig};
-use super::model::{candle_err, Llama, TARGETS};
+use super::model::{candle_err, embed_rows, Llama, TARGETS};
 use super::passes::{passes, GradSum};
+use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use nova_ft_data::error::{NovaError, Result};
+use std::sync::Arc;
 
 /// The model's weights in f32, frozen, for training.
 pub struct DenseLlama {
     config: super::gguf::Config,
-    embedding: Tensor,
+    /// As the file stores it: rows are widened as a batch needs them, rather than keeping an
+    /// f32 copy of the whole table (113 MB for SmolLM2) that only lookups read.
+    embedding: Arc<QTensor>,
     head: Tensor,
     final_norm: Tensor,
     blocks: Vec<DenseBlock>,
@@ -50,9 +54,7 @@ impl DenseLlama {
                 weights: b.linears.iter().map(|l| l.dense()).collect::<Result<_>>()?,
             });
         }
-        let all: Vec<u32> = (0..c.vocab as u32).collect();
-        let embedding = Tensor::from_vec(model.embed(&all)?, (c.vocab, c.hidden), &Device::Cpu)
-            .map_err(candle_err)?;
+        let embedding = model.embedding_table();
         let half = c.head_dim() / 2;
         let positions = model.max_positions();
         let (cos, sin) = c.rope_tables(positions);
@@ -115,11 +117,17 @@ impl DenseLlama {
         let p = prefix.len();
         let (d, hd, heads, kvh) = (c.hidden, c.head_dim(), c.heads, c.kv_heads);
         let rows = b * s;
-        let mut h = self.embedding.index_select(&ids.flatten_all()?, 0)?;
-        if p > 0 {
-            let prefix = Tensor::from_slice(prefix, p, &Device::Cpu)?;
-            h = Tensor::cat(&[&self.embedding.index_select(&prefix, 0)?, &h], 0)?;
-        }
+        // The prefix's rows first, then the batch's.
+        let all: Vec<u32> = prefix
+            .iter()
+            .copied()
+            .chain(ids.flatten_all()?.to_vec1::<u32>()?)
+            .collect();
+        let mut h = Tensor::from_vec(
+            embed_rows(&self.embedding, &all)?,
+            (p + rows, d),
+            &Device::Cpu,
+        )?;
         for l in 0..c.layers {
             let blk = &self.blocks[l];
             let x = self.rms(&h, &blk.attn_norm)?;
