@@ -6,9 +6,9 @@
 //! `cargo run --release -p nova-ft-models --features lm --example gemm_layout -- [rows]`.
 //!
 //! On the project's 2-core machine (2026-12-06, alone): no layout made a block's seven
-//! products faster as a whole (transposed: x1.1-1.7 for the 576- and 192-wide layers, x0.9
-//! for the 1536-wide ones), and the output head (49,152 x 576, 113 MB, read from memory at
-//! every call) ran at 24-32 GFLOP/s whatever its layout, and at half that transposed. So
+//! products faster as a whole (transposed: x1.1-1.4 for the 576- and 192-wide layers,
+//! x0.86-0.94 for the 1536-wide ones), and the output head (49,152 x 576, 113 MB, read from memory at
+//! every call) ran at 24-34 GFLOP/s whatever its layout, and at half that transposed. So
 //! serving keeps the weights as stored.
 
 use std::time::Instant;
@@ -24,6 +24,51 @@ const SHAPES: [(usize, usize); 8] = [
     (576, 1536),
     (49152, 576),
 ];
+
+/// `x W^T` for `x` (`rows x inner`, row-major) into `y` (`rows x out`, row-major), columns
+/// `start..start + len` only, by one single-threaded gemm call that reads `W`'s column block
+/// at `w` with (row, column) strides `w_strides` (`W^T` is `inner x len`).
+///
+/// # Safety
+/// `y` and `x` hold `rows x out` and `rows x inner` values, and `w` at those strides stays
+/// inside its allocation for `inner x len` values.
+unsafe fn product(
+    y: &mut [f32],
+    x: &[f32],
+    (rows, inner, out): (usize, usize, usize),
+    (start, len): (usize, usize),
+    w: *const f32,
+    w_strides: (isize, isize),
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            rows,
+            len,
+            inner,
+            y.as_mut_ptr().add(start),
+            1,
+            out as isize,
+            false,
+            x.as_ptr(),
+            1,
+            inner as isize,
+            w,
+            w_strides.1,
+            w_strides.0,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
 
 fn main() {
     let rows: usize = std::env::args()
@@ -42,13 +87,9 @@ fn main() {
             .collect()
     };
     for &(out, inner) in &SHAPES {
+        let dims = (rows, inner, out);
         let w = random(out * inner);
-        let wt: Vec<f32> = (0..inner * out)
-            .map(|i| w[(i % out) * inner + i / out])
-            .collect();
         let x = random(rows * inner);
-        let mut y1 = vec![0f32; rows * out];
-        let mut y2 = vec![0f32; rows * out];
         let reps = (2_000_000_000 / (rows * out * inner)).clamp(3, 2000);
         let time = |f: &mut dyn FnMut()| {
             f();
@@ -58,150 +99,61 @@ fn main() {
             }
             started.elapsed().as_secs_f64() / reps as f64
         };
-        // SAFETY (both): the pointers and strides describe the vectors above, alive here.
+        // Column blocks of `width` outputs, each read at `at(start)` with `strides(len)`.
+        let blocks = |width: usize| {
+            (0..out)
+                .step_by(width)
+                .map(move |s| (s, width.min(out - s)))
+        };
+        let i = |v: usize| v as isize;
+        let mut want = vec![0f32; rows * out];
+        // SAFETY (every call below): the weights' layouts hold `out x inner` values at the
+        // offsets and strides given, and `want`/`got` hold `rows x out`.
         let as_stored = time(&mut || unsafe {
-            gemm::gemm(
-                rows,
-                out,
-                inner,
-                y1.as_mut_ptr(),
-                1,
-                out as isize,
-                false,
-                x.as_ptr(),
-                1,
-                inner as isize,
-                w.as_ptr(),
-                inner as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
+            product(&mut want, &x, dims, (0, out), w.as_ptr(), (1, i(inner)))
         });
-        let transposed = time(&mut || unsafe {
-            gemm::gemm(
-                out,
-                rows,
-                inner,
-                y2.as_mut_ptr(),
-                out as isize,
-                1,
-                false,
-                wt.as_ptr(),
-                out as isize,
-                1,
-                x.as_ptr(),
-                inner as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
-        });
-        // As stored, in column blocks of 2048 outputs (one gemm call each).
+        let mut got = vec![0f32; rows * out];
         let chunk = 2048.min(out);
         let chunked = time(&mut || {
-            for start in (0..out).step_by(chunk) {
-                let len = chunk.min(out - start);
-                // SAFETY: the block's columns lie inside `y1` and its rows inside `w`.
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        len,
-                        inner,
-                        y1.as_mut_ptr().add(start),
-                        1,
-                        out as isize,
-                        false,
-                        x.as_ptr(),
-                        1,
-                        inner as isize,
-                        w.as_ptr().add(start * inner),
-                        inner as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
+            for (start, len) in blocks(chunk) {
+                let at = w[start * inner..].as_ptr();
+                unsafe { product(&mut got, &x, dims, (start, len), at, (1, i(inner))) }
             }
         });
-        // Pre-packed: panels of up to 512 outputs, each stored transposed (in x width).
+        let chunked_diff = max_difference(&want, &got);
+        // W^T, row-major.
+        let wt: Vec<f32> = (0..inner * out)
+            .map(|j| w[(j % out) * inner + j / out])
+            .collect();
+        let transposed = time(&mut || unsafe {
+            product(&mut got, &x, dims, (0, out), wt.as_ptr(), (i(out), 1))
+        });
+        let transposed_diff = max_difference(&want, &got);
+        // Panels of up to 512 outputs, each W^T of its rows, one after another.
         let width = 512.min(out);
         let mut panels = Vec::with_capacity(out * inner);
-        for start in (0..out).step_by(width) {
-            let len = width.min(out - start);
-            for kk in 0..inner {
-                for o in start..start + len {
-                    panels.push(w[o * inner + kk]);
-                }
+        for (start, len) in blocks(width) {
+            for k in 0..inner {
+                panels.extend((start..start + len).map(|o| w[o * inner + k]));
             }
         }
-        let mut y3 = vec![0f32; rows * out];
         let packed = time(&mut || {
-            for start in (0..out).step_by(width) {
-                let len = width.min(out - start);
-                // SAFETY: the panel lies inside `panels` and its columns inside `y3`.
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        len,
-                        inner,
-                        y3.as_mut_ptr().add(start),
-                        1,
-                        out as isize,
-                        false,
-                        x.as_ptr(),
-                        1,
-                        inner as isize,
-                        panels.as_ptr().add(start * inner),
-                        1,
-                        len as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
+            for (start, len) in blocks(width) {
+                let at = panels[start * inner..].as_ptr();
+                unsafe { product(&mut got, &x, dims, (start, len), at, (i(len), 1)) }
             }
         });
-        let packed_diff = y1
-            .iter()
-            .zip(&y3)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        println!(
-            "    in blocks of {chunk} outputs: {:.3} ms, x{:.2}; panels of {width}: {:.3} ms, \
-             x{:.2} (difference {packed_diff:.2e})",
-            chunked * 1e3,
-            as_stored / chunked,
-            packed * 1e3,
-            as_stored / packed
-        );
-        let diff = y1
-            .iter()
-            .zip(&y2)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let packed_diff = max_difference(&want, &got);
         let gflops = |t: f64| 2.0 * (rows * out * inner) as f64 / t / 1e9;
         println!(
-            "{rows} x ({out}, {inner}): as stored {:.3} ms ({:.1} GFLOP/s), transposed {:.3} ms \
-             ({:.1} GFLOP/s), x{:.2}; max difference {diff:.2e}",
+            "{rows} x ({out}, {inner}): as stored {:.3} ms ({:.1} GFLOP/s); calls of {chunk} \
+             outputs x{:.2}; transposed x{:.2}; panels of {width} x{:.2} (largest differences \
+             {chunked_diff:.1e}, {transposed_diff:.1e}, {packed_diff:.1e})",
             as_stored * 1e3,
             gflops(as_stored),
-            transposed * 1e3,
-            gflops(transposed),
-            as_stored / transposed
+            as_stored / chunked,
+            as_stored / transposed,
+            as_stored / packed,
         );
     }
 }
