@@ -9,7 +9,7 @@
 //! (151-155 -> 191-195 tokens/s, the `lm_speed` example).
 
 use super::pool::{input, with_data};
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use std::sync::Arc;
 
 /// `x W^T` for a frozen `w` `(out, in)` in f32 and any `x` `(.., in)`: differentiable in `x`
@@ -89,6 +89,71 @@ impl CustomOp1 for Frozen {
     }
 }
 
+/// `x W^T` for `x` `(.., in)` and `w` `(out, in)`, both f32, on candle's pool, differentiable
+/// in both: LoRA's adapters. candle's matmul runs these small products on rayon's pool, whose
+/// workers then spin beside candle's (training ran 4-8% faster on GeoQuery records with
+/// rayon held to one thread).
+pub fn pool_linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op2(&w.contiguous()?, PoolLinear)
+}
+
+struct PoolLinear;
+
+impl CustomOp2 for PoolLinear {
+    fn name(&self) -> &'static str {
+        "pool-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = input(s1, l1, self.name())?;
+        let w = input(s2, l2, self.name())?;
+        let (out, inner) = l2.shape().dims2()?;
+        let (rows, width) = matrix(l1.shape())?;
+        if width != inner {
+            candle_core::bail!("pool-linear: input width {width}, weight ({out}, {inner})")
+        }
+        let y = matmul(x, rows, inner, w, (1, inner), out);
+        Ok((CpuStorage::F32(y), last_dim(l1.shape(), out)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (out, inner) = w.dims2()?;
+        let grad = grad.contiguous()?;
+        let (rows, _) = matrix(grad.shape())?;
+        // dX = dY W, W row-major.
+        let dx = with_data(&grad, |g| {
+            with_data(w, |w| matmul(g, rows, out, w, (inner, 1), inner))
+        })??;
+        // dW = dY^T X: dY^T made row-major (out x rows, small: `out` is the rank or a layer's
+        // width), X row-major.
+        let gt = grad.reshape((rows, out))?.t()?.contiguous()?;
+        let x = x.contiguous()?;
+        let dw = with_data(&gt, |g| {
+            with_data(&x, |x| matmul(g, out, rows, x, (inner, 1), inner))
+        })??;
+        Ok((
+            Some(Tensor::from_vec(
+                dx,
+                last_dim(grad.shape(), inner),
+                grad.device(),
+            )?),
+            Some(Tensor::from_vec(dw, (out, inner), grad.device())?),
+        ))
+    }
+}
+
 /// `lhs (m, k) · rhs (k, n)`, row-major `lhs` and `rhs` with (row, column) strides
 /// `rhs_strides`, on candle's pool: one block of rows (or of columns, when there are more
 /// columns) per thread.
@@ -162,7 +227,7 @@ pub fn matmul(
 
 #[cfg(test)]
 mod tests {
-    use super::{frozen_linear, matmul};
+    use super::{frozen_linear, matmul, pool_linear};
     use candle_core::{Device, Tensor, Var};
 
     fn close(a: &[f32], b: &[f32]) {
@@ -196,6 +261,32 @@ mod tests {
                 &matmul(&cv, m, n, &bv, (k, 1), k),
                 &want.to_vec1::<f32>().unwrap(),
             );
+        }
+    }
+
+    #[test]
+    fn pool_linear_matches_candles_matmul_and_its_gradients() {
+        let dev = Device::Cpu;
+        // Rank-4 adapters' shapes: a long input times a short weight, and back up.
+        for (rows, inner, out) in [(70, 24, 4), (70, 4, 40), (3, 5, 2)] {
+            let x =
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, inner), &dev).unwrap()).unwrap();
+            let w =
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, (out, inner), &dev).unwrap()).unwrap();
+            let ours = pool_linear(x.as_tensor(), w.as_tensor()).unwrap();
+            let theirs = x.as_tensor().matmul(&w.as_tensor().t().unwrap()).unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            close(&flat(&ours), &flat(&theirs));
+            let weights = Tensor::randn(0f32, 1.0, (rows, out), &dev).unwrap();
+            let loss = |y: &Tensor| (y * &weights).unwrap().sum_all().unwrap();
+            let got = loss(&ours).backward().unwrap();
+            let want = loss(&theirs).backward().unwrap();
+            for v in [&x, &w] {
+                close(
+                    &flat(got.get(v.as_tensor()).unwrap()),
+                    &flat(want.get(v.as_tensor()).unwrap()),
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! Saved as safetensors (`blk.<layer>.<target>.lora_a` / `lora_b`) after a one-line JSON header
 //! with rank, alpha and the base model's name: the custom model's artifact.
 
+use super::frozen::pool_linear;
 use super::model::{candle_err, TARGETS};
 use candle_core::{DType, Device, Tensor, Var};
 use nova_ft_data::error::{NovaError, Result};
@@ -42,12 +43,8 @@ pub struct Lora {
 impl Lora {
     /// `y + scale * (x A^T) B^T`.
     pub fn add_to(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        let low = x
-            .matmul(&self.a.t().map_err(candle_err)?)
-            .map_err(candle_err)?;
-        let up = low
-            .matmul(&self.b.t().map_err(candle_err)?)
-            .map_err(candle_err)?;
+        let low = pool_linear(x, &self.a).map_err(candle_err)?;
+        let up = pool_linear(&low, &self.b).map_err(candle_err)?;
         (y + (up * self.scale).map_err(candle_err)?).map_err(candle_err)
     }
 }
