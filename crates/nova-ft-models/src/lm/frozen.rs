@@ -30,14 +30,40 @@ pub fn product(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
 
 /// `x W^T` for `x`'s data of shape `(.., in)` and `w` `(out, in)`, and the product's shape.
 fn times_transpose(x: &[f32], shape: &Shape, w: &Tensor) -> candle_core::Result<(Vec<f32>, Shape)> {
-    let (out, inner) = w.dims2()?;
+    let dims = w.dims2()?;
+    with_data(w, |w| {
+        times_transpose_of(x, shape, w, dims, "frozen-linear")
+    })?
+}
+
+/// `x W^T` for `x`'s data of shape `(.., in)` and `w`'s data, `(out, in)` row-major, and the
+/// product's shape; `op` names the operation in the error a width mismatch gets.
+fn times_transpose_of(
+    x: &[f32],
+    shape: &Shape,
+    w: &[f32],
+    (out, inner): (usize, usize),
+    op: &str,
+) -> candle_core::Result<(Vec<f32>, Shape)> {
     let (rows, width) = matrix(shape)?;
     if width != inner {
-        candle_core::bail!("frozen-linear: input width {width}, weight ({out}, {inner})")
+        candle_core::bail!("{op}: input width {width}, weight ({out}, {inner})")
     }
     // W^T's element (i, j) is W's (j, i): row stride 1, column stride `inner`.
-    let y = with_data(w, |w| matmul(x, rows, inner, w, (1, inner), out))?;
+    let y = matmul(x, rows, inner, w, (1, inner), out);
     Ok((y, last_dim(shape, out)))
+}
+
+/// The gradient of `x W^T` with respect to `x`: `dY W` for `w` `(out, in)`, in `grad`'s shape
+/// but for its last dimension, `in`.
+fn input_gradient(grad: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let (out, inner) = w.dims2()?;
+    let grad = grad.contiguous()?;
+    let (rows, _) = matrix(grad.shape())?;
+    let dx = with_data(&grad, |g| {
+        with_data(w, |w| matmul(g, rows, out, w, (inner, 1), inner))
+    })??;
+    Tensor::from_vec(dx, last_dim(grad.shape(), inner), grad.device())
 }
 
 /// Rows, then width, of `shape` read as a matrix over its last dimension.
@@ -79,13 +105,7 @@ impl CustomOp1 for Frozen {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let (out, inner) = self.0.dims2()?;
-        let grad = grad.contiguous()?;
-        let (rows, _) = matrix(grad.shape())?;
-        let dx = with_data(&grad, |g| {
-            with_data(&self.0, |w| matmul(g, rows, out, w, (inner, 1), inner))
-        })??;
-        Tensor::from_vec(dx, last_dim(grad.shape(), inner), grad.device()).map(Some)
+        input_gradient(grad, &self.0).map(Some)
     }
 }
 
@@ -113,13 +133,9 @@ impl CustomOp2 for PoolLinear {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = input(s1, l1, self.name())?;
         let w = input(s2, l2, self.name())?;
-        let (out, inner) = l2.shape().dims2()?;
-        let (rows, width) = matrix(l1.shape())?;
-        if width != inner {
-            candle_core::bail!("pool-linear: input width {width}, weight ({out}, {inner})")
-        }
-        let y = matmul(x, rows, inner, w, (1, inner), out);
-        Ok((CpuStorage::F32(y), last_dim(l1.shape(), out)))
+        let dims = l2.shape().dims2()?;
+        let (y, shape) = times_transpose_of(x, l1.shape(), w, dims, self.name())?;
+        Ok((CpuStorage::F32(y), shape))
     }
 
     fn bwd(
@@ -132,10 +148,6 @@ impl CustomOp2 for PoolLinear {
         let (out, inner) = w.dims2()?;
         let grad = grad.contiguous()?;
         let (rows, _) = matrix(grad.shape())?;
-        // dX = dY W, W row-major.
-        let dx = with_data(&grad, |g| {
-            with_data(w, |w| matmul(g, rows, out, w, (inner, 1), inner))
-        })??;
         // dW = dY^T X: dY^T made row-major (out x rows, small: `out` is the rank or a layer's
         // width), X row-major.
         let gt = grad.reshape((rows, out))?.t()?.contiguous()?;
@@ -144,11 +156,7 @@ impl CustomOp2 for PoolLinear {
             with_data(&x, |x| matmul(g, out, rows, x, (inner, 1), inner))
         })??;
         Ok((
-            Some(Tensor::from_vec(
-                dx,
-                last_dim(grad.shape(), inner),
-                grad.device(),
-            )?),
+            Some(input_gradient(&grad, w)?),
             Some(Tensor::from_vec(dw, (out, inner), grad.device())?),
         ))
     }

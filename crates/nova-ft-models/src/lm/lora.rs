@@ -41,11 +41,10 @@ pub struct Lora {
 }
 
 impl Lora {
-    /// `y + scale * (x A^T) B^T`.
-    pub fn add_to(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        let low = pool_linear(x, &self.a).map_err(candle_err)?;
-        let up = pool_linear(&low, &self.b).map_err(candle_err)?;
-        (y + (up * self.scale).map_err(candle_err)?).map_err(candle_err)
+    /// `y + scale * (x A^T) B^T`: serving's and training's (differentiable in `A` and `B`).
+    pub fn add_to(&self, x: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+        let low = pool_linear(x, &self.a)?;
+        y + (pool_linear(&low, &self.b)? * self.scale)?
     }
 }
 

@@ -319,7 +319,7 @@ impl Llama {
     ) -> Result<Tensor> {
         let y = self.blocks[l].linears[which].forward(x)?;
         match adapters.and_then(|a| a.get(l, which)) {
-            Some(lora) => lora.add_to(x, &y),
+            Some(lora) => lora.add_to(x, &y).map_err(candle_err),
             None => Ok(y),
         }
     }

@@ -5,7 +5,7 @@
 //! that says how.
 
 use super::attention::causal_attention;
-use super::frozen::{frozen_linear, pool_linear};
+use super::frozen::frozen_linear;
 use super::fused::{rms_norm, rope, RopeTables};
 use super::lora::{Adapters, LoraConfig};
 use super::model::{candle_err, embed_rows, Llama, TARGETS};
@@ -94,10 +94,7 @@ impl DenseLlama {
     ) -> candle_core::Result<Tensor> {
         let y = frozen_linear(x, &self.blocks[layer].weights[which])?;
         match adapters.get(layer, which) {
-            Some(lora) => {
-                let low = pool_linear(x, &lora.a)?;
-                y + (pool_linear(&low, &lora.b)? * lora.scale)?
-            }
+            Some(lora) => lora.add_to(x, &y),
             None => Ok(y),
         }
     }
