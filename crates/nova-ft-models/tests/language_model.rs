@@ -6,6 +6,7 @@
 
 mod common;
 
+use candle_core::quantized::GgmlDType;
 use common::{max_abs_diff, params, record, tiny};
 use nova_ft_models::generation::StopReason;
 use nova_ft_models::lm::gguf::LmFile;
@@ -13,6 +14,7 @@ use nova_ft_models::lm::lora::LoraConfig;
 use nova_ft_models::lm::model::{KvCache, WIDE_ROWS};
 use nova_ft_models::lm::tiny::{tiny_gguf, TinySpec};
 use nova_ft_models::lm::train::DenseLlama;
+use nova_ft_models::lm::vnni;
 use nova_ft_models::lm::LanguageModel;
 use nova_ft_models::Prompt;
 
@@ -64,9 +66,11 @@ fn tokenizer_round_trips_text_and_knows_the_chat_markers() {
 #[test]
 fn cached_batched_and_uncached_forward_passes_agree() {
     // The head tied to the embedding (as SmolLM2's) and, once, a head of its own.
-    for (quantized, untied_head) in [(false, false), (true, false), (false, true)] {
+    let (q4, q8) = (Some(GgmlDType::Q4_1), Some(GgmlDType::Q8_0));
+    for (format, untied_head) in [(None, false), (q4, false), (q8, true), (None, true)] {
+        let quantized = format.is_some();
         let lm = tiny(TinySpec {
-            quantized,
+            quantized: format,
             untied_head,
             ..TinySpec::default()
         });
@@ -82,11 +86,17 @@ fn cached_batched_and_uncached_forward_passes_agree() {
         for id in &ids {
             last = m.forward(&[&[*id]], &mut [&mut step], None).unwrap();
         }
-        // Many rows multiply by widened f32 weights, one row by the quantized kernel, which
-        // rounds the activations to 8 bits: a quantized model's two paths differ by that
-        // rounding (a small share of the logits' range), an f32 model's not at all.
+        // With AVX-512 VNNI every pass multiplies the quantized weights by the same kernels,
+        // whatever the rows, so the logits agree. Without, many rows multiply by widened f32
+        // weights and one row by a quantized kernel, which rounds the activations to 8 bits:
+        // a quantized model's two paths differ by that rounding (a small share of the logits'
+        // range), an f32 model's not at all.
         let range = at_once[0].iter().fold(0f32, |m, v| m.max(v.abs()));
-        let across = if quantized { 0.02 * range } else { 1e-3 };
+        let across = if quantized && !vnni::available() {
+            0.02 * range
+        } else {
+            1e-3
+        };
         let diff = max_abs_diff(&at_once[0], &last[0]);
         assert!(
             diff < across,
@@ -315,13 +325,17 @@ fn a_request_whose_client_went_away_is_dropped_and_the_rest_served() {
 }
 
 #[test]
-fn many_requests_at_once_take_the_f32_path_and_still_answer_as_alone() {
-    // 12 requests decode together: every step has more than WIDE_ROWS rows, so the linear
-    // layers multiply by widened f32 weights. An f32 model gives the same answers as alone; a
-    // quantized one answers within its budget, its stream equal to its answer.
-    for quantized in [false, true] {
+fn many_requests_at_once_still_answer_as_alone() {
+    // 12 requests decode together: every step has more than WIDE_ROWS rows. An f32 model's
+    // layers multiply by its f32 weights and give the same answers as alone; so does a
+    // quantized one where its layers run on the VNNI kernels (any number of rows, the same
+    // arithmetic). Without VNNI a quantized model's many rows multiply by widened f32 weights
+    // and one row by a quantized kernel: it answers within its budget, its stream equal to
+    // its answer.
+    for format in [None, Some(GgmlDType::Q4_1), Some(GgmlDType::Q8_0)] {
+        let quantized = format.is_some();
         let lm = std::sync::Arc::new(tiny(TinySpec {
-            quantized,
+            quantized: format,
             ..TinySpec::default()
         }));
         let questions: Vec<String> = (0..12).map(|i| format!("question {i} of many")).collect();
@@ -352,9 +366,9 @@ fn many_requests_at_once_take_the_f32_path_and_still_answer_as_alone() {
         for (q, (g, streamed)) in questions.iter().zip(&together) {
             assert_eq!(streamed, &g.text);
             assert!(g.output_tokens <= 10);
-            if !quantized {
+            if !quantized || vnni::available() {
                 let alone = ask(&lm, q, &mut String::new());
-                assert_eq!(g.text, alone.text, "{q}");
+                assert_eq!(g.text, alone.text, "{format:?} {q}");
             }
         }
     }

@@ -7,6 +7,7 @@
 //! - [`chat`]: SmolLM2's chat template over Converse's system prompt and turns;
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass);
 //! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
+//! - [`vnni`]: products of many rows with the file's 4- and 8-bit weights (AVX-512 VNNI);
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
 //! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
 //!   distillation), a step in passes with its gradients added up;
@@ -34,5 +35,6 @@ pub mod q4_1;
 pub mod tiny;
 pub mod tokenizer;
 pub mod train;
+pub mod vnni;
 
 pub use family::{LanguageModel, LmFamily};

@@ -3,12 +3,15 @@
 //! sequence, and one forward pass over the new tokens of many sequences at once (prefill and
 //! batched decoding are the same call).
 //!
-//! The linear layers run on candle's quantized matmuls; normalisation, rotary embeddings and
-//! attention are written over plain slices, which for a model this small costs less than a
-//! chain of tensor operations would allocate.
+//! The linear layers run on [`super::vnni`]'s kernels over the file's quantized weights where
+//! the CPU has AVX-512 VNNI, otherwise on candle's quantized matmuls and f32 copies of the
+//! weights. Normalisation, rotary embeddings and attention are written over plain slices,
+//! which for a model this small costs less than a chain of tensor operations would allocate.
 
 use super::gguf::{Config, LmFile};
 use super::lora::Adapters;
+use super::pool::with_data;
+use super::vnni::{Packed, Rows};
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use half::bf16;
@@ -45,7 +48,8 @@ pub const WIDE_ROWS: usize = 8;
 /// The frozen weights of one linear layer (`out x in`).
 pub struct Linear {
     pub(crate) matmul: QMatMul,
-    /// The weights widened to f32, made the first time many rows come at once. 32 concurrent
+    /// The weights widened to f32, made the first time many rows come at once without
+    /// `packed` weights, or for training. Before the VNNI kernels, 32 concurrent
     /// requests decoded 3.3 times as fast as with the quantized kernel (f16 weights: only 1.7
     /// times, gemm widens them as it goes), for 424 MB more memory (the blocks' layers) once
     /// batches come (`CONCURRENT=32 cargo run --release -p nova-ft-models --features lm
@@ -53,6 +57,10 @@ pub struct Linear {
     /// concurrent requests 17% faster than with its 8-bit kernel (235-240 vs 202-204 tokens/s,
     /// 2026-12-05).
     wide: OnceLock<Option<Tensor>>,
+    /// The quantized weights repacked for [`super::vnni`]'s kernels, which multiply any
+    /// number of rows; `None` where they do not apply (no AVX-512 VNNI, another format), and
+    /// then `wide` (many rows) and the Q4_1 kernel or candle's (a few) do.
+    packed: Option<Packed>,
 }
 
 impl Linear {
@@ -74,18 +82,32 @@ impl Linear {
     }
 
     fn of(t: Arc<QTensor>) -> Result<Linear> {
+        let packed = match t.shape().dims2() {
+            Ok((n, k)) => Packed::new(t.dtype(), &t.data().map_err(candle_err)?, n, k),
+            Err(_) => None,
+        };
         Ok(Linear {
             matmul: QMatMul::from_arc(t).map_err(candle_err)?,
             wide: OnceLock::new(),
+            packed,
         })
     }
 
-    /// `x W^T` for rows `x` (`n x in`). One row (decoding one sequence) reads the quantized
-    /// weights, which is memory-bound and fastest that way; many rows (batched decoding,
-    /// prefill) multiply by the widened weights as a matrix product, which reads each weight
-    /// once for all rows where the quantized kernel reads it once per row.
+    /// `x W^T` for rows `x` (`n x in`): by [`super::vnni`]'s kernels where they apply.
+    /// Otherwise one row (decoding one sequence) reads the quantized weights, which is
+    /// memory-bound and fastest that way, and many rows (batched decoding, prefill) multiply by
+    /// the widened weights as a matrix product, which reads each weight once for all rows
+    /// where the quantized kernel reads it once per row.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.dim(0).map_err(candle_err)? >= WIDE_ROWS {
+        let m = x.dim(0).map_err(candle_err)?;
+        if let Some(p) = &self.packed {
+            let y = with_data(&x.contiguous().map_err(candle_err)?, |x| {
+                p.matmul(&Rows::new(x, m, p.inputs()))
+            });
+            return Tensor::from_vec(y.map_err(candle_err)?, (m, p.outputs()), &Device::Cpu)
+                .map_err(candle_err);
+        }
+        if m >= WIDE_ROWS {
             if let Some(w) = self.wide() {
                 // On candle's pool: candle's own matmul runs on rayon's, whose threads take
                 // turns on the cores with candle's spinning workers.
@@ -310,18 +332,45 @@ impl Llama {
         }
     }
 
-    fn linear(
+    /// Layers `which` of block `l` on the same rows `x` (`n x width`), each with its adapter:
+    /// the rows are rounded once for all of them when the layers run on the packed kernels.
+    fn linears(
         &self,
         l: usize,
-        which: usize,
-        x: &Tensor,
+        which: &[usize],
+        x: &[f32],
+        n: usize,
         adapters: Option<&Adapters>,
-    ) -> Result<Tensor> {
-        let y = self.blocks[l].linears[which].forward(x)?;
-        match adapters.and_then(|a| a.get(l, which)) {
-            Some(lora) => lora.add_to(x, &y).map_err(candle_err),
-            None => Ok(y),
+    ) -> Result<Vec<Vec<f32>>> {
+        let linears = &self.blocks[l].linears;
+        let width = x.len() / n;
+        let rounded = match which.iter().all(|w| linears[*w].packed.is_some()) {
+            true => Some(Rows::new(x, n, width)),
+            false => None,
+        };
+        // The rows as a tensor, made only for a layer that needs one.
+        let mut xt: Option<Tensor> = None;
+        let mut outputs = Vec::with_capacity(which.len());
+        for &w in which {
+            let lora = adapters.and_then(|a| a.get(l, w));
+            if let (Some(r), Some(p), None) = (&rounded, &linears[w].packed, lora) {
+                outputs.push(p.matmul(r));
+                continue;
+            }
+            let xt = match &mut xt {
+                Some(t) => &*t,
+                slot @ None => &*slot.insert(rows(x, n, width)?),
+            };
+            let y = match (&rounded, &linears[w].packed) {
+                (Some(r), Some(p)) => rows(&p.matmul(r), n, p.outputs())?,
+                _ => linears[w].forward(xt)?,
+            };
+            outputs.push(match lora {
+                Some(lora) => flat(&lora.add_to(xt, &y).map_err(candle_err)?)?,
+                None => flat(&y)?,
+            });
         }
+        Ok(outputs)
     }
 
     /// Run `tokens[s]` (new tokens of sequence `s`) through the model after what `caches[s]`
@@ -365,10 +414,10 @@ impl Llama {
             let block = &self.blocks[l];
             let mut x = h.clone();
             rms_norm(&mut x, &block.attn_norm, eps);
-            let xt = rows(&x, n, d)?;
-            let mut q = flat(&self.linear(l, 0, &xt, adapters)?)?;
-            let mut k = flat(&self.linear(l, 1, &xt, adapters)?)?;
-            let v = flat(&self.linear(l, 2, &xt, adapters)?)?;
+            let [mut q, mut k, v]: [Vec<f32>; 3] = self
+                .linears(l, &[0, 1, 2], &x, n, adapters)?
+                .try_into()
+                .map_err(|_| NovaError::invalid("language model: three projections expected"))?;
             self.rope(&mut q, &positions, c.heads);
             self.rope(&mut k, &positions, c.kv_heads);
             for (s, (start, len, _)) in spans.iter().enumerate() {
@@ -410,18 +459,18 @@ impl Llama {
                     }
                 }
             });
-            let attn = self.linear(l, 3, &rows(&out, n, d)?, adapters)?;
-            for (h, a) in h.iter_mut().zip(flat(&attn)?) {
+            let attn = self.linears(l, &[3], &out, n, adapters)?.remove(0);
+            for (h, a) in h.iter_mut().zip(attn) {
                 *h += a;
             }
             let mut x = h.clone();
             rms_norm(&mut x, &block.ffn_norm, eps);
-            let xt = rows(&x, n, d)?;
-            let mut gate = flat(&self.linear(l, 4, &xt, adapters)?)?;
-            let up = flat(&self.linear(l, 5, &xt, adapters)?)?;
+            let mut gate_up = self.linears(l, &[4, 5], &x, n, adapters)?;
+            let up = gate_up.pop().unwrap_or_default();
+            let mut gate = gate_up.pop().unwrap_or_default();
             silu_mul(&mut gate, &up);
-            let down = self.linear(l, 6, &rows(&gate, n, c.ffn)?, adapters)?;
-            for (h, a) in h.iter_mut().zip(flat(&down)?) {
+            let down = self.linears(l, &[6], &gate, n, adapters)?.remove(0);
+            for (h, a) in h.iter_mut().zip(down) {
                 *h += a;
             }
         }

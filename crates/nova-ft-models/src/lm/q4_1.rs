@@ -27,6 +27,13 @@ pub struct BlockQ4_1 {
 }
 const _: () = assert!(std::mem::size_of::<BlockQ4_1>() == 20);
 
+impl BlockQ4_1 {
+    /// `d`, `m` and the packed `q`.
+    pub(crate) fn parts(&self) -> (f32, f32, &[u8; QK / 2]) {
+        (self.d.to_f32(), self.m.to_f32(), &self.qs)
+    }
+}
+
 /// 32 activations: `x = d * q`, `q` in -127..=127, with `s = d * sum(q)` so that a Q4_1
 /// block's offset `m` multiplies the block's sum once (ggml's `block_q8_1`).
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +44,20 @@ pub struct BlockQ8_1 {
     qs: [i8; QK],
 }
 const _: () = assert!(std::mem::size_of::<BlockQ8_1>() == 36);
+
+impl BlockQ8_1 {
+    pub(crate) fn d(&self) -> f32 {
+        self.d.to_f32()
+    }
+
+    pub(crate) fn s(&self) -> f32 {
+        self.s.to_f32()
+    }
+
+    pub(crate) fn qs(&self) -> &[i8; QK] {
+        &self.qs
+    }
+}
 
 /// `y = x W^T` for `x` (`m x k`, row-major) and `W` (`n x k`) as Q4_1 blocks, the bytes of a
 /// Q4_1 tensor. `None` when the bytes are not whole, aligned blocks of `n x k` weights.
@@ -51,7 +72,7 @@ pub fn matmul(x: &[f32], (m, k, n): (usize, usize, usize), weights: &[u8]) -> Op
 }
 
 /// The bytes as blocks, when they are whole blocks at an address a block may start at.
-fn as_blocks(bytes: &[u8]) -> Option<&[BlockQ4_1]> {
+pub(crate) fn as_blocks(bytes: &[u8]) -> Option<&[BlockQ4_1]> {
     let size = std::mem::size_of::<BlockQ4_1>();
     let aligned = (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<BlockQ4_1>());
     if !aligned || !bytes.len().is_multiple_of(size) {

@@ -18,8 +18,9 @@ pub struct TinySpec {
     pub kv_heads: usize,
     pub ffn: usize,
     pub seed: u64,
-    /// Store the linear weights as Q8_0 blocks (the quantized path) instead of f32.
-    pub quantized: bool,
+    /// The linear weights' format when quantized (SmolLM2's file: Q4_1), with the embedding
+    /// (and the head) then in Q8_0 as SmolLM2's; `None`: everything in f32.
+    pub quantized: Option<GgmlDType>,
     /// Write an output head of its own (`output.weight`) instead of tying it to the embedding
     /// as SmolLM2 does.
     pub untied_head: bool,
@@ -34,7 +35,7 @@ impl Default for TinySpec {
             kv_heads: 2,
             ffn: 128,
             seed: 1,
-            quantized: false,
+            quantized: None,
             untied_head: false,
         }
     }
@@ -55,18 +56,13 @@ pub fn tiny_gguf(spec: TinySpec) -> Result<Vec<u8>> {
     }
     let vocab = tokens.len();
     let mut random = SplitMix::new(spec.seed);
-    let mut tensor = |dims: &[usize], scale: f64, quantize: bool| -> Result<QTensor> {
+    let mut tensor = |dims: &[usize], scale: f64, dtype: Option<GgmlDType>| -> Result<QTensor> {
         let n: usize = dims.iter().product();
         let data: Vec<f32> = (0..n)
             .map(|_| ((random.next_f64() * 2.0 - 1.0) * scale) as f32)
             .collect();
         let t = Tensor::from_vec(data, dims, &Device::Cpu).map_err(err)?;
-        let dtype = if quantize {
-            GgmlDType::Q8_0
-        } else {
-            GgmlDType::F32
-        };
-        QTensor::quantize(&t, dtype).map_err(err)
+        QTensor::quantize(&t, dtype.unwrap_or(GgmlDType::F32)).map_err(err)
     };
     let ones = |n: usize| -> Result<QTensor> {
         let t = Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).map_err(err)?;
@@ -75,13 +71,17 @@ pub fn tiny_gguf(spec: TinySpec) -> Result<Vec<u8>> {
     let (d, f) = (spec.hidden, spec.ffn);
     let kv = spec.kv_heads * (d / spec.heads);
     let q = spec.quantized;
+    let embedding = q.map(|_| GgmlDType::Q8_0);
     let mut named: Vec<(String, QTensor)> = vec![
         // Small embeddings, as trained models have: near-uniform next-token odds to start from.
-        ("token_embd.weight".into(), tensor(&[vocab, d], 0.2, false)?),
+        (
+            "token_embd.weight".into(),
+            tensor(&[vocab, d], 0.2, embedding)?,
+        ),
         ("output_norm.weight".into(), ones(d)?),
     ];
     if spec.untied_head {
-        named.push(("output.weight".into(), tensor(&[vocab, d], 0.2, false)?));
+        named.push(("output.weight".into(), tensor(&[vocab, d], 0.2, embedding)?));
     }
     let s = |fan_in: usize| 1.0 / (fan_in as f64).sqrt();
     for l in 0..spec.layers {
