@@ -118,6 +118,12 @@ impl Rows {
         let round = |r: usize| {
             let mut slot = slots[r].lock().unwrap_or_else(|e| e.into_inner());
             let (((q, d), (s, sum)), x) = &mut *slot;
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: the CPU has AVX-512 F and BW (checked).
+                unsafe { kernels::round_row(x, q, d, s, sum) };
+                return;
+            }
             let mut blocks = vec![BlockQ8_1::zeros(); nb];
             BlockQ8_1::from_float(x, &mut blocks);
             for (b, block) in blocks.iter().enumerate() {
@@ -303,21 +309,62 @@ mod kernels {
         _mm512_set1_epi32(i32::from_le_bytes([b(0), b(1), b(2), b(3)]))
     }
 
-    /// Block `b` of rows `first..first + count`'s activations.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn blocks<'a>(
-        rows: &'a Rows,
-        first: usize,
-        count: usize,
-        k: usize,
-        b: usize,
-    ) -> [&'a [i8; QK]; ROWS] {
-        let block = |r: usize| {
-            let at = (first + r.min(count - 1)) * k + b * QK;
-            <&[i8; QK]>::try_from(&rows.q[at..at + QK]).expect("a block is 32 bytes")
-        };
-        [block(0), block(1), block(2), block(3)]
+    /// Rows `first..first + count`'s activations as blocks (the last row again in the unused
+    /// places).
+    #[inline(always)]
+    fn blocks(rows: &Rows, first: usize, count: usize, k: usize) -> [&[[i8; QK]]; ROWS] {
+        std::array::from_fn(|r| {
+            let at = (first + r.min(count - 1)) * k;
+            rows.q[at..at + k].as_chunks::<QK>().0
+        })
+    }
+
+    /// `x` rounded as [`BlockQ8_1::from_float`](super::BlockQ8_1) rounds it, 32 values at a
+    /// time: `d = max|x| / 127` (kept as f16), `q = round(x / d)` (halves away from zero),
+    /// `s = d * sum(q)` (kept as f16).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn round_row(
+        x: &[f32],
+        q: &mut [i8],
+        d: &mut [f32],
+        s: &mut [f32],
+        sum: &mut [f32],
+    ) {
+        use half::f16;
+        // Just under a half: added to |y| and truncated, it rounds halves up and nothing else.
+        let below_half = _mm512_castps_si512(_mm512_set1_ps(0.499_999_97));
+        let sign = _mm512_set1_epi32(i32::MIN);
+        let blocks = x.as_chunks::<QK>().0.iter().zip(q.as_chunks_mut::<QK>().0);
+        for (b, (x, q)) in blocks.enumerate() {
+            // SAFETY: `x` is 32 floats.
+            let (lo, hi) = unsafe {
+                (
+                    _mm512_loadu_ps(x.as_ptr()),
+                    _mm512_loadu_ps(x.as_ptr().add(16)),
+                )
+            };
+            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+            let scale = amax / 127.0;
+            let inverse = _mm512_set1_ps(if scale == 0.0 { 0.0 } else { 1.0 / scale });
+            let round = |v: __m512| {
+                let y = _mm512_mul_ps(v, inverse);
+                // y's sign on the half (or and and on the bits: AVX-512 F has them for
+                // integers only).
+                let bias =
+                    _mm512_or_si512(below_half, _mm512_and_si512(_mm512_castps_si512(y), sign));
+                _mm512_cvttps_epi32(_mm512_add_ps(y, _mm512_castsi512_ps(bias)))
+            };
+            let (qlo, qhi) = (round(lo), round(hi));
+            // SAFETY: `q` is 32 bytes, 16 from each half (values in -127..=127).
+            unsafe {
+                _mm_storeu_si128(q.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(qlo));
+                _mm_storeu_si128(q.as_mut_ptr().add(16).cast(), _mm512_cvtepi32_epi8(qhi));
+            }
+            let total = _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+            d[b] = f16::from_f32(scale).to_f32();
+            s[b] = f16::from_f32(scale * total as f32).to_f32();
+            sum[b] = total as f32;
+        }
     }
 
     /// The 16 outputs of Q4_1 `tiles` (one tile's blocks) for rows `first..first + count`:
@@ -334,12 +381,13 @@ mod kernels {
         let nb = k / QK;
         let low = _mm512_set1_epi8(0xF);
         let mut acc = [_mm512_setzero_ps(); ROWS];
+        let xs = blocks(rows, first, count, k);
         for (b, tile) in tiles.iter().enumerate() {
             // Low and high nibbles in two sums: two chains of dependent dot products, not
             // one twice as long.
             let mut dots = [_mm512_setzero_si512(); ROWS];
             let mut highs = [_mm512_setzero_si512(); ROWS];
-            let x = blocks(rows, first, count, k, b);
+            let x: [&[i8; QK]; ROWS] = std::array::from_fn(|r| &xs[r][b]);
             for g in 0..QK / 8 {
                 // SAFETY: qs holds 4 groups of 64 bytes.
                 let w = unsafe { _mm512_loadu_si512(tile.qs.as_ptr().add(g * 64).cast()) };
@@ -388,11 +436,12 @@ mod kernels {
     ) {
         let nb = k / QK;
         let mut acc = [_mm512_setzero_ps(); ROWS];
+        let xs = blocks(rows, first, count, k);
         for (b, tile) in tiles.iter().enumerate() {
             // Even and odd groups in two sums (two shorter chains, as for Q4_1).
             let mut dots = [_mm512_setzero_si512(); ROWS];
             let mut odds = [_mm512_setzero_si512(); ROWS];
-            let x = blocks(rows, first, count, k, b);
+            let x: [&[i8; QK]; ROWS] = std::array::from_fn(|r| &xs[r][b]);
             for g in (0..QK / 4).step_by(2) {
                 // SAFETY: qs holds 8 groups of 64 bytes.
                 let (even, odd) = unsafe {
@@ -481,6 +530,30 @@ mod tests {
             }
         }
         y
+    }
+
+    #[test]
+    fn rows_are_rounded_as_ggml_rounds_them_halves_included() {
+        // Block 0's largest value is 127, so d = 1 and its halves stay halves; block 1 has
+        // negative halves and a zero; then random blocks, and a block of zeros.
+        let mut x: Vec<f32> = (0..32).map(|i| i as f32 * 3.0 - 40.5).collect();
+        x[31] = 127.0;
+        x.extend((0..32).map(|i| -(i as f32) - 0.5 + if i == 7 { 7.5 } else { 0.0 }));
+        x.extend(pseudo_random(96, 11).iter().map(|v| v * 3.7));
+        x.extend([0.0; 32]);
+        let k = 192;
+        let rows = Rows::new(&x, 1, k);
+        let mut blocks = vec![BlockQ8_1::zeros(); k / QK];
+        BlockQ8_1::from_float(&x, &mut blocks);
+        for (b, block) in blocks.iter().enumerate() {
+            assert_eq!(&rows.q[b * QK..(b + 1) * QK], block.qs(), "block {b}");
+            assert_eq!(rows.d[b].to_bits(), block.d().to_bits(), "block {b}");
+            assert_eq!(rows.s[b].to_bits(), block.s().to_bits(), "block {b}");
+            let sum: i32 = block.qs().iter().map(|q| i32::from(*q)).sum();
+            assert_eq!(rows.sum[b], sum as f32, "block {b}");
+        }
+        // Block 0 rounded its halves away from zero: 127 / 127 = 1, -40.5 -> -41.
+        assert_eq!(rows.q[0], -41);
     }
 
     #[test]
