@@ -22,7 +22,7 @@ const TILE: usize = 16;
 /// Inputs per block.
 const QK: usize = 32;
 /// Rows per unit of work: the weights of a tile are unpacked once for these.
-const ROWS: usize = 4;
+const ROWS: usize = 8;
 
 /// Whether this CPU runs the kernels (AVX-512 F and BW, and VNNI).
 pub fn available() -> bool {
@@ -205,29 +205,38 @@ impl Packed {
         y
     }
 
-    /// Tile `tile`'s 16 outputs for rows `first..first + count`.
-    fn unit(&self, rows: &Rows, tile: usize, first: usize, count: usize, out: &mut [[f32; 16]; 4]) {
+    /// Tile `tile`'s 16 outputs for rows `first..first + count` (at most 8).
+    fn unit(
+        &self,
+        rows: &Rows,
+        tile: usize,
+        first: usize,
+        count: usize,
+        out: &mut [[f32; TILE]; ROWS],
+    ) {
         let nb = self.k / QK;
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a Packed exists only where `available()` said the CPU has the features.
         unsafe {
+            // One kernel per row count, so that the rows' sums stay in registers.
+            macro_rules! by_rows {
+                ($kernel:ident, $tiles:expr) => {{
+                    let t = &$tiles[tile * nb..(tile + 1) * nb];
+                    match count {
+                        1 => kernels::$kernel::<1>(t, rows, first, self.k, out),
+                        2 => kernels::$kernel::<2>(t, rows, first, self.k, out),
+                        3 => kernels::$kernel::<3>(t, rows, first, self.k, out),
+                        4 => kernels::$kernel::<4>(t, rows, first, self.k, out),
+                        5 => kernels::$kernel::<5>(t, rows, first, self.k, out),
+                        6 => kernels::$kernel::<6>(t, rows, first, self.k, out),
+                        7 => kernels::$kernel::<7>(t, rows, first, self.k, out),
+                        _ => kernels::$kernel::<ROWS>(t, rows, first, self.k, out),
+                    }
+                }};
+            }
             match &self.tiles {
-                Tiles::Q4_1(t) => kernels::q4_1(
-                    &t[tile * nb..(tile + 1) * nb],
-                    rows,
-                    first,
-                    count,
-                    self.k,
-                    out,
-                ),
-                Tiles::Q8_0(t) => kernels::q8_0(
-                    &t[tile * nb..(tile + 1) * nb],
-                    rows,
-                    first,
-                    count,
-                    self.k,
-                    out,
-                ),
+                Tiles::Q4_1(t) => by_rows!(q4_1, t),
+                Tiles::Q8_0(t) => by_rows!(q8_0, t),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -309,14 +318,19 @@ mod kernels {
         _mm512_set1_epi32(i32::from_le_bytes([b(0), b(1), b(2), b(3)]))
     }
 
-    /// Rows `first..first + count`'s activations as blocks (the last row again in the unused
-    /// places).
+    /// Rows `first..first + R`'s activations as blocks.
     #[inline(always)]
-    fn blocks(rows: &Rows, first: usize, count: usize, k: usize) -> [&[[i8; QK]]; ROWS] {
+    fn blocks<const R: usize>(rows: &Rows, first: usize, k: usize) -> [&[[i8; QK]]; R] {
         std::array::from_fn(|r| {
-            let at = (first + r.min(count - 1)) * k;
+            let at = (first + r) * k;
             rows.q[at..at + k].as_chunks::<QK>().0
         })
+    }
+
+    /// Rows `first..first + R`'s values of `per_block` (one per block of 32 inputs).
+    #[inline(always)]
+    fn per_row<const R: usize>(per_block: &[f32], first: usize, nb: usize) -> [&[f32]; R] {
+        std::array::from_fn(|r| &per_block[(first + r) * nb..(first + r + 1) * nb])
     }
 
     /// `x` rounded as [`BlockQ8_1::from_float`](super::BlockQ8_1) rounds it, 32 values at a
@@ -367,27 +381,30 @@ mod kernels {
         }
     }
 
-    /// The 16 outputs of Q4_1 `tiles` (one tile's blocks) for rows `first..first + count`:
+    /// The 16 outputs of Q4_1 `tiles` (one tile's blocks) for rows `first..first + R`:
     /// `sum_b d_w d_x dot(q_w, q_x) + m_w s_x`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn q4_1(
+    pub(super) fn q4_1<const R: usize>(
         tiles: &[TileQ4_1],
         rows: &Rows,
         first: usize,
-        count: usize,
         k: usize,
         out: &mut [[f32; TILE]; ROWS],
     ) {
         let nb = k / QK;
         let low = _mm512_set1_epi8(0xF);
-        let mut acc = [_mm512_setzero_ps(); ROWS];
-        let xs = blocks(rows, first, count, k);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let xs = blocks::<R>(rows, first, k);
+        let (d, s) = (
+            per_row::<R>(&rows.d, first, nb),
+            per_row::<R>(&rows.s, first, nb),
+        );
         for (b, tile) in tiles.iter().enumerate() {
             // Low and high nibbles in two sums: two chains of dependent dot products, not
             // one twice as long.
-            let mut dots = [_mm512_setzero_si512(); ROWS];
-            let mut highs = [_mm512_setzero_si512(); ROWS];
-            let x: [&[i8; QK]; ROWS] = std::array::from_fn(|r| &xs[r][b]);
+            let mut dots = [_mm512_setzero_si512(); R];
+            let mut highs = [_mm512_setzero_si512(); R];
+            let x: [&[i8; QK]; R] = std::array::from_fn(|r| &xs[r][b]);
             for g in 0..QK / 8 {
                 // SAFETY: qs holds 4 groups of 64 bytes.
                 let w = unsafe { _mm512_loadu_si512(tile.qs.as_ptr().add(g * 64).cast()) };
@@ -395,12 +412,12 @@ mod kernels {
                     _mm512_and_si512(w, low),
                     _mm512_and_si512(_mm512_srli_epi16(w, 4), low),
                 );
-                for r in 0..count {
+                for r in 0..R {
                     dots[r] = _mm512_dpbusd_epi32(dots[r], lo, broadcast4(x[r], 8 * g));
                     highs[r] = _mm512_dpbusd_epi32(highs[r], hi, broadcast4(x[r], 8 * g + 4));
                 }
             }
-            for r in 0..count {
+            for r in 0..R {
                 dots[r] = _mm512_add_epi32(dots[r], highs[r]);
             }
             // SAFETY: d and m are 16 floats each.
@@ -410,38 +427,40 @@ mod kernels {
                     _mm512_loadu_ps(tile.m.as_ptr()),
                 )
             };
-            for r in 0..count {
-                let i = (first + r) * nb + b;
-                let scale = _mm512_mul_ps(dw, _mm512_set1_ps(rows.d[i]));
+            for r in 0..R {
+                let scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[r][b]));
                 acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[r]), scale, acc[r]);
-                acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(rows.s[i]), acc[r]);
+                acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(s[r][b]), acc[r]);
             }
         }
-        for r in 0..count {
+        for r in 0..R {
             // SAFETY: out[r] is 16 floats.
             unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
         }
     }
 
-    /// The 16 outputs of Q8_0 `tiles` for rows `first..first + count`:
+    /// The 16 outputs of Q8_0 `tiles` for rows `first..first + R`:
     /// `sum_b d_w d_x (dot(q_w + 128, q_x) - 128 sum(q_x))`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn q8_0(
+    pub(super) fn q8_0<const R: usize>(
         tiles: &[TileQ8_0],
         rows: &Rows,
         first: usize,
-        count: usize,
         k: usize,
         out: &mut [[f32; TILE]; ROWS],
     ) {
         let nb = k / QK;
-        let mut acc = [_mm512_setzero_ps(); ROWS];
-        let xs = blocks(rows, first, count, k);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let xs = blocks::<R>(rows, first, k);
+        let (d, sums) = (
+            per_row::<R>(&rows.d, first, nb),
+            per_row::<R>(&rows.sum, first, nb),
+        );
         for (b, tile) in tiles.iter().enumerate() {
             // Even and odd groups in two sums (two shorter chains, as for Q4_1).
-            let mut dots = [_mm512_setzero_si512(); ROWS];
-            let mut odds = [_mm512_setzero_si512(); ROWS];
-            let x: [&[i8; QK]; ROWS] = std::array::from_fn(|r| &xs[r][b]);
+            let mut dots = [_mm512_setzero_si512(); R];
+            let mut odds = [_mm512_setzero_si512(); R];
+            let x: [&[i8; QK]; R] = std::array::from_fn(|r| &xs[r][b]);
             for g in (0..QK / 4).step_by(2) {
                 // SAFETY: qs holds 8 groups of 64 bytes.
                 let (even, odd) = unsafe {
@@ -451,27 +470,26 @@ mod kernels {
                         _mm512_loadu_si512(at.add(64).cast()),
                     )
                 };
-                for r in 0..count {
+                for r in 0..R {
                     dots[r] = _mm512_dpbusd_epi32(dots[r], even, broadcast4(x[r], 4 * g));
                     odds[r] = _mm512_dpbusd_epi32(odds[r], odd, broadcast4(x[r], 4 * g + 4));
                 }
             }
-            for r in 0..count {
+            for r in 0..R {
                 dots[r] = _mm512_add_epi32(dots[r], odds[r]);
             }
             // SAFETY: d is 16 floats.
             let dw = unsafe { _mm512_loadu_ps(tile.d.as_ptr()) };
-            for r in 0..count {
-                let i = (first + r) * nb + b;
+            for r in 0..R {
                 let dot = _mm512_sub_ps(
                     _mm512_cvtepi32_ps(dots[r]),
-                    _mm512_set1_ps(128.0 * rows.sum[i]),
+                    _mm512_set1_ps(128.0 * sums[r][b]),
                 );
-                let scale = _mm512_mul_ps(dw, _mm512_set1_ps(rows.d[i]));
+                let scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[r][b]));
                 acc[r] = _mm512_fmadd_ps(dot, scale, acc[r]);
             }
         }
-        for r in 0..count {
+        for r in 0..R {
             // SAFETY: out[r] is 16 floats.
             unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
         }
@@ -570,7 +588,7 @@ mod tests {
             let packed = Packed::new(dtype, &q.data().unwrap(), n, k).unwrap();
             assert!(Packed::new(dtype, &q.data().unwrap(), n + 1, k).is_none());
             assert!(Packed::new(GgmlDType::Q4_0, &q.data().unwrap(), n, k).is_none());
-            for m in [1, 3, 4, 7, 9] {
+            for m in [1, 3, 4, 7, 8, 9, 17] {
                 let x = pseudo_random(m * k, 5 + m as u32);
                 let got = packed.matmul(&Rows::new(&x, m, k));
                 let want = reference(&x, m, k, &q);
