@@ -498,21 +498,10 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::q4_1::tests::pseudo_random;
     use super::*;
     use candle_core::quantized::QTensor;
     use candle_core::{Device, Tensor};
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state as f32 / u32::MAX as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     /// `x W^T` as ggml computes it: for Q4_1 its scalar dot product with the activations in
     /// Q8_1 blocks; for Q8_0 (no block sums) W dequantized and x rounded as the kernel rounds
