@@ -373,3 +373,28 @@ fn many_requests_at_once_still_answer_as_alone() {
         }
     }
 }
+
+#[test]
+fn a_layer_refuses_rows_of_the_wrong_width() {
+    for format in [None, Some(GgmlDType::Q4_1), Some(GgmlDType::Q8_0)] {
+        let lm = tiny(TinySpec {
+            quantized: format,
+            ..TinySpec::default()
+        });
+        let hidden = lm.llama.config.hidden;
+        let rows = |width: usize| {
+            candle_core::Tensor::zeros(
+                (3, width),
+                candle_core::DType::F32,
+                &candle_core::Device::Cpu,
+            )
+            .unwrap()
+        };
+        let head = &lm.llama.head;
+        assert_eq!(
+            head.forward(&rows(hidden)).unwrap().dims(),
+            [3, lm.llama.config.vocab]
+        );
+        assert!(head.forward(&rows(hidden + 32)).is_err(), "{format:?}");
+    }
+}

@@ -99,8 +99,14 @@ impl Linear {
     /// the widened weights as a matrix product, which reads each weight once for all rows
     /// where the quantized kernel reads it once per row.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let m = x.dim(0).map_err(candle_err)?;
+        let (m, width) = x.dims2().map_err(candle_err)?;
         if let Some(p) = &self.packed {
+            if width != p.inputs() {
+                return Err(NovaError::invalid(format!(
+                    "language model: rows of {width} values for a layer of {} inputs",
+                    p.inputs()
+                )));
+            }
             let y = with_data(&x.contiguous().map_err(candle_err)?, |x| {
                 p.matmul(&Rows::new(x, m, p.inputs()))
             });
