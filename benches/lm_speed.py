@@ -4,7 +4,7 @@ Converse API, beside llama.cpp on the same GGUF file and the same threads when
 AMX its native build crashed at the first decode here, and ``CMAKE_ARGS="-DGGML_NATIVE=OFF
 -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON"`` built one that runs).
 
-    python benches/lm_speed.py [--tokens 128] [--concurrent 32] [--repeat 3]
+    python benches/lm_speed.py [--tokens 128] [--concurrent 32] [--repeat 3] [--temperature 0.7]
 
 Prints, per repeat: single-stream decoding tokens/s (a streamed Converse: tokens after the
 first over the time after the first), time to first token, and the aggregate tokens/s of
@@ -36,13 +36,22 @@ QUESTION = "Write a short story about a lighthouse keeper who finds a message in
 TOPICS = ["a lighthouse", "a bakery", "a glacier", "a violin", "a desert town", "a robot"]
 
 
-def streamed(client: Any, tokens: int) -> tuple[float, float, int]:
+def inference(tokens: int, temperature: float) -> dict[str, Any]:
+    """Converse's inferenceConfig: greedy at temperature 0, else sampled with top-p 0.9
+    (Nova's defaults are temperature 0.7, top-p 0.9)."""
+    config: dict[str, Any] = {"maxTokens": tokens, "temperature": temperature}
+    if temperature > 0:
+        config["topP"] = 0.9
+    return config
+
+
+def streamed(client: Any, tokens: int, temperature: float = 0.0) -> tuple[float, float, int]:
     """(time to first token, decoding tokens/s, tokens) of one streamed answer."""
     started = time.perf_counter()
     reply = client.converse_stream(
         modelId=MICRO,
         messages=[{"role": "user", "content": [{"text": QUESTION}]}],
-        inferenceConfig={"maxTokens": tokens, "temperature": 0.0},
+        inferenceConfig=inference(tokens, temperature),
     )
     first = None
     out = 0
@@ -56,7 +65,7 @@ def streamed(client: Any, tokens: int) -> tuple[float, float, int]:
     return first - started, (out - 1) / (end - first), out
 
 
-def aggregate(client: Any, tokens: int, concurrent: int) -> float:
+def aggregate(client: Any, tokens: int, concurrent: int, temperature: float = 0.0) -> float:
     """Output tokens/s over ``concurrent`` Converse requests sent at once."""
 
     def one(i: int) -> int:
@@ -68,7 +77,7 @@ def aggregate(client: Any, tokens: int, concurrent: int) -> float:
                     "content": [{"text": f"Write a short story about {TOPICS[i % 6]}."}],
                 }
             ],
-            inferenceConfig={"maxTokens": tokens, "temperature": 0.0},
+            inferenceConfig=inference(tokens, temperature),
         )
         return int(reply["usage"]["outputTokens"])
 
@@ -124,6 +133,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="0: greedy (the default); above 0, sampled with top-p 0.9 (llama.cpp stays greedy)",
+    )
     parser.add_argument("--llama-cpp-only", metavar="GGUF", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.llama_cpp_only:
@@ -138,8 +153,8 @@ def main() -> None:
         streamed(client, 8)  # load and warm up
         singles, aggregates = [], []
         for r in range(args.repeat):
-            ttft, single, out = streamed(client, args.tokens)
-            total = aggregate(client, args.tokens, args.concurrent)
+            ttft, single, out = streamed(client, args.tokens, args.temperature)
+            total = aggregate(client, args.tokens, args.concurrent, args.temperature)
             singles.append(single)
             aggregates.append(total)
             print(

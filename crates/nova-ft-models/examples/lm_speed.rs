@@ -1,5 +1,7 @@
 //! Generation speed of the local language model on one prompt, single stream:
-//! `cargo run --release -p nova-ft-models --features lm --example lm_speed -- <gguf> [vectorized|q8|stored]`.
+//! `cargo run --release -p nova-ft-models --features lm --example lm_speed -- <gguf> [vectorized|q8|stored] [tokens]`,
+//! with `CONCURRENT=32` for that many requests at once and `TEMPERATURE=0.7` to sample (top-p
+//! 0.9) rather than decode greedily.
 //! `benches/lm_speed.py` runs it beside llama.cpp.
 
 use nova_ft_models::generation::GenerationParams;
@@ -36,9 +38,21 @@ fn main() {
         system: "",
         turns: &turns,
     };
+    // TEMPERATURE=0.7: sampled with Nova's default top-p (0.9) instead of greedy.
+    let sampling = match std::env::var("TEMPERATURE")
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        Some(temperature) => Sampling {
+            temperature,
+            top_p: 0.9,
+            top_k: 0,
+        },
+        None => Sampling::GREEDY,
+    };
     let params = GenerationParams {
         max_tokens: tokens,
-        sampling: Sampling::GREEDY,
+        sampling,
         stop_sequences: vec![],
         seed: 0,
         cancel: Default::default(),
