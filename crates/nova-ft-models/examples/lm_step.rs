@@ -43,7 +43,7 @@ fn main() {
         times.push(started.elapsed().as_secs_f64());
         // Greedy: each sequence goes on with its most likely token.
         next = logits
-            .iter()
+            .rows()
             .map(|l| {
                 (0..l.len())
                     .max_by(|a, b| l[*a].total_cmp(&l[*b]))

@@ -82,10 +82,11 @@ fn cached_batched_and_uncached_forward_passes_agree() {
         let at_once = m.forward(&[&ids], &mut [&mut whole], None).unwrap();
         // One token at a time through the cache.
         let mut step = KvCache::new(m.config.layers);
-        let mut last = Vec::new();
+        let mut last = None;
         for id in &ids {
-            last = m.forward(&[&[*id]], &mut [&mut step], None).unwrap();
+            last = Some(m.forward(&[&[*id]], &mut [&mut step], None).unwrap());
         }
+        let mut last = last.expect("a token");
         // With AVX-512 VNNI every pass multiplies the quantized weights by the same kernels,
         // whatever the rows, so the logits agree. Without, many rows multiply by widened f32
         // weights and one row by a quantized kernel, which rounds the activations to 8 bits:

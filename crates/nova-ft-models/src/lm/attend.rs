@@ -1,14 +1,18 @@
-//! Serving's attention for one row and one head over a sequence's cached keys and values
-//! (bf16): `softmax(q K^T / sqrt(d)) V`. With AVX-512 (checked at run time: the wheel is built
-//! for x86-64-v3) a key's 64 values are 4 products of 16 lanes, not 8 of 8; at 32 concurrent
-//! requests attention was 17% of a step after the VNNI products (perf). Neither four keys'
-//! sums added up together nor the scores in AVX-512 BF16 (`vdpbf16ps`, the query rounded to
-//! bf16) made a step of 32 rows more than 1% faster (`lm_step` example, 2026-12-06): not kept.
+//! Serving's attention for one row over a sequence's cached keys and values (bf16):
+//! `softmax(q K^T / sqrt(d)) V` for every query head of a group that shares one key/value
+//! head (SmolLM2: 3 query heads a key/value head). The group is done together so that each
+//! cached key and value is read and widened once, not once per head: at 32 concurrent
+//! requests attention was a quarter of a step (perf), most of it widening and one horizontal
+//! sum per key. With AVX-512 (checked at run time: the wheel is built for x86-64-v3) 16 keys'
+//! scores are summed across lanes together (a transposing tree, 3 operations a key instead of
+//! 8). Neither four keys' sums added up together nor the scores in AVX-512 BF16 (`vdpbf16ps`,
+//! the query rounded to bf16) made a step of 32 rows more than 1% faster (`lm_step` example,
+//! 2026-12-06): not kept.
 
 use half::bf16;
 
-/// One head's keys and values in a layer's cache: position `p`'s are at `p * stride + offset`,
-/// as long as the query.
+/// One key/value head in a layer's cache: position `p`'s keys and values are at
+/// `p * stride + offset`, `head_dim` of each.
 pub struct Head<'a> {
     pub keys: &'a [bf16],
     pub values: &'a [bf16],
@@ -16,35 +20,55 @@ pub struct Head<'a> {
     pub offset: usize,
 }
 
-/// `out += softmax(q K^T * scale) V` over the first `visible` positions of `head`.
-pub fn attend(q: &[f32], head: &Head, visible: usize, scale: f32, out: &mut [f32]) {
-    let mut scores = Vec::with_capacity(visible);
-    #[cfg(target_arch = "x86_64")]
-    if avx512() && q.len().is_multiple_of(16) && out.len() == q.len() {
-        // SAFETY: the CPU has AVX-512 F (checked above).
-        unsafe { avx512::scores(q, head, visible, scale, &mut scores) };
-        crate::text::softmax_in_place(&mut scores);
-        // SAFETY: as above; `out` is as long as `q`, a multiple of 16.
-        unsafe { avx512::weighted_sum(&scores, head, out) };
-        return;
-    }
-    portable(q, head, visible, scale, out, scores);
-}
+/// The query heads done in one pass over the keys (more would not fit in registers).
+const MOST_HEADS: usize = 4;
 
-/// [`attend`] in plain loops (eight lanes), for CPUs without AVX-512.
-fn portable(
+/// `out += softmax(q_g K^T * scale) V` over the first `visible` positions of `head`, for
+/// every query head `g` of a group: `q` and `out` hold the group's heads one after another,
+/// `head_dim` values each.
+pub fn attend(
     q: &[f32],
     head: &Head,
     visible: usize,
     scale: f32,
+    head_dim: usize,
     out: &mut [f32],
-    mut scores: Vec<f32>,
 ) {
+    assert!(
+        head_dim > 0 && q.len() == out.len() && q.len().is_multiple_of(head_dim),
+        "attend: a whole number of heads of {head_dim} values expected"
+    );
+    let per_pass = MOST_HEADS * head_dim;
+    for (q, out) in q.chunks(per_pass).zip(out.chunks_mut(per_pass)) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512() && head_dim.is_multiple_of(16) {
+            // SAFETY: the CPU has AVX-512 F (checked above); `head_dim` is a multiple of 16
+            // and `q`, `out` hold `q.len() / head_dim` (1 to 4) heads.
+            unsafe {
+                match q.len() / head_dim {
+                    1 => avx512::group::<1>(q, head, visible, scale, out),
+                    2 => avx512::group::<2>(q, head, visible, scale, out),
+                    3 => avx512::group::<3>(q, head, visible, scale, out),
+                    _ => avx512::group::<MOST_HEADS>(q, head, visible, scale, out),
+                }
+            }
+            continue;
+        }
+        for (q, out) in q.chunks(head_dim).zip(out.chunks_mut(head_dim)) {
+            portable(q, head, visible, scale, out);
+        }
+    }
+}
+
+/// One head's attention in plain loops (eight lanes), for CPUs without AVX-512.
+fn portable(q: &[f32], head: &Head, visible: usize, scale: f32, out: &mut [f32]) {
     let d = q.len();
-    scores.extend((0..visible).map(|p| {
-        let at = p * head.stride + head.offset;
-        super::lanes::dot(q, &head.keys[at..at + d], widen) * scale
-    }));
+    let mut scores: Vec<f32> = (0..visible)
+        .map(|p| {
+            let at = p * head.stride + head.offset;
+            super::lanes::dot(q, &head.keys[at..at + d], widen) * scale
+        })
+        .collect();
     crate::text::softmax_in_place(&mut scores);
     for (p, w) in scores.iter().enumerate() {
         let at = p * head.stride + head.offset;
@@ -83,56 +107,122 @@ mod avx512 {
         _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16))
     }
 
-    /// `q · k * scale` for every visible key, into `scores`.
+    /// 16 floats at `at`.
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(super) fn scores(
+    fn load(v: &[f32], at: usize) -> __m512 {
+        let v = &v[at..at + 16];
+        // SAFETY: `v` holds 16 floats; the load is unaligned.
+        unsafe { _mm512_loadu_ps(v.as_ptr()) }
+    }
+
+    /// Lane `j` = the sum of `v[j]`'s 16 lanes: a tree of unpacks and 128-bit shuffles that
+    /// transposes as it adds (45 operations for 16 sums, against 8 a sum one at a time).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn sums16(v: &[__m512; 16]) -> __m512 {
+        // Pairs: lanes {0, 2} of each 128 bits hold v[2i]'s partial sums, {1, 3} v[2i + 1]'s.
+        let t: [__m512; 8] = std::array::from_fn(|i| {
+            let (a, b) = (v[2 * i], v[2 * i + 1]);
+            _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
+        });
+        // Fours: lane k of each 128 bits holds v[4i + k]'s sum over those 128 bits.
+        let u: [__m512; 4] = std::array::from_fn(|i| {
+            let (c, e) = (_mm512_castps_pd(t[2 * i]), _mm512_castps_pd(t[2 * i + 1]));
+            _mm512_add_ps(
+                _mm512_castpd_ps(_mm512_unpacklo_pd(c, e)),
+                _mm512_castpd_ps(_mm512_unpackhi_pd(c, e)),
+            )
+        });
+        // The four 128-bit quarters added: quarter i of the result holds u[i]'s.
+        let halves = |a: __m512, b: __m512| {
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x88>(a, b),
+                _mm512_shuffle_f32x4::<0xDD>(a, b),
+            )
+        };
+        halves(halves(u[0], u[1]), halves(u[2], u[3]))
+    }
+
+    /// [`super::attend`] for `G` query heads sharing `head`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn group<const G: usize>(
         q: &[f32],
         head: &Head,
         visible: usize,
         scale: f32,
-        scores: &mut Vec<f32>,
+        out: &mut [f32],
     ) {
-        let d = q.len();
-        for p in 0..visible {
-            let at = p * head.stride + head.offset;
-            let k = &head.keys[at..at + d];
-            let mut acc = _mm512_setzero_ps();
-            for (qc, kc) in q.chunks_exact(16).zip(k.chunks_exact(16)) {
-                // SAFETY: `qc` is 16 floats.
-                let qv = unsafe { _mm512_loadu_ps(qc.as_ptr()) };
-                acc = _mm512_fmadd_ps(qv, widen16(kc), acc);
-            }
-            scores.push(_mm512_reduce_add_ps(acc) * scale);
-        }
-    }
-
-    /// `out += sum_p weights[p] v_p`, 64 outputs at a time held in registers.
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn weighted_sum(weights: &[f32], head: &Head, out: &mut [f32]) {
-        let d = out.len();
-        for (block, chunk) in out.chunks_mut(64).enumerate() {
-            let lanes = chunk.len() / 16;
-            let mut acc = [_mm512_setzero_ps(); 4];
-            for (p, w) in weights.iter().enumerate() {
-                let at = p * head.stride + head.offset + block * 64;
-                let v = &head.values[at..at + chunk.len()];
-                let w = _mm512_set1_ps(*w);
-                for (j, a) in acc.iter_mut().enumerate().take(lanes) {
-                    *a = _mm512_fmadd_ps(w, widen16(&v[j * 16..]), *a);
+        let d = q.len() / G;
+        let chunks = d / 16;
+        // Head g's scores at g * visible.
+        let mut scores = vec![0f32; G * visible];
+        let mut partial = [[_mm512_setzero_ps(); 16]; G];
+        for start in (0..visible).step_by(16) {
+            let count = 16.min(visible - start);
+            for j in 0..16 {
+                let mut acc = [_mm512_setzero_ps(); G];
+                if j < count {
+                    let at = (start + j) * head.stride + head.offset;
+                    let k = &head.keys[at..at + d];
+                    for c in 0..chunks {
+                        let kv = widen16(&k[c * 16..]);
+                        for (g, a) in acc.iter_mut().enumerate() {
+                            *a = _mm512_fmadd_ps(load(q, g * d + c * 16), kv, *a);
+                        }
+                    }
+                }
+                for (p, a) in partial.iter_mut().zip(acc) {
+                    p[j] = a;
                 }
             }
-            for (j, a) in acc.iter().enumerate().take(lanes) {
-                let o = &mut chunk[j * 16..(j + 1) * 16];
-                // SAFETY: `o` is 16 floats.
+            for (g, p) in partial.iter().enumerate() {
+                let s = _mm512_mul_ps(sums16(p), _mm512_set1_ps(scale));
+                let at = g * visible + start;
+                // SAFETY: lanes below `count` are stored, inside head g's scores.
                 unsafe {
-                    _mm512_storeu_ps(
-                        o.as_mut_ptr(),
-                        _mm512_add_ps(_mm512_loadu_ps(o.as_ptr()), *a),
+                    _mm512_mask_storeu_ps(
+                        scores[at..at + count].as_mut_ptr(),
+                        ((1u32 << count) - 1) as u16,
+                        s,
                     )
                 };
             }
         }
-        debug_assert!(d.is_multiple_of(16));
+        for s in scores.chunks_mut(visible.max(1)) {
+            crate::lm::activations::softmax_in_place(s);
+        }
+        // 64 outputs of every head at a time, held in registers.
+        for block in (0..d).step_by(64) {
+            let lanes = 4.min((d - block) / 16);
+            let mut acc = [[_mm512_setzero_ps(); 4]; G];
+            for p in 0..visible {
+                let at = p * head.stride + head.offset + block;
+                let v = &head.values[at..at + lanes * 16];
+                let mut vs = [_mm512_setzero_ps(); 4];
+                for (j, x) in vs.iter_mut().enumerate().take(lanes) {
+                    *x = widen16(&v[j * 16..]);
+                }
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let w = _mm512_set1_ps(scores[g * visible + p]);
+                    for j in 0..lanes {
+                        a[j] = _mm512_fmadd_ps(w, vs[j], a[j]);
+                    }
+                }
+            }
+            for (g, a) in acc.iter().enumerate() {
+                for (j, a) in a.iter().enumerate().take(lanes) {
+                    let o = &mut out[g * d + block + j * 16..g * d + block + (j + 1) * 16];
+                    // SAFETY: `o` is 16 floats.
+                    unsafe {
+                        _mm512_storeu_ps(
+                            o.as_mut_ptr(),
+                            _mm512_add_ps(_mm512_loadu_ps(o.as_ptr()), *a),
+                        )
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -140,50 +230,98 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn equals_the_plain_formula() {
-        let (d, stride, offset, visible) = (64, 192, 64, 5);
-        let value = |i: usize| bf16::from_f32(((i * 37 % 101) as f32 - 50.0) / 40.0);
-        let keys: Vec<bf16> = (0..stride * visible).map(value).collect();
-        let values: Vec<bf16> = (0..stride * visible).map(|i| value(i + 7)).collect();
-        let q: Vec<f32> = (0..d).map(|i| (i as f32 - 30.0) / 25.0).collect();
-        let head = Head {
-            keys: &keys,
-            values: &values,
-            stride,
-            offset,
-        };
-        let mut out = vec![0.5f32; d];
-        attend(&q, &head, visible, 0.125, &mut out);
-        let mut plain = vec![0.5f32; d];
-        portable(&q, &head, visible, 0.125, &mut plain, Vec::new());
-        // The formula in f64.
-        let at = |p: usize, i: usize| p * stride + offset + i;
-        let scores: Vec<f64> = (0..visible)
-            .map(|p| {
+    /// Attention in f64, straight from the formula: head `g` of `q` over `visible` positions.
+    fn formula(q: &[f32], head: &Head, visible: usize, scale: f64, d: usize) -> Vec<f64> {
+        let at = |p: usize, i: usize| p * head.stride + head.offset + i;
+        q.chunks(d)
+            .flat_map(|q| {
+                let scores: Vec<f64> = (0..visible)
+                    .map(|p| {
+                        (0..d)
+                            .map(|i| f64::from(q[i]) * f64::from(head.keys[at(p, i)].to_f32()))
+                            .sum::<f64>()
+                            * scale
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+                let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
                 (0..d)
-                    .map(|i| f64::from(q[i]) * f64::from(keys[at(p, i)].to_f32()))
-                    .sum::<f64>()
-                    * 0.125
+                    .map(|i| {
+                        (0..visible)
+                            .map(|p| {
+                                (scores[p] - max).exp() / sum
+                                    * f64::from(head.values[at(p, i)].to_f32())
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect();
-        let max = scores.iter().cloned().fold(f64::MIN, f64::max);
-        let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
-        for i in 0..d {
-            let want = 0.5
-                + (0..visible)
-                    .map(|p| (scores[p] - max).exp() / sum * f64::from(values[at(p, i)].to_f32()))
-                    .sum::<f64>();
-            assert!(
-                (f64::from(out[i]) - want).abs() < 1e-5,
-                "{i}: {} vs {want}",
-                out[i]
-            );
-            assert!(
-                (f64::from(plain[i]) - want).abs() < 1e-5,
-                "{i}: {} vs {want}",
-                plain[i]
-            );
+            .collect()
+    }
+
+    #[test]
+    fn equals_the_formula_for_every_group_size_head_size_and_length() {
+        let value = |i: usize| bf16::from_f32(((i * 37 % 101) as f32 - 50.0) / 40.0);
+        for (heads, d, visible) in [
+            (1, 64, 5),
+            (2, 64, 16),
+            (3, 64, 17),
+            (3, 64, 1),
+            (3, 32, 40),
+            (4, 128, 33),
+            (5, 64, 20),
+            (9, 16, 3),
+        ] {
+            // Three key/value heads a position; this group reads the second.
+            let stride = 3 * d;
+            let keys: Vec<bf16> = (0..stride * visible).map(value).collect();
+            let values: Vec<bf16> = (0..stride * visible).map(|i| value(i + 7)).collect();
+            let head = Head {
+                keys: &keys,
+                values: &values,
+                stride,
+                offset: d,
+            };
+            let q: Vec<f32> = (0..heads * d)
+                .map(|i| ((i * 13 % 61) as f32 - 30.0) / 25.0)
+                .collect();
+            let mut out = vec![0.5f32; heads * d];
+            attend(&q, &head, visible, 0.125, d, &mut out);
+            let mut plain = vec![0.5f32; heads * d];
+            for (q, o) in q.chunks(d).zip(plain.chunks_mut(d)) {
+                portable(q, &head, visible, 0.125, o);
+            }
+            let want = formula(&q, &head, visible, 0.125, d);
+            for (i, w) in want.iter().enumerate() {
+                for (path, got) in [("attend", out[i]), ("portable", plain[i])] {
+                    assert!(
+                        (f64::from(got) - 0.5 - w).abs() < 1e-5,
+                        "{path}, {heads} heads of {d}, {visible} positions, value {i}: {got} vs {}",
+                        w + 0.5
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sixteen_sums_land_in_their_lanes() {
+        if !avx512() {
+            return;
+        }
+        let v: Vec<f32> = (0..256).map(|i| ((i * 29 % 97) as f32) / 8.0).collect();
+        // SAFETY: the CPU has AVX-512 F (checked above).
+        let got = unsafe {
+            use std::arch::x86_64::*;
+            let rows: [__m512; 16] = std::array::from_fn(|j| _mm512_loadu_ps(v[16 * j..].as_ptr()));
+            let mut got = [0f32; 16];
+            _mm512_storeu_ps(got.as_mut_ptr(), avx512::sums16(&rows));
+            got
+        };
+        for (j, g) in got.iter().enumerate() {
+            let want: f32 = v[16 * j..16 * (j + 1)].iter().sum();
+            assert!((g - want).abs() < 1e-3, "lane {j}: {g} vs {want}");
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::generate::{cancelled, Decoding, Generation, GenerationParams};
 use super::lora::Adapters;
-use super::model::{KvCache, Llama};
+use super::model::{KvCache, Llama, Logits};
 use super::tokenizer::Tokenizer;
 use nova_ft_data::error::{NovaError, Result};
 use std::collections::VecDeque;
@@ -193,10 +193,10 @@ fn run(shared: Shared, rx: Receiver<Request>) {
             match result {
                 Ok(logits) => {
                     for (((mut decoding, events, _), cache), logits) in
-                        fresh.into_iter().zip(caches).zip(logits)
+                        fresh.into_iter().zip(caches).zip(logits.rows())
                     {
                         decoding.cache = cache;
-                        let text = decoding.step(&logits, &tokenizer, &end_ids);
+                        let text = decoding.step(logits, &tokenizer, &end_ids);
                         if !text.is_empty() {
                             let _ = events.send(Event::Text(text));
                         }
@@ -258,11 +258,11 @@ fn run(shared: Shared, rx: Receiver<Request>) {
 /// logits (32 requests: about 10-20 ms, against 34 ms for their forward pass), which on the
 /// decoding thread alone kept the pool's workers waiting. Each request's draw uses its own
 /// random state, so the tokens are those of one request after another.
-fn step_all(active: &mut [Active], logits: &[Vec<f32>], tokenizer: &Tokenizer, end_ids: &[u32]) {
+fn step_all(active: &mut [Active], logits: &Logits, tokenizer: &Tokenizer, end_ids: &[u32]) {
     let slots: Vec<Mutex<(&mut Active, &[f32], String)>> = active
         .iter_mut()
-        .zip(logits)
-        .map(|(a, l)| Mutex::new((a, l.as_slice(), String::new())))
+        .zip(logits.rows())
+        .map(|(a, l)| Mutex::new((a, l, String::new())))
         .collect();
     let step = |i: usize| {
         let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());

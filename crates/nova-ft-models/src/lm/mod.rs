@@ -6,7 +6,8 @@
 //! - [`tokenizer`]: byte-level BPE from the file's own vocabulary and merges;
 //! - [`chat`]: SmolLM2's chat template over Converse's system prompt and turns;
 //! - [`model`]: the transformer (quantized weights, KV cache, many sequences per pass), with
-//!   [`attend`], its attention over the cache;
+//!   [`attend`], its attention over the cache, and [`activations`], its softmax and SwiGLU
+//!   with `exp` in AVX-512;
 //! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
 //! - [`vnni`]: products of many rows with the file's 4- and 8-bit weights (AVX-512 VNNI);
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
@@ -18,6 +19,7 @@
 //!   candle's thread pool;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
+pub mod activations;
 pub mod attend;
 pub mod attention;
 pub mod chat;

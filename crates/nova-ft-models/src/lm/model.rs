@@ -196,6 +196,40 @@ pub struct Llama {
     sin: Vec<f32>,
 }
 
+/// The logits after each sequence's last new token: row `s` (`vocab` values) is sequence
+/// `s`'s. One allocation, as the head's product writes it: 32 rows are 6 MB, which copied into
+/// a vector per row cost the decoding thread a millisecond a step while the pool waited.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logits {
+    values: Vec<f32>,
+    vocab: usize,
+}
+
+impl Logits {
+    /// Each sequence's logits, in order.
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.values.chunks_exact(self.vocab.max(1))
+    }
+
+    /// Sequences.
+    pub fn len(&self) -> usize {
+        self.values.len() / self.vocab.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl std::ops::Index<usize> for Logits {
+    type Output = [f32];
+
+    /// Sequence `s`'s logits.
+    fn index(&self, s: usize) -> &[f32] {
+        &self.values[s * self.vocab..(s + 1) * self.vocab]
+    }
+}
+
 /// One sequence's keys and values, per layer, `position * kv_dim + i`, in bf16: half the
 /// memory of f32 (32 requests of 150 tokens hold 110 MB instead of 220), at the precision
 /// SmolLM2 was trained in. Every forward pass writes its keys and values here first and
@@ -232,9 +266,8 @@ fn rms_norm(x: &mut [f32], weight: &[f32], eps: f32) {
 fn silu_mul(gate: &mut [f32], up: &[f32]) {
     const CHUNK: usize = 4096;
     let silu = |i: usize, gate: &mut [f32]| {
-        for (g, u) in gate.iter_mut().zip(&up[i * CHUNK..]) {
-            *g = *g / (1.0 + (-*g).exp()) * u;
-        }
+        let up = &up[i * CHUNK..i * CHUNK + gate.len()];
+        super::activations::silu_mul(gate, up);
     };
     match gate.len() > CHUNK {
         true => super::pool::for_each_chunk(gate, CHUNK, silu),
@@ -382,7 +415,7 @@ impl Llama {
         tokens: &[&[u32]],
         caches: &mut [&mut KvCache],
         adapters: Option<&Adapters>,
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<Logits> {
         let c = self.config;
         let (d, kv, hd) = (c.hidden, c.kv_dim(), c.head_dim());
         let all: Vec<u32> = tokens.iter().flat_map(|t| t.iter().copied()).collect();
@@ -428,8 +461,12 @@ impl Llama {
                 cache.keys[l].extend(k[span.clone()].iter().map(|x| bf16::from_f32(*x)));
                 cache.values[l].extend(v[span].iter().map(|x| bf16::from_f32(*x)));
             }
-            // Attention, one (row, head) at a time over that row's sequence.
+            // Attention, one (row, key/value head) at a time over that row's sequence: the
+            // query heads that share a key/value head are done together, reading its keys and
+            // values once. With few rows, a query head at a time, so that both cores have work
+            // (one row has only 3 key/value heads).
             let group = c.heads / c.kv_heads;
+            let together = if n * c.kv_heads >= 8 { group } else { 1 };
             let scale = 1.0 / (hd as f32).sqrt();
             let mut out = vec![0f32; n * d];
             let seq_of: Vec<usize> = spans
@@ -438,20 +475,20 @@ impl Llama {
                 .flat_map(|(s, (_, len, _))| std::iter::repeat_n(s, *len))
                 .collect();
             let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
-            // One (row, head) a chunk of `out`, on candle's thread pool.
-            super::pool::for_each_chunk(&mut out, hd, |i, o| {
-                let (row, head) = (i / c.heads, i % c.heads);
+            // `together` query heads of one row a chunk of `out`, on candle's thread pool.
+            super::pool::for_each_chunk(&mut out, together * hd, |i, o| {
+                let per_row = c.heads / together;
+                let (row, first_head) = (i / per_row, (i % per_row) * together);
                 let cache = caches_ref[seq_of[row]];
                 let visible = positions[row] + 1;
-                let qv = &q[row * d + head * hd..row * d + (head + 1) * hd];
-                let kh = (head / group) * hd;
+                let at = row * d + first_head * hd;
                 let head = super::attend::Head {
                     keys: &cache.keys[l],
                     values: &cache.values[l],
                     stride: kv,
-                    offset: kh,
+                    offset: (first_head / group) * hd,
                 };
-                super::attend::attend(qv, &head, visible, scale, o);
+                super::attend::attend(&q[at..at + together * hd], &head, visible, scale, hd, o);
             });
             let attn = self.linears(l, &[3], &out, n, adapters)?.remove(0);
             for (h, a) in h.iter_mut().zip(attn) {
@@ -477,7 +514,13 @@ impl Llama {
             last.extend_from_slice(&h[(start + len - 1) * d..(start + len) * d]);
         }
         rms_norm(&mut last, &self.final_norm, eps);
-        let logits = self.head.forward(&rows(&last, spans.len(), d)?)?;
-        logits.to_vec2::<f32>().map_err(candle_err)
+        let values = match &self.head.packed {
+            Some(p) if p.inputs() == d => p.matmul(&Rows::new(&last, spans.len(), d)),
+            _ => flat(&self.head.forward(&rows(&last, spans.len(), d)?)?)?,
+        };
+        Ok(Logits {
+            vocab: values.len() / spans.len(),
+            values,
+        })
     }
 }
