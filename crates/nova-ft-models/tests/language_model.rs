@@ -124,7 +124,8 @@ fn cached_batched_and_uncached_forward_passes_agree() {
         assert!(max_abs_diff(&both[0], &at_once[0]) < 1e-3, "batched first");
         assert!(max_abs_diff(&both[1], &alone[0]) < across, "batched second");
         // The training model (f32, autograd) computes the same logits, but for the served
-        // model's bf16 keys and values (8 significant bits: a relative error up to 2^-9 each).
+        // model's cached keys and values, rounded to 8 bits per block of 16 (an error up to
+        // half a step, max/254, each).
         if !quantized {
             let dense = DenseLlama::new(m).unwrap();
             let empty = nova_ft_models::lm::lora::Adapters::trainable(

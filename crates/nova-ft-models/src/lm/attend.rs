@@ -1,21 +1,73 @@
-//! Serving's attention for one row over a sequence's cached keys and values (bf16):
+//! Serving's attention for one row over a sequence's cached keys and values:
 //! `softmax(q K^T / sqrt(d)) V` for every query head of a group that shares one key/value
-//! head (SmolLM2: 3 query heads a key/value head). The group is done together so that each
-//! cached key and value is read and widened once, not once per head: at 32 concurrent
-//! requests attention was a quarter of a step (perf), most of it widening and one horizontal
-//! sum per key. With AVX-512 (checked at run time: the wheel is built for x86-64-v3) 16 keys'
-//! scores are summed across lanes together (a transposing tree, 3 operations a key instead of
-//! 8). Neither four keys' sums added up together nor the scores in AVX-512 BF16 (`vdpbf16ps`,
-//! the query rounded to bf16) made a step of 32 rows more than 1% faster (`lm_step` example,
-//! 2026-12-06): not kept.
+//! head (SmolLM2: 3 query heads a key/value head).
+//!
+//! - The cache holds keys and values rounded to 8 bits, with an f32 scale per 16 values
+//!   ([`Stored`], as ggml's Q8_0 does per 32): at 32 concurrent requests attention streams
+//!   every sequence's cache from memory each step, and was a quarter of a step (perf) when the
+//!   cache was bf16; 8 bits and the scales read 62% of those bytes.
+//! - The group is done together so that each cached key and value is read and widened once,
+//!   not once per head.
+//! - With AVX-512 (checked at run time: the wheel is built for x86-64-v3) 16 keys' scores are
+//!   summed across lanes together (a transposing tree, 3 operations a key instead of 8).
+//!   Neither four keys' sums added up together nor the scores in AVX-512 BF16 (`vdpbf16ps`,
+//!   the query rounded to bf16) made a step of 32 rows more than 1% faster (`lm_step`
+//!   example, 2026-12-06): not kept.
 
-use half::bf16;
+/// Values that share one scale in the cache.
+pub const BLOCK: usize = 16;
+
+/// One layer's keys (or values) of every position, `position * kv_dim + i`, each block of
+/// [`BLOCK`] values rounded to 8 bits: `x ~ q * scale` with `scale = max|x| / 127`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stored {
+    q: Vec<i8>,
+    scales: Vec<f32>,
+}
+
+impl Stored {
+    /// Append `x` (whole blocks; its length a multiple of [`BLOCK`]), rounded.
+    pub fn push(&mut self, x: &[f32]) {
+        assert!(
+            x.len().is_multiple_of(BLOCK),
+            "attend: keys and values are stored in blocks of {BLOCK}"
+        );
+        self.q.reserve(x.len());
+        for block in x.chunks_exact(BLOCK) {
+            let max = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let scale = max / 127.0;
+            let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            // `as` saturates (and sends NaN to 0), so no value leaves -127..=127 but by NaN.
+            self.q.extend(
+                block
+                    .iter()
+                    .map(|v| (v * inverse).round().clamp(-127.0, 127.0) as i8),
+            );
+            self.scales.push(scale);
+        }
+    }
+
+    /// Values stored.
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// Value `i` as stored (rounded), widened back.
+    #[inline]
+    pub fn get(&self, i: usize) -> f32 {
+        f32::from(self.q[i]) * self.scales[i / BLOCK]
+    }
+}
 
 /// One key/value head in a layer's cache: position `p`'s keys and values are at
-/// `p * stride + offset`, `head_dim` of each.
+/// `p * stride + offset`, `head_dim` of each (`stride` and `offset` multiples of [`BLOCK`]).
 pub struct Head<'a> {
-    pub keys: &'a [bf16],
-    pub values: &'a [bf16],
+    pub keys: &'a Stored,
+    pub values: &'a Stored,
     pub stride: usize,
     pub offset: usize,
 }
@@ -35,13 +87,17 @@ pub fn attend(
     out: &mut [f32],
 ) {
     assert!(
-        head_dim > 0 && q.len() == out.len() && q.len().is_multiple_of(head_dim),
-        "attend: a whole number of heads of {head_dim} values expected"
+        head_dim.is_multiple_of(BLOCK)
+            && head.stride.is_multiple_of(BLOCK)
+            && head.offset.is_multiple_of(BLOCK)
+            && q.len() == out.len()
+            && q.len().is_multiple_of(head_dim),
+        "attend: a whole number of heads of {head_dim} values (a multiple of {BLOCK}) expected"
     );
     let per_pass = MOST_HEADS * head_dim;
     for (q, out) in q.chunks(per_pass).zip(out.chunks_mut(per_pass)) {
         #[cfg(target_arch = "x86_64")]
-        if avx512() && head_dim.is_multiple_of(16) {
+        if avx512() && head_dim.is_multiple_of(BLOCK) {
             // SAFETY: the CPU has AVX-512 F (checked above); `head_dim` is a multiple of 16
             // and `q`, `out` hold `q.len() / head_dim` (1 to 4) heads.
             unsafe {
@@ -63,26 +119,32 @@ pub fn attend(
 /// One head's attention in plain loops (eight lanes), for CPUs without AVX-512.
 fn portable(q: &[f32], head: &Head, visible: usize, scale: f32, out: &mut [f32]) {
     let d = q.len();
+    let (keys, values) = (head.keys, head.values);
     let mut scores: Vec<f32> = (0..visible)
         .map(|p| {
             let at = p * head.stride + head.offset;
-            super::lanes::dot(q, &head.keys[at..at + d], widen) * scale
+            let dot: f32 = (0..d)
+                .step_by(BLOCK)
+                .map(|b| {
+                    let k = &keys.q[at + b..at + b + BLOCK];
+                    super::lanes::dot(&q[b..b + BLOCK], k, f32::from)
+                        * keys.scales[(at + b) / BLOCK]
+                })
+                .sum();
+            dot * scale
         })
         .collect();
     crate::text::softmax_in_place(&mut scores);
     for (p, w) in scores.iter().enumerate() {
         let at = p * head.stride + head.offset;
-        for (o, v) in out.iter_mut().zip(&head.values[at..at + d]) {
-            *o += w * widen(*v);
+        for (b, o) in out.chunks_exact_mut(BLOCK).enumerate() {
+            let at = at + b * BLOCK;
+            let w = w * values.scales[at / BLOCK];
+            for (o, v) in o.iter_mut().zip(&values.q[at..at + BLOCK]) {
+                *o += w * f32::from(*v);
+            }
         }
     }
-}
-
-/// A bf16 value as f32: its bits are the top half of the f32's (exact, branch-free, so that
-/// loops over it vectorise; `half`'s conversion checks for NaN first).
-#[inline]
-pub fn widen(x: bf16) -> f32 {
-    f32::from_bits(u32::from(x.to_bits()) << 16)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -93,18 +155,20 @@ fn avx512() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::Head;
-    use half::bf16;
+    use super::{Head, Stored, BLOCK};
     use std::arch::x86_64::*;
 
-    /// 16 bf16 values widened to f32 (exact: a bf16 is the top half of an f32).
+    /// The block of 16 stored values starting at `at` (a multiple of 16), widened and scaled.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn widen16(v: &[bf16]) -> __m512 {
-        let v = &v[..16];
-        // SAFETY: `v` holds 16 bf16, 32 bytes; the load is unaligned.
-        let half = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
-        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16))
+    fn widen16(v: &Stored, at: usize) -> __m512 {
+        let q = &v.q[at..at + BLOCK];
+        // SAFETY: `q` holds 16 bytes; the load is unaligned.
+        let bytes = unsafe { _mm_loadu_si128(q.as_ptr().cast()) };
+        _mm512_mul_ps(
+            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)),
+            _mm512_set1_ps(v.scales[at / BLOCK]),
+        )
     }
 
     /// 16 floats at `at`.
@@ -164,9 +228,8 @@ mod avx512 {
                 let mut acc = [_mm512_setzero_ps(); G];
                 if j < count {
                     let at = (start + j) * head.stride + head.offset;
-                    let k = &head.keys[at..at + d];
                     for c in 0..chunks {
-                        let kv = widen16(&k[c * 16..]);
+                        let kv = widen16(head.keys, at + c * 16);
                         for (g, a) in acc.iter_mut().enumerate() {
                             *a = _mm512_fmadd_ps(load(q, g * d + c * 16), kv, *a);
                         }
@@ -198,10 +261,9 @@ mod avx512 {
             let mut acc = [[_mm512_setzero_ps(); 4]; G];
             for p in 0..visible {
                 let at = p * head.stride + head.offset + block;
-                let v = &head.values[at..at + lanes * 16];
                 let mut vs = [_mm512_setzero_ps(); 4];
                 for (j, x) in vs.iter_mut().enumerate().take(lanes) {
-                    *x = widen16(&v[j * 16..]);
+                    *x = widen16(head.values, at + j * 16);
                 }
                 for (g, a) in acc.iter_mut().enumerate() {
                     let w = _mm512_set1_ps(scores[g * visible + p]);
@@ -230,7 +292,8 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    /// Attention in f64, straight from the formula: head `g` of `q` over `visible` positions.
+    /// Attention in f64, straight from the formula over the stored (rounded) keys and values:
+    /// each head of `q` over `visible` positions.
     fn formula(q: &[f32], head: &Head, visible: usize, scale: f64, d: usize) -> Vec<f64> {
         let at = |p: usize, i: usize| p * head.stride + head.offset + i;
         q.chunks(d)
@@ -238,7 +301,7 @@ mod tests {
                 let scores: Vec<f64> = (0..visible)
                     .map(|p| {
                         (0..d)
-                            .map(|i| f64::from(q[i]) * f64::from(head.keys[at(p, i)].to_f32()))
+                            .map(|i| f64::from(q[i]) * f64::from(head.keys.get(at(p, i))))
                             .sum::<f64>()
                             * scale
                     })
@@ -249,8 +312,7 @@ mod tests {
                     .map(|i| {
                         (0..visible)
                             .map(|p| {
-                                (scores[p] - max).exp() / sum
-                                    * f64::from(head.values[at(p, i)].to_f32())
+                                (scores[p] - max).exp() / sum * f64::from(head.values.get(at(p, i)))
                             })
                             .sum::<f64>()
                     })
@@ -259,9 +321,40 @@ mod tests {
             .collect()
     }
 
+    /// `n` values spread over -1.25..1.25, a few of them large (as keys' outlier channels are).
+    fn spread(n: usize, shift: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let v = (((i + shift) * 37 % 101) as f32 - 50.0) / 40.0;
+                if (i + shift).is_multiple_of(23) {
+                    v * 8.0
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stored_values_round_to_within_half_a_step_of_their_block() {
+        let x = spread(64, 0);
+        let mut s = Stored::default();
+        s.push(&x);
+        s.push(&[0.0; BLOCK]);
+        assert_eq!(s.len(), 64 + BLOCK);
+        for (b, block) in x.chunks(BLOCK).enumerate() {
+            let step = block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            for (i, v) in block.iter().enumerate() {
+                let got = s.get(b * BLOCK + i);
+                assert!((got - v).abs() <= step * 0.5 + 1e-6, "{v} stored as {got}");
+            }
+        }
+        // A block of zeros stays zeros (no division by a zero scale).
+        assert!((64..64 + BLOCK).all(|i| s.get(i) == 0.0));
+    }
+
     #[test]
     fn equals_the_formula_for_every_group_size_head_size_and_length() {
-        let value = |i: usize| bf16::from_f32(((i * 37 % 101) as f32 - 50.0) / 40.0);
         for (heads, d, visible) in [
             (1, 64, 5),
             (2, 64, 16),
@@ -274,8 +367,9 @@ mod tests {
         ] {
             // Three key/value heads a position; this group reads the second.
             let stride = 3 * d;
-            let keys: Vec<bf16> = (0..stride * visible).map(value).collect();
-            let values: Vec<bf16> = (0..stride * visible).map(|i| value(i + 7)).collect();
+            let (mut keys, mut values) = (Stored::default(), Stored::default());
+            keys.push(&spread(stride * visible, 0));
+            values.push(&spread(stride * visible, 7));
             let head = Head {
                 keys: &keys,
                 values: &values,

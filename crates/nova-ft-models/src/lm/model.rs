@@ -8,13 +8,13 @@
 //! weights. Normalisation, rotary embeddings and attention are written over plain slices,
 //! which for a model this small costs less than a chain of tensor operations would allocate.
 
+use super::attend::Stored;
 use super::gguf::{Config, LmFile};
 use super::lora::Adapters;
 use super::pool::with_data;
 use super::vnni::{Packed, Rows};
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use half::bf16;
 use nova_ft_data::error::{NovaError, Result};
 use std::sync::{Arc, OnceLock};
 
@@ -230,14 +230,20 @@ impl std::ops::Index<usize> for Logits {
     }
 }
 
-/// One sequence's keys and values, per layer, `position * kv_dim + i`, in bf16: half the
-/// memory of f32 (32 requests of 150 tokens hold 110 MB instead of 220), at the precision
-/// SmolLM2 was trained in. Every forward pass writes its keys and values here first and
-/// attends over what is stored, so cached and uncached passes see the same rounding.
+/// One sequence's keys and values: per layer, per key/value head, every position's
+/// `head_dim` values one after another, rounded to 8 bits per block of 16 ([`Stored`]).
+/// - 8 bits and the scales are 62% of the bytes of bf16 (32 requests of 150 tokens hold 69 MB
+///   instead of 110), and every decoding step reads them all from memory.
+/// - A head's positions are contiguous, so that its pass over them is one stream the
+///   hardware prefetches: interleaved by position, attention over 32 sequences took 1.3 times
+///   as long (`attend` alone, 2026-12-06).
+///
+/// Every forward pass writes its keys and values here first and attends over what is stored,
+/// so cached and uncached passes see the same rounding.
 #[derive(Clone, Default)]
 pub struct KvCache {
-    pub keys: Vec<Vec<bf16>>,
-    pub values: Vec<Vec<bf16>>,
+    pub keys: Vec<Vec<Stored>>,
+    pub values: Vec<Vec<Stored>>,
     pub len: usize,
 }
 
@@ -247,6 +253,19 @@ impl KvCache {
             keys: vec![Vec::new(); layers],
             values: vec![Vec::new(); layers],
             len: 0,
+        }
+    }
+
+    /// Append layer `l`'s keys and values of new positions (`kv_heads * head_dim` values a
+    /// position, head after head), each head to its own stream.
+    fn push(&mut self, l: usize, k: &[f32], v: &[f32], kv_heads: usize, head_dim: usize) {
+        for (stored, x) in [(&mut self.keys[l], k), (&mut self.values[l], v)] {
+            stored.resize_with(kv_heads, Stored::default);
+            for position in x.chunks_exact(kv_heads * head_dim) {
+                for (s, head) in stored.iter_mut().zip(position.chunks_exact(head_dim)) {
+                    s.push(head);
+                }
+            }
         }
     }
 }
@@ -458,8 +477,7 @@ impl Llama {
             for (s, (start, len, _)) in spans.iter().enumerate() {
                 let span = start * kv..(start + len) * kv;
                 let cache = &mut caches[s];
-                cache.keys[l].extend(k[span.clone()].iter().map(|x| bf16::from_f32(*x)));
-                cache.values[l].extend(v[span].iter().map(|x| bf16::from_f32(*x)));
+                cache.push(l, &k[span.clone()], &v[span], c.kv_heads, hd);
             }
             // Attention, one (row, key/value head) at a time over that row's sequence: the
             // query heads that share a key/value head are done together, reading its keys and
@@ -482,11 +500,12 @@ impl Llama {
                 let cache = caches_ref[seq_of[row]];
                 let visible = positions[row] + 1;
                 let at = row * d + first_head * hd;
+                let kv_head = first_head / group;
                 let head = super::attend::Head {
-                    keys: &cache.keys[l],
-                    values: &cache.values[l],
-                    stride: kv,
-                    offset: (first_head / group) * hd,
+                    keys: &cache.keys[l][kv_head],
+                    values: &cache.values[l][kv_head],
+                    stride: hd,
+                    offset: 0,
                 };
                 super::attend::attend(&q[at..at + together * hd], &head, visible, scale, hd, o);
             });
