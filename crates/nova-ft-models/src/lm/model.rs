@@ -300,6 +300,14 @@ pub(crate) fn embed_rows(table: &QTensor, ids: &[u32]) -> candle_core::Result<Ve
     table.embedding(&ids)?.flatten_all()?.to_vec1::<f32>()
 }
 
+/// The `n` rows `x` as a tensor, made the first time it is asked for and kept in `slot`.
+fn tensor<'a>(slot: &'a mut Option<Tensor>, x: &[f32], n: usize) -> Result<&'a Tensor> {
+    match slot {
+        Some(t) => Ok(t),
+        None => Ok(slot.insert(rows(x, n, x.len() / n)?)),
+    }
+}
+
 fn rows(x: &[f32], n: usize, width: usize) -> Result<Tensor> {
     Tensor::from_slice(x, (n, width), &Device::Cpu).map_err(candle_err)
 }
@@ -402,27 +410,29 @@ impl Llama {
             true => Some(Rows::new(x, n, width)),
             false => None,
         };
-        // The rows as a tensor, made only for a layer that needs one.
+        // The rows as a tensor, made only for a layer that needs one, once.
         let mut xt: Option<Tensor> = None;
         let mut outputs = Vec::with_capacity(which.len());
         for &w in which {
-            let lora = adapters.and_then(|a| a.get(l, w));
-            if let (Some(r), Some(p), None) = (&rounded, &linears[w].packed, lora) {
-                outputs.push(p.matmul(r));
+            let layer = &linears[w];
+            // The quantized product, where the kernels apply.
+            let packed = match (&rounded, &layer.packed) {
+                (Some(r), Some(p)) => Some(p.matmul(r)),
+                _ => None,
+            };
+            let Some(lora) = adapters.and_then(|a| a.get(l, w)) else {
+                outputs.push(match packed {
+                    Some(y) => y,
+                    None => flat(&layer.forward(tensor(&mut xt, x, n)?)?)?,
+                });
                 continue;
-            }
-            let xt = match &mut xt {
-                Some(t) => &*t,
-                slot @ None => &*slot.insert(rows(x, n, width)?),
             };
-            let y = match (&rounded, &linears[w].packed) {
-                (Some(r), Some(p)) => rows(&p.matmul(r), n, p.outputs())?,
-                _ => linears[w].forward(xt)?,
+            let xt = tensor(&mut xt, x, n)?;
+            let y = match packed {
+                Some(y) => rows(&y, n, y.len() / n)?,
+                None => layer.forward(xt)?,
             };
-            outputs.push(match lora {
-                Some(lora) => flat(&lora.add_to(xt, &y).map_err(candle_err)?)?,
-                None => flat(&y)?,
-            });
+            outputs.push(flat(&lora.add_to(xt, &y).map_err(candle_err)?)?);
         }
         Ok(outputs)
     }

@@ -198,7 +198,12 @@ impl Packed {
                     // its own columns (at most 16, inside row `first + r`) of its own rows, and
                     // no two units share one.
                     unsafe {
-                        std::ptr::copy_nonoverlapping(o.as_ptr(), (y_at as *mut f32).add(at), width)
+                        let to = (y_at as *mut f32).add(at);
+                        // A whole tile's 16 values in one move, not a call to memmove.
+                        match width == TILE {
+                            true => to.cast::<[f32; TILE]>().write_unaligned(*o),
+                            false => std::ptr::copy_nonoverlapping(o.as_ptr(), to, width),
+                        }
                     };
                 }
             }
