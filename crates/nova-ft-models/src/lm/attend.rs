@@ -37,12 +37,13 @@ impl Stored {
             let max = block.iter().fold(0f32, |m, v| m.max(v.abs()));
             let scale = max / 127.0;
             let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-            // `as` saturates (and sends NaN to 0), so no value leaves -127..=127 but by NaN.
-            self.q.extend(
-                block
-                    .iter()
-                    .map(|v| (v * inverse).round().clamp(-127.0, 127.0) as i8),
-            );
+            // Ties to even: one instruction for 16 values (`round`'s ties away from zero is
+            // not one). `as` saturates and sends NaN to 0.
+            let mut q = [0i8; BLOCK];
+            for (q, v) in q.iter_mut().zip(block) {
+                *q = (v * inverse).round_ties_even() as i8;
+            }
+            self.q.extend_from_slice(&q);
             self.scales.push(scale);
         }
     }
@@ -186,18 +187,21 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub(super) fn sums16(v: &[__m512; 16]) -> __m512 {
         // Pairs: lanes {0, 2} of each 128 bits hold v[2i]'s partial sums, {1, 3} v[2i + 1]'s.
-        let t: [__m512; 8] = std::array::from_fn(|i| {
+        // (Loops over arrays, not `array::from_fn`, which was not inlined here.)
+        let mut t = [_mm512_setzero_ps(); 8];
+        for (i, t) in t.iter_mut().enumerate() {
             let (a, b) = (v[2 * i], v[2 * i + 1]);
-            _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
-        });
+            *t = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+        }
         // Fours: lane k of each 128 bits holds v[4i + k]'s sum over those 128 bits.
-        let u: [__m512; 4] = std::array::from_fn(|i| {
+        let mut u = [_mm512_setzero_ps(); 4];
+        for (i, u) in u.iter_mut().enumerate() {
             let (c, e) = (_mm512_castps_pd(t[2 * i]), _mm512_castps_pd(t[2 * i + 1]));
-            _mm512_add_ps(
+            *u = _mm512_add_ps(
                 _mm512_castpd_ps(_mm512_unpacklo_pd(c, e)),
                 _mm512_castpd_ps(_mm512_unpackhi_pd(c, e)),
-            )
-        });
+            );
+        }
         // The four 128-bit quarters added: quarter i of the result holds u[i]'s.
         let halves = |a: __m512, b: __m512| {
             _mm512_add_ps(
