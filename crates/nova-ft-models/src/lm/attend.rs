@@ -172,6 +172,15 @@ mod avx512 {
         )
     }
 
+    /// Asks for the cache line holding `v[at]` (when inside `v`), without waiting for it.
+    #[inline]
+    fn prefetch<T>(v: &[T], at: usize) {
+        if at < v.len() {
+            // SAFETY: a prefetch of an address inside `v`; it reads nothing.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(at).cast()) };
+        }
+    }
+
     /// 16 floats at `at`.
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -232,6 +241,12 @@ mod avx512 {
                 let mut acc = [_mm512_setzero_ps(); G];
                 if j < count {
                     let at = (start + j) * head.stride + head.offset;
+                    // The value read after the softmax, asked for now: its miss is then
+                    // waited for while the scores are computed, not after.
+                    prefetch(&head.values.q, at);
+                    if j == 0 {
+                        prefetch(&head.values.scales, at / BLOCK);
+                    }
                     for c in 0..chunks {
                         let kv = widen16(head.keys, at + c * 16);
                         for (g, a) in acc.iter_mut().enumerate() {

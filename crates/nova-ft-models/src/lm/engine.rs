@@ -189,7 +189,16 @@ fn run(shared: Shared, rx: Receiver<Request>) {
                 .collect();
             let tokens: Vec<&[u32]> = fresh.iter().map(|(_, _, rest)| rest.as_slice()).collect();
             let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
+            let started = std::time::Instant::now();
             let result = llama.forward(&tokens, &mut refs, adapters);
+            log::trace!(
+                target: "nova_ft.emulator",
+                "language model: {} prompts ({} tokens) read in {:.1} ms ({} others decoding)",
+                tokens.len(),
+                tokens.iter().map(|t| t.len()).sum::<usize>(),
+                started.elapsed().as_secs_f64() * 1e3,
+                active.len()
+            );
             match result {
                 Ok(logits) => {
                     for (((mut decoding, events, _), cache), logits) in
@@ -240,7 +249,15 @@ fn run(shared: Shared, rx: Receiver<Request>) {
         let tokens: Vec<&[u32]> = next.iter().map(|t| t.as_slice()).collect();
         let mut refs: Vec<&mut KvCache> =
             active.iter_mut().map(|a| &mut a.decoding.cache).collect();
-        match llama.forward(&tokens, &mut refs, adapters) {
+        let started = std::time::Instant::now();
+        let result = llama.forward(&tokens, &mut refs, adapters);
+        log::trace!(
+            target: "nova_ft.emulator",
+            "language model: a step of {} sequences in {:.1} ms",
+            tokens.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        match result {
             Ok(logits) => step_all(&mut active, &logits, &tokenizer, &end_ids),
             Err(e) => {
                 for a in active.drain(..) {
