@@ -34,6 +34,20 @@ fn malformed_and_truncated_files_are_refused_with_the_reason() {
             "{name}: {err}"
         );
     }
+    // Heads of 8 values (64 wide, 8 heads): the cache's blocks are 16.
+    let narrow = tiny_gguf(TinySpec {
+        heads: 8,
+        kv_heads: 4,
+        ..TinySpec::default()
+    })
+    .unwrap();
+    let err = LmFile::from_bytes(&narrow, "narrow.gguf")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("narrow.gguf") && err.contains("attention heads of 8 values"),
+        "{err}"
+    );
     let err = LmFile::from_bytes(b"not a gguf file at all", "junk.bin")
         .unwrap_err()
         .to_string();

@@ -7,7 +7,8 @@
 //!   every sequence's cache from memory each step, and was a quarter of a step (perf) when the
 //!   cache was bf16; 8 bits and the scales read 62% of those bytes.
 //! - The group is done together so that each cached key and value is read and widened once,
-//!   not once per head.
+//!   not once per head; each position's value is asked for (prefetched) while its score is
+//!   computed, so that its cache miss is waited for then and not after the softmax.
 //! - With AVX-512 (checked at run time: the wheel is built for x86-64-v3) 16 keys' scores are
 //!   summed across lanes together (a transposing tree, 3 operations a key instead of 8).
 //!   Neither four keys' sums added up together nor the scores in AVX-512 BF16 (`vdpbf16ps`,
@@ -17,8 +18,9 @@
 /// Values that share one scale in the cache.
 pub const BLOCK: usize = 16;
 
-/// One layer's keys (or values) of every position, `position * kv_dim + i`, each block of
-/// [`BLOCK`] values rounded to 8 bits: `x ~ q * scale` with `scale = max|x| / 127`.
+/// Keys (or values) in the order pushed (the model keeps one per layer and key/value head:
+/// `position * head_dim + i`), each block of [`BLOCK`] values rounded to 8 bits:
+/// `x ~ q * scale` with `scale = max|x| / 127`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stored {
     q: Vec<i8>,

@@ -144,6 +144,17 @@ impl LmFile {
                 format!("inconsistent attention shape {config:?}"),
             ));
         }
+        if !config.head_dim().is_multiple_of(super::attend::BLOCK) {
+            return Err(bad(
+                name,
+                format!(
+                    "attention heads of {} values; the cache stores them in blocks of {} \
+                     (SmolLM2's heads are 64)",
+                    config.head_dim(),
+                    super::attend::BLOCK
+                ),
+            ));
+        }
         let tokenizer = Tokenizer::new(tokens, &merges, special)?;
         let device = Device::Cpu;
         let mut tensors = HashMap::new();

@@ -236,7 +236,7 @@ impl std::ops::Index<usize> for Logits {
 ///   instead of 110), and every decoding step reads them all from memory.
 /// - A head's positions are contiguous, so that its pass over them is one stream the
 ///   hardware prefetches: interleaved by position, attention over 32 sequences took 1.3 times
-///   as long (`attend` alone, 2026-12-06).
+///   as long (a timing of `attend` alone made for the change, 2026-12-06, not kept).
 ///
 /// Every forward pass writes its keys and values here first and attends over what is stored,
 /// so cached and uncached passes see the same rounding.
