@@ -100,7 +100,7 @@ pub fn attend(
     let per_pass = MOST_HEADS * head_dim;
     for (q, out) in q.chunks(per_pass).zip(out.chunks_mut(per_pass)) {
         #[cfg(target_arch = "x86_64")]
-        if avx512() && head_dim.is_multiple_of(BLOCK) {
+        if has_avx512() && head_dim.is_multiple_of(BLOCK) {
             // SAFETY: the CPU has AVX-512 F (checked above); `head_dim` is a multiple of 16
             // and `q`, `out` hold `q.len() / head_dim` (1 to 4) heads.
             unsafe {
@@ -151,10 +151,7 @@ fn portable(q: &[f32], head: &Head, visible: usize, scale: f32, out: &mut [f32])
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f"))
-}
+use super::activations::avx512 as has_avx512;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
@@ -422,7 +419,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sixteen_sums_land_in_their_lanes() {
-        if !avx512() {
+        if !has_avx512() {
             return;
         }
         let v: Vec<f32> = (0..256).map(|i| ((i * 29 % 97) as f32) / 8.0).collect();
