@@ -9,7 +9,8 @@
 //!   [`attend`], its attention over the cache, and [`activations`], its softmax and SwiGLU
 //!   with `exp` in AVX-512;
 //! - [`q4_1`]: products with the file's 4-bit weights, with a SIMD kernel candle lacks;
-//! - [`vnni`]: products of many rows with the file's 4- and 8-bit weights (AVX-512 VNNI);
+//! - [`vnni`]: products of many rows with the file's 4- and 8-bit weights (AVX-512 VNNI), its
+//!   repacking and dispatch, with the `unsafe` kernels in `vnni/kernels.rs`;
 //! - [`generate`]: sampling with Bedrock's inference parameters, stop sequences, streaming;
 //! - [`lora`], [`train`], [`passes`]: LoRA adapters and their training (fine-tuning,
 //!   distillation), a step in passes with its gradients added up;
