@@ -5,6 +5,7 @@ AMX its native build crashed at the first decode here, and ``CMAKE_ARGS="-DGGML_
 -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON"`` built one that runs).
 
     python benches/lm_speed.py [--tokens 128] [--concurrent 32] [--repeat 3] [--temperature 0.7]
+                               [--busy 1]
 
 Prints, per repeat: single-stream decoding tokens/s (a streamed Converse: tokens after the
 first over the time after the first), time to first token, and the aggregate tokens/s of
@@ -12,17 +13,22 @@ first over the time after the first), time to first token, and the aggregate tok
 single-stream decoding tokens/s and time to first token (2 threads), measured in a child
 process. Peak memory (RSS) of this process, which runs the emulator and its clients, is printed
 last.
+
+``--busy N`` runs everything, llama.cpp included, beside N other processes that keep a core
+busy each (a notebook computing, another job): the CPU shared, as users' machines often are.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -87,6 +93,20 @@ def aggregate(client: Any, tokens: int, concurrent: int, temperature: float = 0.
     return total / (time.perf_counter() - started)
 
 
+@contextlib.contextmanager
+def busy(processes: int) -> Iterator[None]:
+    """``processes`` child processes that each keep a core busy until the block ends."""
+    spinning = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for p in spinning:
+            p.kill()
+            p.wait()
+
+
 def llama_cpp(path: str, tokens: int) -> tuple[float, float] | str:
     """llama.cpp's decoding tokens/s and time to first token on the same file, 2 threads, or
     why there are none. It runs in a child process: its memory is not counted in this
@@ -139,6 +159,13 @@ def main() -> None:
         default=0.0,
         help="0: greedy (the default); above 0, sampled with top-p 0.9 (llama.cpp stays greedy)",
     )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure beside N processes that each keep a core busy (the CPU shared)",
+    )
     parser.add_argument("--llama-cpp-only", metavar="GGUF", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.llama_cpp_only:
@@ -147,6 +174,13 @@ def main() -> None:
     path = os.environ.get("NOVA_FT_LM_PATH") or str(_local_models.installed_file() or "")
     if not path:
         raise SystemExit(f"the model file is not installed: {_local_models.INSTALL_HINT}")
+    if args.busy:
+        print(f"beside {args.busy} process(es) keeping a core busy each", flush=True)
+    with busy(args.busy):
+        measure(args, path)
+
+
+def measure(args: argparse.Namespace, path: str) -> None:
     config = Config(max_pool_connections=args.concurrent, read_timeout=600)
     with nova_ft.LocalEmulator(models="lm", lm_path=path, verify_signatures=False) as emu:
         client = emu.client("bedrock-runtime", config=config)

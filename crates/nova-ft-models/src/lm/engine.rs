@@ -271,9 +271,9 @@ fn run(shared: Shared, rx: Receiver<Request>) {
 }
 
 /// Each active request's next token from its logits (and the text it releases, sent), on
-/// candle's pool when there are several: at a temperature, drawing a token weighs all 49,152
+/// the workers when there are several: at a temperature, drawing a token weighs all 49,152
 /// logits (32 requests: about 10-20 ms, against 34 ms for their forward pass), which on the
-/// decoding thread alone kept the pool's workers waiting. Each request's draw uses its own
+/// decoding thread alone kept the workers waiting. Each request's draw uses its own
 /// random state, so the tokens are those of one request after another.
 fn step_all(active: &mut [Active], logits: &Logits, tokenizer: &Tokenizer, end_ids: &[u32]) {
     let slots: Vec<Mutex<(&mut Active, &[f32], String)>> = active
@@ -290,8 +290,7 @@ fn step_all(active: &mut [Active], logits: &Logits, tokenizer: &Tokenizer, end_i
     if slots.len() < 4 {
         (0..slots.len()).for_each(step);
     } else {
-        candle_core::utils::barrier_pool()
-            .execute_chunked(slots.len(), |range| range.for_each(step));
+        super::workers::pool().execute_chunked(slots.len(), |range| range.for_each(step));
     }
     for slot in slots {
         let (a, _, text) = slot.into_inner().unwrap_or_else(|e| e.into_inner());

@@ -16,8 +16,10 @@
 //!   distillation), a step in passes with its gradients added up;
 //! - [`attention`], [`fused`], [`frozen`]: training's causal attention, RMS norm and rotary
 //!   embedding with their backward passes written out, the frozen layers' products;
-//! - [`lanes`], [`pool`]: dot products that vectorise; tensors' data borrowed and work run on
-//!   candle's thread pool;
+//! - [`lanes`], [`pool`]: dot products that vectorise; tensors' data borrowed and training's
+//!   work run on candle's thread pool;
+//! - [`workers`]: decoding's own threads, which wait for each other without spinning through
+//!   a shared CPU's scheduler slices;
 //! - [`family`]: all of it behind [`crate::ModelFamily`], chosen with `--models lm`.
 
 pub mod activations;
@@ -41,5 +43,6 @@ pub mod tiny;
 pub mod tokenizer;
 pub mod train;
 pub mod vnni;
+pub mod workers;
 
 pub use family::{LanguageModel, LmFamily};

@@ -280,8 +280,8 @@ fn rms_norm(x: &mut [f32], weight: &[f32], eps: f32) {
     }
 }
 
-/// `gate = silu(gate) * up`, in chunks on candle's pool: its `exp`s were 2% of a step of 32
-/// requests on the calling thread while the pool's workers waited.
+/// `gate = silu(gate) * up`, in chunks on the workers: its `exp`s were 2% of a step of 32
+/// requests on the calling thread while the workers waited.
 fn silu_mul(gate: &mut [f32], up: &[f32]) {
     const CHUNK: usize = 4096;
     let silu = |i: usize, gate: &mut [f32]| {
@@ -289,7 +289,7 @@ fn silu_mul(gate: &mut [f32], up: &[f32]) {
         super::activations::silu_mul(gate, up);
     };
     match gate.len() > CHUNK {
-        true => super::pool::for_each_chunk(gate, CHUNK, silu),
+        true => super::workers::for_each_chunk(gate, CHUNK, silu),
         false => silu(0, gate),
     }
 }
@@ -429,8 +429,9 @@ impl Llama {
         };
         match slots.len() < 4 {
             true => (0..slots.len()).for_each(work),
-            false => candle_core::utils::barrier_pool()
-                .execute_chunked(slots.len(), |range| range.for_each(work)),
+            false => {
+                super::workers::pool().execute_chunked(slots.len(), |range| range.for_each(work))
+            }
         }
     }
 
@@ -537,8 +538,8 @@ impl Llama {
                 .flat_map(|(s, (_, len, _))| std::iter::repeat_n(s, *len))
                 .collect();
             let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
-            // `together` query heads of one row a chunk of `out`, on candle's thread pool.
-            super::pool::for_each_chunk(&mut out, together * hd, |i, o| {
+            // `together` query heads of one row a chunk of `out`, on the workers.
+            super::workers::for_each_chunk(&mut out, together * hd, |i, o| {
                 let per_row = c.heads / together;
                 let (row, first_head) = (i / per_row, (i % per_row) * together);
                 let cache = caches_ref[seq_of[row]];

@@ -1,6 +1,6 @@
 //! Borrowing candle tensors' f32 data and running work on candle's thread pool: what the
-//! hand-written operations (training's attention, norm, rotary embedding and frozen products;
-//! serving's attention) share.
+//! hand-written operations of training (attention, norm, rotary embedding, frozen products)
+//! share. Decoding runs on [`super::workers`] instead.
 //!
 //! candle's pool, not rayon's: candle's workers spin between operations, and on 2 cores
 //! rayon's threads would take turns with them.

@@ -136,7 +136,7 @@ impl Rows {
         if m < ROWS {
             (0..m).for_each(round);
         } else {
-            candle_core::utils::barrier_pool().execute_chunked(m, |range| range.for_each(round));
+            super::workers::pool().execute_chunked(m, |range| range.for_each(round));
         }
         drop(slots);
         rows
@@ -184,7 +184,7 @@ impl Packed {
         let units_per_tile = m.div_ceil(ROWS);
         let units = n.div_ceil(TILE) * units_per_tile;
         let y_at = y.as_mut_ptr() as usize;
-        candle_core::utils::barrier_pool().execute_chunked(units, |range| {
+        super::workers::pool().execute_chunked(units, |range| {
             for unit in range {
                 let (tile, first) = (unit / units_per_tile, (unit % units_per_tile) * ROWS);
                 let count = ROWS.min(m - first);
