@@ -3,8 +3,10 @@
 //! that make the end-to-end figure (`lm_speed` with `CONCURRENT`) vary from run to run:
 //! `cargo run --release -p nova-ft-models --features lm --example lm_step -- <gguf> [rows] [context] [steps]`.
 //! Each sequence holds `context` tokens (its prompt) before the timed steps; prints the median
-//! and spread of a step's time over `steps` steps, and tokens/s at the median.
+//! and spread of a step's time over `steps` steps, and tokens/s at the median. With
+//! `ADAPTERS=1`, every linear layer has a rank-16 LoRA adapter (a tuned model's deployment).
 
+use nova_ft_models::lm::lora::{Adapters, LoraConfig};
 use nova_ft_models::lm::model::{KvCache, WeightFormat};
 use nova_ft_models::lm::LanguageModel;
 use std::time::Instant;
@@ -19,6 +21,14 @@ fn main() {
     let lm =
         LanguageModel::open(std::path::Path::new(&path), WeightFormat::Vectorized).expect("model");
     let m = &lm.llama;
+    let adapters = std::env::var_os("ADAPTERS").map(|_| {
+        let dims = m.config.linear_dims();
+        Adapters::trainable(&LoraConfig::default(), m.config.layers, &dims, 7, None)
+            .expect("adapters")
+            .adapters
+            .detached()
+    });
+    let adapters = adapters.as_ref();
     let vocab = m.config.vocab as u32;
     // Distinct prompts: token ids spread over the vocabulary, a different start per sequence.
     let mut caches: Vec<KvCache> = (0..rows)
@@ -27,7 +37,7 @@ fn main() {
                 .map(|i| ((s * 7919 + i * 104_729) as u32) % vocab)
                 .collect();
             let mut cache = KvCache::new(m.config.layers);
-            m.forward(&[&prompt], &mut [&mut cache], None)
+            m.forward(&[&prompt], &mut [&mut cache], adapters)
                 .expect("prefill");
             cache
         })
@@ -39,7 +49,7 @@ fn main() {
         let token_refs: Vec<&[u32]> = tokens.iter().map(|t| &t[..]).collect();
         let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
         let started = Instant::now();
-        let logits = m.forward(&token_refs, &mut refs, None).expect("step");
+        let logits = m.forward(&token_refs, &mut refs, adapters).expect("step");
         times.push(started.elapsed().as_secs_f64());
         // Greedy: each sequence goes on with its most likely token.
         next = logits

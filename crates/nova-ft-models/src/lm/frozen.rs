@@ -1,6 +1,8 @@
-//! Products with frozen f32 weights, on candle's thread pool: LoRA training's linear layers
-//! (`x W^T` forward and only `dY W` backward: candle's matmul would also compute the weight's
-//! gradient, as large as the forward pass, and throw it away) and serving's batched passes.
+//! Products with frozen f32 weights, on candle's thread pool in training and on decoding's
+//! workers ([`super::workers`]) in a decoding pass: LoRA training's linear layers (`x W^T`
+//! forward and only `dY W` backward: candle's matmul would also compute the weight's
+//! gradient, as large as the forward pass, and throw it away), LoRA's adapters, and serving's
+//! batched passes without VNNI.
 //!
 //! candle's own f32 matmul runs `gemm` on rayon's pool while candle's pool (which runs every
 //! other operation) spins waiting for its next job: on 2 cores the two pools took turns, and
@@ -177,8 +179,8 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return dst;
     }
-    // The pool's workers and the calling thread, which works too.
-    let threads = candle_core::utils::barrier_pool().n_workers() + 1;
+    // The workers and the calling thread, which works too.
+    let threads = super::workers::pool().threads();
     let by_rows = m >= n;
     let along = if by_rows { m } else { n };
     // Blocks of at least 32 rows or columns: gemm's kernels want some length to amortise
@@ -229,7 +231,8 @@ pub fn matmul(
             )
         }
     };
-    candle_core::utils::barrier_pool().execute_chunked(blocks, |range| range.for_each(product));
+    // Decoding's workers during a decoding pass, else candle's pool.
+    super::workers::execute_chunked_here(blocks, |range| range.for_each(product));
     dst
 }
 

@@ -486,6 +486,7 @@ impl Llama {
         caches: &mut [&mut KvCache],
         adapters: Option<&Adapters>,
     ) -> Result<Logits> {
+        let _on_workers = super::workers::Decoding::enter();
         let c = self.config;
         let (d, hd) = (c.hidden, c.head_dim());
         let all: Vec<u32> = tokens.iter().flat_map(|t| t.iter().copied()).collect();

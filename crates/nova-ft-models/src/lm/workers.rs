@@ -21,11 +21,13 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
-/// Busy-waiting turns before yielding (tens of microseconds: a step's gaps between pieces).
-const SPINS: u32 = 4_000;
-/// Yields before sleeping (on an idle CPU each returns at once, so this is a little longer).
-const YIELDS: u32 = 200;
+/// How long a waiting thread spins before yielding its core: a step's gaps between pieces.
+const SPIN_FOR: Duration = Duration::from_micros(50);
+/// How long it yields before sleeping: on an idle CPU a yield returns at once, so this keeps
+/// a worker quick to start through the gaps of a tuned model's step (its adapters' work).
+const YIELD_FOR: Duration = Duration::from_millis(2);
 /// `state`'s low bit: the work is closed to workers that have not joined it.
 const CLOSED: usize = 1;
 /// `state` counts the workers inside the work in steps of 2 above the bit.
@@ -67,18 +69,59 @@ thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
 }
 
+thread_local! {
+    /// Set while this thread runs a decoding pass ([`Decoding`]).
+    static DECODING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, the shared products this thread runs ([`super::frozen`]'s, which LoRA's
+/// adapters use) go to these workers, not to candle's pool: decoding with adapters took
+/// turns between the two pools' threads (a step of 32 rows 52-67 ms, against 37-41 with the
+/// products here and 36-54 with everything on candle's pool, `ADAPTERS=1 lm_step`). Training
+/// keeps them on candle's pool, with the rest of its operations (here it ran a fifth slower).
+pub(crate) struct Decoding(bool);
+
+impl Decoding {
+    pub(crate) fn enter() -> Decoding {
+        Decoding(DECODING.with(|d| d.replace(true)))
+    }
+}
+
+impl Drop for Decoding {
+    fn drop(&mut self) {
+        DECODING.with(|d| d.set(self.0));
+    }
+}
+
+/// `f(range)` over `0..items` in pieces on these workers during a decoding pass, else on
+/// candle's pool; `threads` is the same for both.
+pub(crate) fn execute_chunked_here(items: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    match DECODING.with(Cell::get) {
+        true => pool().execute_chunked(items, f),
+        false => candle_core::utils::barrier_pool().execute_chunked(items, f),
+    }
+}
+
 /// Wait until `ready()`: spin, then yield, then sleep (woken by `unpark`).
 fn wait_until(mut ready: impl FnMut() -> bool) {
-    let mut turns = 0u32;
-    while !ready() {
-        if turns < SPINS {
+    if ready() {
+        return;
+    }
+    let started = Instant::now();
+    loop {
+        // The clock is read every 64 turns, not at each.
+        for _ in 0..64 {
+            if ready() {
+                return;
+            }
             std::hint::spin_loop();
-        } else if turns < SPINS + YIELDS {
-            thread::yield_now();
-        } else {
-            thread::park();
         }
-        turns = turns.saturating_add(1);
+        let waited = started.elapsed();
+        if waited >= YIELD_FOR {
+            thread::park();
+        } else if waited >= SPIN_FOR {
+            thread::yield_now();
+        }
     }
 }
 
@@ -332,6 +375,48 @@ mod tests {
             sum.fetch_add(range.len() as u64, Ordering::Relaxed);
         });
         assert_eq!(sum.load(Ordering::Relaxed), 10);
+    }
+
+    /// The names of the threads other than the caller that ran pieces of 64 slow items.
+    fn helpers() -> Vec<String> {
+        let names = Mutex::new(Vec::new());
+        execute_chunked_here(64, |_| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            let me = thread::current().name().unwrap_or("").to_string();
+            names.lock().unwrap().push(me);
+        });
+        let caller = thread::current().name().unwrap_or("").to_string();
+        let mut names = names.into_inner().unwrap();
+        names.retain(|n| *n != caller);
+        names
+    }
+
+    #[test]
+    fn a_decoding_pass_runs_shared_products_here_and_training_on_candles_pool() {
+        if pool().threads() < 2 {
+            return; // one thread: everything runs on the caller
+        }
+        let outside = helpers();
+        assert!(
+            outside.iter().all(|n| n.starts_with("candle-bp")),
+            "{outside:?}"
+        );
+        {
+            let _pass = Decoding::enter();
+            let inside = helpers();
+            assert!(
+                inside.iter().all(|n| n.starts_with("nova-ft-lm-")),
+                "{inside:?}"
+            );
+            {
+                let _nested = Decoding::enter();
+            }
+            assert!(
+                DECODING.with(Cell::get),
+                "a nested pass's end keeps the outer one's"
+            );
+        }
+        assert!(!DECODING.with(Cell::get));
     }
 
     #[test]
