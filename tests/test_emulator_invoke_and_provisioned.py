@@ -80,6 +80,34 @@ def test_invoke_model_with_novas_native_body(aws: Callable[[str], Any]) -> None:
         runtime.invoke_model(modelId="eu.amazon.nova-micro-v1:0", body=nova_body())
 
 
+def test_prompt_cache_points_are_accepted_and_other_blocks_refused(
+    aws: Callable[[str], Any],
+) -> None:
+    """Converse's cachePoint blocks (prompt caching) carry no text: the answer is the one
+    without them. An image is refused with the reason."""
+    runtime = aws("bedrock-runtime")
+    marker = {"cachePoint": {"type": "default"}}
+
+    def ask(system: list[dict[str, Any]], content: list[dict[str, Any]]) -> dict[str, Any]:
+        reply: dict[str, Any] = runtime.converse(
+            modelId="amazon.nova-micro-v1:0",
+            system=system,
+            messages=[{"role": "user", "content": content}],
+            inferenceConfig={"maxTokens": 32, "temperature": 0.0},
+        )
+        return reply
+
+    plain = ask([{"text": nova_ft.SYNTHETIC_SYSTEM_PROMPT}], [{"text": PROMPT}])
+    cached = ask([{"text": nova_ft.SYNTHETIC_SYSTEM_PROMPT}, marker], [{"text": PROMPT}, marker])
+    assert cached["output"] == plain["output"]
+    assert cached["usage"]["inputTokens"] == plain["usage"]["inputTokens"]
+    with pytest.raises(runtime.exceptions.ValidationException, match="text content blocks"):
+        ask(
+            [{"text": nova_ft.SYNTHETIC_SYSTEM_PROMPT}],
+            [{"image": {"format": "png", "source": {"bytes": b"\x89PNG"}}}],
+        )
+
+
 def test_invoke_model_streams_chunks_as_the_sample_reads_them(aws: Callable[[str], Any]) -> None:
     runtime = aws("bedrock-runtime")
     whole = json.loads(

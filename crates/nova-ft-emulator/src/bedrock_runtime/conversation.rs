@@ -118,7 +118,9 @@ fn start_with_user() -> AwsError {
 }
 
 /// The text of a content list: blocks `{"text": ...}` (Converse, Nova) or, with `typed`,
-/// `{"type": "text", "text": ...}` (Anthropic); a plain string is one text block.
+/// `{"type": "text", "text": ...}` (Anthropic); a plain string is one text block. A prompt
+/// cache marker (`{"cachePoint": ...}`, Converse's and Nova's) carries no text and is passed
+/// over: the local models compute each prompt anyway.
 fn content_text(content: Option<&Value>, typed: bool) -> Result<String, AwsError> {
     let only_text = || {
         AwsError::validation("The nova_ft emulator's local models read text content blocks only.")
@@ -128,6 +130,12 @@ fn content_text(content: Option<&Value>, typed: bool) -> Result<String, AwsError
         Some(Value::Array(blocks)) => {
             let mut texts = Vec::with_capacity(blocks.len());
             for block in blocks {
+                let cache_marker = block
+                    .as_object()
+                    .is_some_and(|b| b.len() == 1 && b.contains_key("cachePoint"));
+                if !typed && cache_marker {
+                    continue;
+                }
                 if typed && block.get("type").and_then(Value::as_str) != Some("text") {
                     return Err(only_text());
                 }
@@ -312,6 +320,28 @@ pub(super) fn deltas(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn cache_points_are_passed_over_and_other_blocks_refused() {
+        let content = json!([{"text": "Summarise:"}, {"cachePoint": {"type": "default"}}, {"text": "the article"}]);
+        assert_eq!(
+            content_text(Some(&content), false).unwrap(),
+            "Summarise:\nthe article"
+        );
+        let system = json!([{"text": "You are terse."}, {"cachePoint": {"type": "default"}}]);
+        assert_eq!(system_text(&system), "You are terse.");
+        for refused in [
+            json!([{"image": {"format": "png", "source": {"bytes": ""}}}]),
+            json!([{"toolUse": {"toolUseId": "t", "name": "f", "input": {}}}]),
+            json!([{"cachePoint": {"type": "default"}, "image": {}}]),
+        ] {
+            assert!(content_text(Some(&refused), false).is_err(), "{refused}");
+        }
+    }
+
+    fn system_text(value: &Value) -> String {
+        system(Some(value), false).unwrap()
+    }
 
     #[test]
     fn limit_cuts_at_stop_sequences_and_token_budgets() {
