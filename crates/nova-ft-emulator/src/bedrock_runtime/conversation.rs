@@ -328,8 +328,8 @@ mod tests {
             content_text(Some(&content), false).unwrap(),
             "Summarise:\nthe article"
         );
-        let system = json!([{"text": "You are terse."}, {"cachePoint": {"type": "default"}}]);
-        assert_eq!(system_text(&system), "You are terse.");
+        let blocks = json!([{"text": "You are terse."}, {"cachePoint": {"type": "default"}}]);
+        assert_eq!(system(Some(&blocks), false).unwrap(), "You are terse.");
         for refused in [
             json!([{"image": {"format": "png", "source": {"bytes": ""}}}]),
             json!([{"toolUse": {"toolUseId": "t", "name": "f", "input": {}}}]),
@@ -337,10 +337,6 @@ mod tests {
         ] {
             assert!(content_text(Some(&refused), false).is_err(), "{refused}");
         }
-    }
-
-    fn system_text(value: &Value) -> String {
-        system(Some(value), false).unwrap()
     }
 
     #[test]

@@ -179,8 +179,8 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return dst;
     }
-    // The workers and the calling thread, which works too.
-    let threads = super::workers::pool().threads();
+    // The pool's workers and the calling thread, which works too.
+    let threads = super::workers::threads_here();
     let by_rows = m >= n;
     let along = if by_rows { m } else { n };
     // Blocks of at least 32 rows or columns: gemm's kernels want some length to amortise

@@ -289,7 +289,7 @@ fn silu_mul(gate: &mut [f32], up: &[f32]) {
         super::activations::silu_mul(gate, up);
     };
     match gate.len() > CHUNK {
-        true => super::workers::for_each_chunk(gate, CHUNK, silu),
+        true => super::pool::for_each_chunk(gate, CHUNK, silu),
         false => silu(0, gate),
     }
 }
@@ -540,7 +540,7 @@ impl Llama {
                 .collect();
             let caches_ref: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
             // `together` query heads of one row a chunk of `out`, on the workers.
-            super::workers::for_each_chunk(&mut out, together * hd, |i, o| {
+            super::pool::for_each_chunk(&mut out, together * hd, |i, o| {
                 let per_row = c.heads / together;
                 let (row, first_head) = (i / per_row, (i % per_row) * together);
                 let cache = caches_ref[seq_of[row]];

@@ -1,6 +1,6 @@
 //! Borrowing candle tensors' f32 data and running work on candle's thread pool: what the
 //! hand-written operations of training (attention, norm, rotary embedding, frozen products)
-//! share. Decoding runs on [`super::workers`] instead.
+//! share, and decoding's attention and SwiGLU, which run on [`super::workers`].
 //!
 //! candle's pool, not rayon's: candle's workers spin between operations, and on 2 cores
 //! rayon's threads would take turns with them.
@@ -29,10 +29,11 @@ pub(crate) fn input<'a>(
     }
 }
 
-/// Runs `f(index, chunk)` for every `chunk`-long piece of `out`, on candle's pool.
+/// Runs `f(index, chunk)` for every `chunk`-long piece of `out`: on decoding's workers during a
+/// decoding pass, else on candle's pool ([`super::workers::execute_chunked_here`]).
 pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
     let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk.max(1)).map(Mutex::new).collect();
-    candle_core::utils::barrier_pool().execute_chunked(slots.len(), |range| {
+    super::workers::execute_chunked_here(slots.len(), |range| {
         for i in range {
             let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
             f(i, &mut slot);

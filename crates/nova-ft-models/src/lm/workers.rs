@@ -67,9 +67,6 @@ thread_local! {
     /// Set in the workers, and in a caller while its work runs: work posted from inside work
     /// runs inline (it would wait for itself).
     static INSIDE: Cell<bool> = const { Cell::new(false) };
-}
-
-thread_local! {
     /// Set while this thread runs a decoding pass ([`Decoding`]).
     static DECODING: Cell<bool> = const { Cell::new(false) };
 }
@@ -93,8 +90,16 @@ impl Drop for Decoding {
     }
 }
 
+/// The threads [`execute_chunked_here`] runs on, the caller's included.
+pub(crate) fn threads_here() -> usize {
+    match DECODING.with(Cell::get) {
+        true => pool().threads(),
+        false => candle_core::utils::barrier_pool().n_workers() + 1,
+    }
+}
+
 /// `f(range)` over `0..items` in pieces on these workers during a decoding pass, else on
-/// candle's pool; `threads` is the same for both.
+/// candle's pool.
 pub(crate) fn execute_chunked_here(items: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
     match DECODING.with(Cell::get) {
         true => pool().execute_chunked(items, f),
@@ -289,17 +294,6 @@ fn worker(shared: &'static Shared) {
     }
 }
 
-/// Runs `f(index, chunk)` for every `chunk`-long piece of `out`, on the pool.
-pub(crate) fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    let slots: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk.max(1)).map(Mutex::new).collect();
-    pool().execute_chunked(slots.len(), |range| {
-        for i in range {
-            let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
-            f(i, &mut slot);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +416,7 @@ mod tests {
     #[test]
     fn chunks_of_a_slice_are_each_given_their_index() {
         let mut out = vec![0f32; 1000];
-        for_each_chunk(&mut out, 64, |i, c| {
+        super::super::pool::for_each_chunk(&mut out, 64, |i, c| {
             c.iter_mut().for_each(|v| *v = i as f32)
         });
         for (at, v) in out.iter().enumerate() {
