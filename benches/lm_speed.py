@@ -129,7 +129,9 @@ def llama_cpp(path: str, tokens: int) -> tuple[float, float] | str:
 def _llama_cpp_in_this_process(path: str, tokens: int) -> None:
     from llama_cpp import Llama
 
-    llm = Llama(model_path=path, n_threads=2, n_ctx=2048, verbose=False)
+    # Any: llama-cpp-python's message and chunk types are TypedDict unions that plain dicts
+    # do not check against (mypy reported them only where llama-cpp-python is installed).
+    llm: Any = Llama(model_path=path, n_threads=2, n_ctx=2048, verbose=False)
     messages = [{"role": "user", "content": QUESTION}]
     # Warm up on another prompt: llama.cpp would reuse the same prompt's cached keys.
     warm = [{"role": "user", "content": "Say hello."}]
