@@ -272,9 +272,10 @@ fn run(shared: Shared, rx: Receiver<Request>) {
 
 /// Each active request's next token from its logits (and the text it releases, sent), on
 /// the workers when there are several: at a temperature, drawing a token weighs all 49,152
-/// logits (32 requests: about 10-20 ms, against 34 ms for their forward pass), which on the
-/// decoding thread alone kept the workers waiting. Each request's draw uses its own
-/// random state, so the tokens are those of one request after another.
+/// logits (0.05 ms at temperature 0.7 and top-p 0.9 since the weights are computed in
+/// vectors, 0.33 ms before: the `sampling_speed` example), which for 32 requests on the
+/// decoding thread alone kept the workers waiting. Each request's draw uses its own random
+/// state, so the tokens are those of one request after another.
 fn step_all(active: &mut [Active], logits: &Logits, tokenizer: &Tokenizer, end_ids: &[u32]) {
     let slots: Vec<Mutex<(&mut Active, &[f32], String)>> = active
         .iter_mut()
