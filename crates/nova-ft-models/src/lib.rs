@@ -26,6 +26,7 @@ pub mod reward_policy;
 pub mod sampling;
 mod teacher;
 pub mod text;
+mod vector_exp;
 pub mod zero_shot;
 
 pub use choice::{choose, CHOICES};

@@ -1,6 +1,8 @@
 //! Choosing the next token from logits as Bedrock's inference parameters say: `temperature`
 //! (0 is greedy), `topK`, `topP`; seeded, so a request with a seed is repeatable.
 
+use crate::vector_exp::{exp_nonpositive, max};
+
 /// A small seeded generator (SplitMix64): one per request.
 #[derive(Debug, Clone)]
 pub struct SplitMix(u64);
@@ -97,24 +99,6 @@ fn weights(logits: &[f32], temperature: f32) -> Vec<f32> {
         .collect()
 }
 
-/// The largest value, in lanes of 16 so that the compiler vectorizes it; NaN is passed over
-/// (`>` is false for it, which also spares f32::max's handling of it).
-fn max(values: &[f32]) -> f32 {
-    let larger = |a: f32, b: f32| if b > a { b } else { a };
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let chunks = values.chunks_exact(16);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane = larger(*lane, *v);
-        }
-    }
-    rest.iter()
-        .chain(&lanes)
-        .copied()
-        .fold(f32::NEG_INFINITY, larger)
-}
-
 /// The sum in f64, in lanes of 8 so that the compiler vectorizes it.
 fn sum(values: &[f32]) -> f64 {
     let mut lanes = [0f64; 8];
@@ -179,38 +163,6 @@ fn draw(
         r -= f64::from(w);
         (r <= 0.0).then_some(i)
     })
-}
-
-/// `e^x` for `x <= 0` (about 1.6e-38 below -87), in plain f32 arithmetic that the compiler
-/// vectorizes over a vocabulary: the standard library's `exp` calls libm one value at a time,
-/// and 49,152 calls were most of a draw (0.33 ms, `sampling_speed` example). Cephes' `expf`:
-/// `x = n ln 2 + r` with `ln 2` split in two, a degree-7 polynomial for `e^r`, and `2^n` put
-/// into the exponent bits; within 2 units in the last place of f32 (a test checks it
-/// against f64's `exp`).
-#[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
-    // Also maps NaN to -87 (`>` is false for it): one vector max, where f32::max would
-    // add NaN's handling.
-    let x = if x > -87.0 { x } else { -87.0 };
-    // Round to nearest by adding 1.5 * 2^23: the sum's low bits are then n itself (no rounding
-    // call or float-to-integer conversion, which the compiler does not vectorize).
-    const ROUND: f32 = 12_582_912.0;
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = 1.987_569_1e-4;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 0.166_666_65;
-    let p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    // n is in -126..=0, so 2^n is a normal float: n + 127 in the exponent's bits.
-    let biased = shifted
-        .to_bits()
-        .wrapping_sub(ROUND.to_bits())
-        .wrapping_add(127);
-    e * f32::from_bits(biased << 23)
 }
 
 /// The index of the largest logit, the first of equals (NaN passed over; 0 for none): a
@@ -292,19 +244,6 @@ mod tests {
             .count();
         // The tail holds 997 / (997 + e^7 + e^6.5 + e^6) = 0.32 of the mass.
         assert!((500..800).contains(&tail), "{tail}");
-    }
-
-    #[test]
-    fn the_fast_exponential_is_within_two_units_in_the_last_place() {
-        for i in 0..=1_000_000 {
-            let x = -87.0 * i as f32 / 1_000_000.0;
-            let (fast, exact) = (exp_nonpositive(x), f64::from(x).exp());
-            let error = (f64::from(fast) - exact).abs() / exact;
-            assert!(error < 2.5e-7, "e^{x}: {fast} against {exact}");
-        }
-        assert!(exp_nonpositive(f32::NAN) < 1e-37);
-        assert!(exp_nonpositive(f32::NEG_INFINITY) < 1e-37);
-        assert_eq!(exp_nonpositive(0.0), 1.0);
     }
 
     /// Each token's probability under temperature, top-k then top-p, computed the plain way:

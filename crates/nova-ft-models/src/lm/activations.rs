@@ -1,10 +1,11 @@
 //! Serving's softmax (attention's weights) and SwiGLU's `silu(gate) * up`, with `exp` taken
 //! 16 floats at a time in AVX-512 where the CPU has it (checked at run time; the wheel is
-//! built for x86-64-v3), else libm's one at a time. At 32 concurrent requests the calls to
-//! libm's `expf` and the loops around them were about 8% of a decoding step (perf,
-//! 2026-12-06). The vector `exp` is Cephes' `expf` (a degree-6 polynomial after taking out
-//! powers of two), within 2 units in the last place of libm's; no dependency does this in
-//! AVX-512 on stable Rust.
+//! built for x86-64-v3), else 8 at a time as the compiler vectorizes plain arithmetic
+//! (`portable`; libm's `expf`, one at a time, before 2026-12-06). At 32 concurrent requests
+//! the calls to libm's `expf` and the loops around them were about 8% of a decoding step
+//! (perf, 2026-12-06). The vector `exp` is Cephes' `expf` (a degree-6 polynomial after taking
+//! out powers of two), within 2 units in the last place of libm's; no dependency does this
+//! in AVX-512 on stable Rust.
 
 /// `scores` turned into probabilities: `exp(s - max) / sum`.
 pub fn softmax_in_place(scores: &mut [f32]) {
@@ -14,7 +15,7 @@ pub fn softmax_in_place(scores: &mut [f32]) {
         unsafe { avx512::softmax(scores) };
         return;
     }
-    crate::text::softmax_in_place(scores);
+    portable::softmax(scores);
 }
 
 /// `gate = silu(gate) * up = gate / (1 + exp(-gate)) * up`, element by element.
@@ -30,8 +31,30 @@ pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
         unsafe { avx512::silu_mul(gate, up) };
         return;
     }
-    for (g, u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + (-*g).exp()) * u;
+    portable::silu_mul(gate, up);
+}
+
+/// Without AVX-512: the same in plain f32 arithmetic that the compiler vectorizes for the
+/// build's target (AVX2 for the wheel), with [`crate::vector_exp`]'s `exp`.
+pub(crate) mod portable {
+    use crate::vector_exp::{exp_nonpositive, exp_shifted, max};
+
+    pub(crate) fn softmax(scores: &mut [f32]) {
+        let sum = exp_shifted(scores, max(scores));
+        let scale = 1.0 / sum;
+        for s in scores.iter_mut() {
+            *s *= scale;
+        }
+    }
+
+    /// `silu(g) = g * sigmoid(g)`, the sigmoid from `t = e^-|g|` (an exponent never
+    /// positive): `1 / (1 + t)` for `g >= 0`, `t / (1 + t)` below.
+    pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+        for (g, u) in gate.iter_mut().zip(up) {
+            let t = exp_nonpositive(-g.abs());
+            let sigmoid = if *g >= 0.0 { 1.0 } else { t } / (1.0 + t);
+            *g = *g * sigmoid * u;
+        }
     }
 }
 
@@ -202,10 +225,16 @@ mod tests {
                 .collect();
             let mut s = x.clone();
             softmax_in_place(&mut s);
+            let mut portable_s = x.clone();
+            portable::softmax(&mut portable_s);
             let max = x.iter().cloned().fold(f32::MIN, f32::max);
             let total: f64 = x.iter().map(|v| f64::from(v - max).exp()).sum();
-            for (v, got) in x.iter().zip(&s) {
+            for ((v, got), portable) in x.iter().zip(&s).zip(&portable_s) {
                 let want = f64::from(v - max).exp() / total;
+                assert!(
+                    (f64::from(*portable) - want).abs() < 1e-6,
+                    "portable softmax of {n}: {portable} vs {want}"
+                );
                 assert!(
                     (f64::from(*got) - want).abs() < 1e-6,
                     "softmax of {n}: {got} vs {want}"
@@ -214,9 +243,15 @@ mod tests {
             let up: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 / 20.0).collect();
             let mut g = x.clone();
             silu_mul(&mut g, &up);
-            for ((v, u), got) in x.iter().zip(&up).zip(&g) {
+            let mut portable_g = x.clone();
+            portable::silu_mul(&mut portable_g, &up);
+            for (((v, u), got), portable) in x.iter().zip(&up).zip(&g).zip(&portable_g) {
                 let (v, u) = (f64::from(*v), f64::from(*u));
                 let want = v / (1.0 + (-v).exp()) * u;
+                assert!(
+                    (f64::from(*portable) - want).abs() < 1e-5,
+                    "portable silu of {n}: {portable} vs {want}"
+                );
                 assert!(
                     (f64::from(*got) - want).abs() < 1e-5,
                     "silu of {n}: {got} vs {want}"

@@ -137,7 +137,7 @@ fn portable(q: &[f32], head: &Head, visible: usize, scale: f32, out: &mut [f32])
             dot * scale
         })
         .collect();
-    crate::text::softmax_in_place(&mut scores);
+    super::activations::portable::softmax(&mut scores);
     for (p, w) in scores.iter().enumerate() {
         let at = p * head.stride + head.offset;
         for (b, o) in out.chunks_exact_mut(BLOCK).enumerate() {

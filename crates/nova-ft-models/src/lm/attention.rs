@@ -9,6 +9,7 @@
 //! in the backward pass. Work runs on candle's thread pool, one (row, head) at a time.
 
 use super::pool::{for_each_chunk, input};
+use crate::vector_exp;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 /// Causal attention of queries `q` `(b, heads, s, hd)` over keys and values `k`, `v`
@@ -131,16 +132,11 @@ impl CustomOp3 for CausalAttention {
             for i in 0..d.s {
                 let seen = self.prefix + i + 1;
                 let qi = &qb[i * hd..(i + 1) * hd];
-                let mut max = f32::NEG_INFINITY;
                 for (j, w) in weights[..seen].iter_mut().enumerate() {
                     *w = dot(qi, &kb[j * hd..(j + 1) * hd]) * self.scale;
-                    max = max.max(*w);
                 }
-                let mut sum = 0f32;
-                for w in &mut weights[..seen] {
-                    *w = (*w - max).exp();
-                    sum += *w;
-                }
+                let max = vector_exp::max(&weights[..seen]);
+                let sum = vector_exp::exp_shifted(&mut weights[..seen], max);
                 let o = &mut out[i * width..(i + 1) * width];
                 for (j, w) in weights[..seen].iter().enumerate() {
                     axpy(w / sum, &vb[j * hd..(j + 1) * hd], &mut o[..hd]);
@@ -181,6 +177,7 @@ impl CustomOp3 for CausalAttention {
             );
             let (dq, rest) = part.split_at_mut(d.s * hd);
             let (dk, dv) = rest.split_at_mut(d.t * hd);
+            let mut probabilities = vec![0f32; d.t];
             for i in 0..d.s {
                 let qi = &qb[i * hd..(i + 1) * hd];
                 let (oi, gi) = (
@@ -191,9 +188,14 @@ impl CustomOp3 for CausalAttention {
                 // dS_ij = P_ij (dO_i · v_j - dO_i · O_i + dLSE_i), scaled as S was.
                 let centre = dot(&gi[..hd], &oi[..hd]) - glse;
                 let dqi = &mut dq[i * hd..(i + 1) * hd];
-                for j in 0..self.prefix + i + 1 {
+                // P_ij = e^(S_ij - LSE_i), the exponentials taken together (they vectorize).
+                let seen = &mut probabilities[..self.prefix + i + 1];
+                for (j, p) in seen.iter_mut().enumerate() {
+                    *p = dot(qi, &kb[j * hd..(j + 1) * hd]) * self.scale;
+                }
+                vector_exp::exp_shifted(seen, lse);
+                for (j, p) in seen.iter().copied().enumerate() {
                     let (kj, vj) = (&kb[j * hd..(j + 1) * hd], &vb[j * hd..(j + 1) * hd]);
-                    let p = (dot(qi, kj) * self.scale - lse).exp();
                     let ds = p * (dot(&gi[..hd], vj) - centre) * self.scale;
                     axpy(ds, kj, dqi);
                     axpy(ds, qi, &mut dk[j * hd..(j + 1) * hd]);
