@@ -43,10 +43,10 @@ impl Sampling {
     };
 
     /// The index of the next token. Only the candidates are sorted, never the whole
-    /// vocabulary: the tokens above a probability that leaves at least `top_k` of them and
-    /// already holds `top_p` of the mass (the answer is among their best); with neither limit,
-    /// the token is drawn from the whole distribution as it stands. Ties rank the lower index
-    /// first.
+    /// vocabulary: the tokens above a probability low enough to leave at least `top_k` of
+    /// them, or without `top_k` to hold `top_p` of the mass (the answer is among their best);
+    /// with neither limit, the token is drawn from the whole distribution as it stands. Ties
+    /// rank the lower index first.
     pub fn pick(&self, logits: &[f32], random: &mut SplitMix) -> u32 {
         if self.temperature <= 0.0 || self.top_k == 1 || logits.is_empty() {
             return argmax(logits);
