@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,24 @@ def need_data(*names: str, split: str = "train") -> None:
             f'python -c "from nova_ft import datasets; datasets.fetch({quoted})" once, '
             "or set NOVA_FT_DATA to a local copy"
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_files_under_pytests_root(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """What the code under test leaves in temporary directories on purpose (a Benchmark
+    without ``out_dir`` keeps its results there) goes under pytest's own root, which pytest
+    prunes, instead of piling up in /tmp run after run; notebooks' kernels inherit it."""
+    root = str(tmp_path_factory.mktemp("tmp"))
+    before = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = root, root
+    yield
+    if before[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before[0]
+    tempfile.tempdir = before[1]
 
 
 @pytest.fixture(scope="module")
