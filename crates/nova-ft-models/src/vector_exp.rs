@@ -5,9 +5,9 @@
 //! offers it for stable Rust without a SIMD crate's types.
 
 /// `e^x` for `x <= 0` (about 1.6e-38 below -87). Cephes' `expf`:
-/// `x = n ln 2 + r` with `ln 2` split in two, a degree-7 polynomial for `e^r`, and `2^n` put
-/// into the exponent bits; within 2 units in the last place of f32 (a test checks it
-/// against f64's `exp`).
+/// `x = n ln 2 + r` with `ln 2` split in two, `e^r` as `1 + r + r^2 P(r)` with `P` of degree
+/// 5, and `2^n` put into the exponent bits; relative error under 2.5e-7, about 2 units in the
+/// last place of f32 (a test checks it against f64's `exp` on a million points).
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     // Also maps NaN to -87 (`>` is false for it): one vector max, where f32::max would
@@ -76,7 +76,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fast_exponential_is_within_two_units_in_the_last_place() {
+    fn the_fast_exponential_is_within_2_5e_minus_7_of_f64s() {
         for i in 0..=1_000_000 {
             let x = -87.0 * i as f32 / 1_000_000.0;
             let (fast, exact) = (exp_nonpositive(x), f64::from(x).exp());
